@@ -1,0 +1,72 @@
+"""Sample submissions made from the published notebooks (for the demo and the tests).
+
+They are derived, not committed, so they can never go stale against the master: the solution
+itself, the blank student template, and variants with one deliberate mistake each.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from autograder import paths
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _replace(nb: dict, old: str, new: str) -> dict:
+    hits = 0
+    for cell in nb["cells"]:
+        src = "".join(cell.get("source", ""))
+        if old in src:
+            cell["source"] = src.replace(old, new)
+            hits += 1
+    if hits != 1:
+        raise ValueError(f"expected {old!r} in exactly one cell, found {hits}")
+    return nb
+
+
+def solution(slug: str) -> dict:
+    return _load(paths.solution_dir(slug) / f"{slug}.ipynb")
+
+
+def blank(slug: str) -> dict:
+    return _load(paths.student_dir(slug) / f"{slug}.ipynb")
+
+
+def wrong_architecture(slug: str) -> dict:
+    """Dense(64) instead of Dense(128): loses exactly the architecture points."""
+    return _replace(solution(slug), "keras.layers.Dense(128, activation='relu')",
+                    "keras.layers.Dense(64, activation='relu')")
+
+
+def wrong_readings(slug: str) -> dict:
+    """Readings nobody could take from the curves: epoch 1, accuracy 0.5, Bigger not overfitting."""
+    nb = solution(slug)
+    nb = _replace(nb, 'good_epoch_bigger = int(hist_bigger["val_accuracy"].idxmax())',
+                  "good_epoch_bigger = 1")
+    nb = _replace(nb, 'val_acc_bigger = float(hist_bigger["val_accuracy"].max())',
+                  "val_acc_bigger = 0.5")
+    nb = _replace(nb, "overfitting_bigger = True", "overfitting_bigger = False")
+    return nb
+
+
+VARIANTS = {
+    "solution": solution,
+    "blank": blank,
+    "wrong-architecture": wrong_architecture,
+    "wrong-readings": wrong_readings,
+}
+
+
+def write(slug: str, dest: Path, names: list[str] | None = None) -> dict[str, Path]:
+    """Write the named samples as ``<dest>/<name>.ipynb``; return name -> path."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name in names or list(VARIANTS):
+        path = dest / f"{name}.ipynb"
+        path.write_text(json.dumps(VARIANTS[name](slug), ensure_ascii=False, indent=1), "utf-8")
+        out[name] = path
+    return out
