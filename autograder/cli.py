@@ -75,6 +75,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from autograder import bench
+
+    return bench.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fmnist-kit",
@@ -103,8 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_grade)
 
     b = sub.add_parser("bench", help="benchmarks: notebook time, training speed-up, memory")
-    b.add_argument("--repeat", type=int, default=1, help="runs of the solution notebook")
-    b.set_defaults(func=lambda a: __import__("autograder.bench", fromlist=["main"]).main(a))
+    b.add_argument("--repeat", type=int, default=3,
+                   help="runs of the solution notebook (default: %(default)s)")
+    b.add_argument("--batch", type=int, default=0, metavar="N",
+                   help="also grade N copies of the solution: kit vs a loop of `otter run`")
+    b.add_argument("--fairness", action="store_true",
+                   help="instead: run the solution per seed and thread setting, cross-check readings")
+    b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    b.add_argument("--threads", nargs="+", default=["default", "1"],
+                   help="TF thread settings for --fairness (default: %(default)s)")
+    b.set_defaults(func=_cmd_bench)
     return p
 
 

@@ -1,0 +1,263 @@
+"""Benchmarks and the fairness run (commands, not timed tests).
+
+``python -m autograder bench`` prints:
+
+* **notebook**: wall time of executing the whole solution notebook in a fresh kernel (median of
+  ``--repeat`` runs), the time of each part, and the peak memory of the kernel's process tree;
+* **training**: the tutorial-default configuration (batch 32, ``steps_per_execution=1``) against
+  the kit's (``steps_per_execution=200``) over the same 5 epochs of Part 1, run side by side in
+  one process, with the ratio and a check that both histories are identical.
+
+``python -m autograder bench --fairness`` runs the solution notebook for several seeds and two
+thread settings and checks every run's readings against the curves of the other setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from autograder import data, paths
+
+SLUG = "3-2-overfitting"
+PART_MARKERS = ("# パート1", "# パート2", "# パート3")
+DUMP_CELL = """
+import json as _json
+_out = {"histories": {}, "answers": {}}
+for _name in ("hist_smaller", "hist_baseline", "hist_bigger", "hist_dropout", "hist_l2", "hist_augment"):
+    if _name in globals():
+        _out["histories"][_name] = {k: [float(v) for v in globals()[_name][k]]
+                                    for k in globals()[_name].columns}
+for _name in ("good_epoch_bigger", "val_acc_bigger", "overfitting_bigger", "overfitting_smaller",
+              "most_overfit", "more_units_overfit_more", "dropout_shrinks_gap", "best_technique",
+              "test_acc"):
+    _v = globals().get(_name)
+    _out["answers"][_name] = _v if isinstance(_v, (bool, str)) else float(_v)
+with open("bench_dump.json", "w") as _f:
+    _json.dump(_out, _f)
+"""
+
+
+def _solution_workdir(tmp: Path, seed: int | None) -> Path:
+    """A folder holding the solution notebook and its public tests, as a student would have."""
+    work = tmp / "nb"
+    shutil.copytree(paths.student_dir(SLUG), work)
+    nb = json.loads((paths.solution_dir(SLUG) / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"] if "grader.export" not in "".join(c.get("source", ""))]
+    if seed is not None:
+        for c in cells:
+            src = "".join(c.get("source", ""))
+            if src.lstrip().startswith("# TensorFlow"):
+                c["source"] = src.replace("SEED = 2026", f"SEED = {seed}")
+    cells.append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                  "source": DUMP_CELL})
+    nb["cells"] = cells
+    nb["metadata"]["kernelspec"] = {"name": paths.KERNEL_NAME, "display_name": "kit",
+                                    "language": "python"}
+    (work / f"{SLUG}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    return work
+
+
+class _PeakRSS:
+    """Samples the resident memory of this process's children (the kernel and its threads)."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._interval = interval
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> _PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_solution(seed: int | None = None, env: dict[str, str] | None = None) -> dict:
+    """Execute the solution notebook once; return timings, peak memory, histories and answers."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    keras_home = data.provide_keras_cache()
+    with tempfile.TemporaryDirectory(prefix="fmnist-bench-") as tmp:
+        work = _solution_workdir(Path(tmp), seed)
+        nb = nbformat.read(work / f"{SLUG}.ipynb", as_version=4)
+        saved = dict(os.environ)
+        os.environ.update(KERAS_HOME=str(keras_home), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+        os.environ.update(env or {})
+        try:
+            client = NotebookClient(nb, kernel_name=paths.KERNEL_NAME, timeout=1800,
+                                    resources={"metadata": {"path": str(work)}})
+            start = time.perf_counter()
+            with _PeakRSS() as mem:
+                client.execute()
+            wall = time.perf_counter() - start
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        dump = json.loads((work / "bench_dump.json").read_text(encoding="utf-8"))
+    return {"wall": wall, "parts": _part_times(nb), "peak_rss": mem.peak, **dump}
+
+
+def _part_times(nb) -> dict[str, float]:
+    """Seconds per part, from nbclient's per-cell timing (setup counts towards Part 1)."""
+    from datetime import datetime
+
+    parts = {"part1": 0.0, "part2": 0.0, "part3": 0.0}
+    current = "part1"
+    for cell in nb.cells:
+        src = cell.source.lstrip()
+        for i, marker in enumerate(PART_MARKERS):
+            if cell.cell_type == "markdown" and src.startswith(marker):
+                current = f"part{i + 1}"
+        timing = cell.get("metadata", {}).get("execution", {})
+        t0, t1 = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if t0 and t1:
+            parts[current] += (datetime.fromisoformat(t1.replace("Z", "+00:00"))
+                               - datetime.fromisoformat(t0.replace("Z", "+00:00"))).total_seconds()
+    return parts
+
+
+TRAINING_SCRIPT = r"""
+import json, sys, time
+import numpy as np, keras, tensorflow as tf
+from autograder.data import load
+d = load()
+x, y = d.train_images / 255.0, d.train_labels
+out = {}
+for label, spe in (("tutorial default (batch 32, steps_per_execution=1)", 1),
+                   ("kit (batch 32, steps_per_execution=200)", 200)):
+    keras.utils.set_random_seed(2026)
+    tf.config.experimental.enable_op_determinism()
+    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], steps_per_execution=spe)
+    t = time.perf_counter()
+    h = model.fit(x, y, epochs=5, verbose=0)
+    out[label] = {"seconds": time.perf_counter() - t, "history": h.history}
+print(json.dumps(out))
+"""
+
+
+def bench_training() -> None:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-c", TRAINING_SCRIPT], capture_output=True,
+                          text=True, env=env, check=True)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    (a_name, a), (b_name, b) = out.items()
+    print("\n## Part 1 training, 5 epochs on 60,000 images, side by side in one process")
+    print(f"  {a_name:<55} {a['seconds']:6.1f} s")
+    print(f"  {b_name:<55} {b['seconds']:6.1f} s")
+    print(f"  speed-up (default / kit): {a['seconds'] / b['seconds']:.2f}x")
+    same = a["history"] == b["history"]
+    print(f"  histories identical: {'yes' if same else 'NO'}"
+          f"  (accuracy per epoch: {[round(v, 4) for v in b['history']['accuracy']]})")
+
+
+def bench_notebook(repeat: int) -> None:
+    runs = [run_solution() for _ in range(repeat)]
+    walls = [r["wall"] for r in runs]
+    print(f"\n## Whole solution notebook (Parts 1-3), fresh kernel, {repeat} run(s)")
+    print(f"  wall time: median {statistics.median(walls):.1f} s  (runs: "
+          f"{', '.join(f'{w:.1f}' for w in walls)})")
+    for part in ("part1", "part2", "part3"):
+        print(f"  {part}: median {statistics.median(r['parts'][part] for r in runs):.1f} s")
+    print(f"  peak memory of the kernel: {max(r['peak_rss'] for r in runs) / 2**30:.2f} GiB")
+    print(f"  test accuracy: {[round(r['answers']['test_acc'], 4) for r in runs]}")
+
+
+def fairness(seeds: list[int], thread_settings: list[str]) -> int:
+    """Cross-check readings: every run's answers against the other setting's curves."""
+    from autograder import curves, readings
+
+    runs: dict[tuple[int, str], dict] = {}
+    for seed in seeds:
+        for threads in thread_settings:
+            env = {} if threads == "default" else {"TF_NUM_INTRAOP_THREADS": threads,
+                                                   "TF_NUM_INTEROP_THREADS": threads}
+            r = run_solution(seed, env)
+            runs[(seed, threads)] = r
+            print(f"seed {seed} threads {threads}: {r['wall']:.0f} s", flush=True)
+    failures = 0
+    print("\n## Fairness: answers of run A checked against the curves of run B (same seed)")
+    print("  seed | A threads -> B threads | bigger gap (margin) | smaller gap (margin) | "
+          "dropout shrink | checks")
+    for (seed, ta), a in runs.items():
+        for (seed_b, tb), b in runs.items():
+            if seed_b != seed:
+                continue
+            h = {k: curves.history_frame(v) for k, v in b["histories"].items()}
+            ans = a["answers"]
+            checks = [
+                lambda: readings.check_epoch(ans["good_epoch_bigger"], h["hist_bigger"]),
+                lambda: readings.check_val_accuracy(ans["val_acc_bigger"], h["hist_bigger"],
+                                                    ans["good_epoch_bigger"]),
+                lambda: readings.check_overfitting(ans["overfitting_bigger"], h["hist_bigger"]),
+                lambda: readings.check_overfitting(ans["overfitting_smaller"], h["hist_smaller"]),
+                lambda: readings.check_most_overfit(ans["most_overfit"], {
+                    "smaller": h["hist_smaller"], "baseline": h["hist_baseline"],
+                    "bigger": h["hist_bigger"]}),
+                lambda: readings.check_gap_shrinks(ans["more_units_overfit_more"],
+                                                   h["hist_bigger"], h["hist_smaller"]),
+                lambda: readings.check_gap_shrinks(ans["dropout_shrinks_gap"], h["hist_bigger"],
+                                                   h["hist_dropout"]),
+                lambda: readings.check_best_technique(ans["best_technique"], {
+                    "dropout": h["hist_dropout"], "l2": h["hist_l2"],
+                    "augmentation": h["hist_augment"]}),
+            ]
+            passed = 0
+            for check in checks:
+                try:
+                    check()
+                    passed += 1
+                except AssertionError as exc:
+                    print(f"    FAIL: {exc}")
+            failures += len(checks) - passed
+            vb = curves.overfitting_verdict(h["hist_bigger"])
+            vs = curves.overfitting_verdict(h["hist_smaller"])
+            shrink = curves.gap(h["hist_bigger"]) - curves.gap(h["hist_dropout"])
+            print(f"  {seed:4} | {ta:>9} -> {tb:<9} | {vb.gap:.3f} {vb.label} ({vb.margin:.3f}) | "
+                  f"{vs.gap:+.3f} {vs.label} ({vs.margin:.3f}) | {shrink:+.3f} | "
+                  f"{passed}/{len(checks)}")
+    print(f"\n  {'all readings passed' if failures == 0 else f'{failures} checks FAILED'}")
+    return 0 if failures == 0 else 1
+
+
+def main(args: argparse.Namespace) -> int:
+    if getattr(args, "fairness", False):
+        return fairness(args.seeds, args.threads)
+    bench_training()
+    bench_notebook(args.repeat)
+    if getattr(args, "batch", 0):
+        from autograder.engine import run_batch_benchmark
+
+        run_batch_benchmark(args.batch)
+    return 0

@@ -1,0 +1,94 @@
+"""Offline Fashion-MNIST: verification, the Keras cache, and the errors a user sees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import data
+from autograder.errors import DataError
+
+
+@pytest.fixture
+def copy_of_data(tmp_path: Path) -> Path:
+    src = data.verify()
+    dest = tmp_path / "fm"
+    dest.mkdir()
+    for name in data.FILES:
+        shutil.copy(src / name, dest / name)
+    return dest
+
+
+def test_debian_package_files_verify():
+    """Do the four files of the Debian package have the published SHA-256?"""
+    assert data.verify() == data.DEBIAN_DIR
+    assert len(data.FILES) == 4
+
+
+def test_missing_folder_names_package_and_variable(tmp_path: Path):
+    """Does missing data give one message naming the apt package and the variable?"""
+    with pytest.raises(DataError) as info:
+        data.verify(tmp_path / "nowhere")
+    text = str(info.value)
+    assert data.APT_PACKAGE in text and data.ENV_DIR in text
+    assert "train-images-idx3-ubyte.gz" in text
+
+
+def test_corrupt_file_is_named(copy_of_data: Path):
+    """Is a file with a wrong hash reported by its name?"""
+    victim = copy_of_data / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(victim.read_bytes())
+    raw[100] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz is corrupt"):
+        data.verify(copy_of_data)
+
+
+def test_environment_variable_is_honoured(copy_of_data: Path, monkeypatch: pytest.MonkeyPatch):
+    """Is FASHION_MNIST_DIR used instead of the Debian folder?"""
+    monkeypatch.setenv(data.ENV_DIR, str(copy_of_data))
+    assert data.source_dir() == copy_of_data
+    assert data.verify() == copy_of_data
+
+
+def test_cache_is_idempotent_and_replaces_bad_entries(tmp_path: Path):
+    """Does providing the cache twice give the same links, and replace a stale file?"""
+    home = data.provide_keras_cache(tmp_path / "keras")
+    target = home / "datasets" / "fashion-mnist"
+    stale = target / "train-labels-idx1-ubyte.gz"
+    stale.unlink()
+    stale.write_bytes(b"partial download")
+    data.provide_keras_cache(tmp_path / "keras")
+    for name in data.FILES:
+        assert (target / name).is_symlink()
+        assert data.sha256_of(target / name) == data.FILES[name]
+
+
+def test_keras_loads_offline_from_the_cache(tmp_path: Path):
+    """Does the tutorial's own call load the real data from the cache, with no network?"""
+    home = data.provide_keras_cache(tmp_path / "keras")
+    code = (
+        "import keras\n"
+        "(x, y), (xt, yt) = keras.datasets.fashion_mnist.load_data()\n"
+        "print(x.shape, xt.shape, int(y[:100].sum()))\n"
+    )
+    env = dict(os.environ, KERAS_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3",
+               # a proxy that does not exist: any download attempt would fail, not hang
+               HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=True)
+    ds = data.load()
+    assert out.stdout.split("\n")[0] == f"(60000, 28, 28) (10000, 28, 28) {int(ds.train_labels[:100].sum())}"
+
+
+def test_load_matches_shapes_and_labels():
+    """Are the arrays the kit loads the real Fashion-MNIST (shapes, label range, class balance)?"""
+    ds = data.load()
+    assert ds.train_images.shape == (60000, 28, 28) and ds.test_images.shape == (10000, 28, 28)
+    assert set(ds.train_labels.tolist()) == set(range(10))
+    assert all((ds.test_labels == k).sum() == 1000 for k in range(10))
