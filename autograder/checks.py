@@ -43,7 +43,7 @@ def check_architecture(
     want = [*hidden_units, 10]
     got = [layer.units for layer in dense]
     assert got == want, (
-        f"全結合層のユニット数が {got} です（{len(want)} 層が必要）/ the dense layers have units "
+        f"全結合層のユニット数が {got} です（{len(want)} 層が必要） / the dense layers have units "
         f"{got}; {len(hidden_units)} hidden layer(s) and an output layer of 10 are expected"
     )
     acts = [layer.activation.__name__ for layer in dense]
@@ -55,7 +55,7 @@ def check_architecture(
     if dropout is not None:
         rates = [layer.rate for layer in model.layers if isinstance(layer, layers.Dropout)]
         assert len(rates) == len(hidden_units), (
-            f"Dropout 層が {len(rates)} 個です（隠れ層ごとに 1 つ）/ found {len(rates)} Dropout "
+            f"Dropout 層が {len(rates)} 個です（隠れ層ごとに 1 つ） / found {len(rates)} Dropout "
             "layers; put one after each hidden layer"
         )
         assert all(abs(r - dropout) < 1e-9 for r in rates), (
