@@ -120,3 +120,27 @@ def check_predictions(model: Any, predictions: Any, predicted_label_0: Any) -> N
         "predicted_label_0 が予測の最大確率のクラスではありません / predicted_label_0 is not the "
         "class with the largest predicted probability for test image 0"
     )
+
+
+def check_scaled(train_images: Any, test_images: Any) -> None:
+    """Both image arrays are floats in 0..1 of the right shape.
+
+    Accepts an array or the summary the kit exports instead of a large array (``ArraySummary``:
+    shape, dtype, min, max), so the check reads the same in the kernel and in the clean process.
+    """
+    for name, x, n in (("train_images", train_images, 60000), ("test_images", test_images, 10000)):
+        shape = getattr(x, "shape", None)
+        dtype = getattr(x, "dtype", None)
+        assert shape is not None and tuple(shape) == (n, 28, 28) and dtype is not None, (
+            f"{name} の形が違います / {name} must be an array of shape ({n}, 28, 28)"
+        )
+        assert np.issubdtype(dtype, np.floating), (
+            f"{name} は小数の配列にしてください / {name} should hold floats, not {dtype}"
+        )
+        if isinstance(x, np.ndarray):
+            lo, hi = float(x.min()), float(x.max())
+        else:
+            lo, hi = x.min, x.max
+        assert lo is not None and hi is not None and 0.0 <= lo and hi <= 1.0 and hi > 0.9, (
+            f"{name} の値は 0〜1 にしてください / {name} values must lie in 0..1 (found {lo}..{hi})"
+        )

@@ -92,3 +92,12 @@ def test_corrupt_master_is_a_notebook_error(tmp_path: Path):
     master.write_text(master.read_text(encoding="utf-8")[:5000], encoding="utf-8")
     with pytest.raises(NotebookError, match=re.escape(str(master))):
         publish.build(SLUG, tmp_path / "out", root)
+
+
+def test_grader_parameters_match_the_master():
+    """Do the parameters the clean check uses (kit_params.json) equal the master's constants?"""
+    params = json.loads((paths.repo_root() / "assignments" / SLUG / "kit_params.json").read_text())
+    code = _code(paths.master_notebook(SLUG))
+    for key, const in (("n_train", "N_TRAIN"), ("n_val", "N_VAL"), ("epochs", "EPOCHS"),
+                       ("batch_size", "BATCH_SIZE")):
+        assert re.search(rf"^{const} = {params[key]}\b", code, re.M), const

@@ -1,0 +1,373 @@
+"""Scores the student cannot forge: artifacts exported from the kernel, tests run in a clean process.
+
+otter runs its tests inside the student's kernel and reads back what that kernel wrote, so a
+submission that monkeypatches a checker, returns an object whose ``__eq__`` is always true or
+writes a forged results file can score points it did not earn. The kit grades differently:
+
+1. the student's kernel runs with the *public* tests only (``public_tests``); the hidden tests
+   are not in its sandbox;
+2. a cell appended by the kit (``export_cell``) writes the values the tests need as plain data
+   into ``kit_artifacts/``: JSON for numbers, strings and histories, ``.npy`` without pickles
+   for arrays, Keras JSON config plus ``.weights.h5`` for models;
+3. a fresh process that runs no student code (``grade_clean``) rebuilds an environment from
+   those files (``load_environment``), checks it for consistency (each history's last
+   validation accuracy must be what the exported network really scores), and runs all of
+   otter's test files, hidden ones included, against it.
+
+Anything the kernel forged is data that fails these checks; nothing it wrote is unpickled.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ARTIFACTS = "kit_artifacts"
+ENV_FILE = "env.json"
+PARAMS_FILE = "kit_params.json"
+MAX_ENV_BYTES = 20 * 2**20
+MAX_ARRAY_ELEMENTS = 2_000_000
+HISTORY_TOLERANCE = 2e-3
+
+# The cell appended after the student's cells. It must work with nothing but the kernel's own
+# libraries, and it never raises: a value it cannot encode is recorded as such.
+EXPORT_CELL = r'''
+# --- fmnist-kit: export of the values the grader checks (added at grading time) ---
+def __fmnist_kit_export(names, out_dir="kit_artifacts", max_elements=__MAX__):
+    import json, math, os
+    import numpy as np
+    os.makedirs(out_dir, exist_ok=True)
+    g = globals()
+    record = {}
+
+    def number(v):
+        v = float(v)
+        return v if math.isfinite(v) else repr(v)
+
+    for name in names:
+        if name not in g:
+            record[name] = {"kind": "missing"}
+            continue
+        v = g[name]
+        t = type(v)
+        tname = f"{t.__module__}.{t.__qualname__}"
+        try:
+            if v is None or v is Ellipsis:
+                rec = {"kind": "none" if v is None else "ellipsis"}
+            elif isinstance(v, (bool, np.bool_)):
+                rec = {"kind": "bool", "value": bool(v)}
+            elif isinstance(v, (int, np.integer)):
+                rec = {"kind": "int", "value": int(v)}
+            elif isinstance(v, (float, np.floating)):
+                rec = {"kind": "float", "value": number(v)}
+            elif isinstance(v, str):
+                rec = {"kind": "str", "value": v[:200]}
+            elif hasattr(v, "to_json") and hasattr(v, "save_weights") and hasattr(v, "layers"):
+                path = os.path.join(out_dir, f"{name}.weights.h5")
+                v.save_weights(path)
+                rec = {"kind": "model", "config": json.loads(v.to_json())}
+            elif isinstance(getattr(v, "history", None), dict):
+                rec = {"kind": "history",
+                       "value": {k: [number(x) for x in vals] for k, vals in v.history.items()}}
+            elif hasattr(v, "columns") and hasattr(v, "index") and hasattr(v, "to_dict"):
+                rec = {"kind": "frame", "index": [int(i) for i in v.index],
+                       "value": {str(c): [number(x) for x in v[c]] for c in v.columns}}
+            elif isinstance(v, np.ndarray):
+                if v.size <= max_elements and v.dtype.kind in "biuf":
+                    np.save(os.path.join(out_dir, f"{name}.npy"), v, allow_pickle=False)
+                    rec = {"kind": "array"}
+                else:
+                    rec = {"kind": "array_summary", "shape": list(v.shape), "dtype": str(v.dtype),
+                           "min": number(v.min()) if v.size and v.dtype.kind in "biuf" else None,
+                           "max": number(v.max()) if v.size and v.dtype.kind in "biuf" else None}
+            elif callable(v):
+                rec = {"kind": "function"}
+            else:
+                rec = {"kind": "other"}
+        except Exception as exc:
+            rec = {"kind": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+        rec["type"] = tname
+        record[name] = rec
+    with open(os.path.join(out_dir, "env.json"), "w") as f:
+        json.dump(record, f)
+
+__fmnist_kit_export(__NAMES__)
+del __fmnist_kit_export
+'''
+
+
+def export_cell(names: list[str]) -> str:
+    return EXPORT_CELL.replace("__NAMES__", json.dumps(sorted(names))).replace(
+        "__MAX__", str(MAX_ARRAY_ELEMENTS))
+
+
+# --------------------------------------------------------------------------- test files
+
+
+def _is_hidden(node: ast.FunctionDef) -> bool:
+    for dec in node.decorator_list:
+        if isinstance(dec, ast.Call):
+            for kw in dec.keywords:
+                if kw.arg == "hidden" and isinstance(kw.value, ast.Constant) and kw.value.value:
+                    return True
+    return False
+
+
+def required_names(tests_dir: Path) -> list[str]:
+    """Every variable a test function takes as a parameter (otter passes them by name)."""
+    names: set[str] = set()
+    for path in sorted(tests_dir.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.decorator_list:
+                names.update(a.arg for a in node.args.args if a.arg != "env")
+    return sorted(names)
+
+
+def public_tests(src: Path, dest: Path) -> None:
+    """Copy otter test files keeping only their public test cases."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(src.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and _is_hidden(n))]
+        (dest / path.name).write_text(ast.unparse(tree) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- environment
+
+
+@dataclass(frozen=True)
+class ArraySummary:
+    """A large array the kernel described instead of exporting (e.g. 60,000 scaled images)."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    min: float | None
+    max: float | None
+
+
+class Unreadable:
+    """A value that could not be exported or did not pass the checks; tests fail on it."""
+
+    def __init__(self, type_name: str, why: str) -> None:
+        self.type_name, self.why = type_name, why
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name}: {self.why}>"
+
+
+class _History:
+    def __init__(self, history: dict[str, list[float]]) -> None:
+        self.history = history
+
+
+class InconsistentHistory:
+    """A history whose last epoch is not what its network scores: forged or edited."""
+
+    def __init__(self, name: str, claimed: float, measured: float) -> None:
+        self.message = (
+            f"{name} の記録が学習したネットワークと一致しません（最後の検証精度 {claimed:.4f}、実際は "
+            f"{measured:.4f}） / {name} does not match the trained network (last validation accuracy "
+            f"{claimed:.4f}, the network scores {measured:.4f})"
+        )
+
+    @property
+    def history(self) -> dict:
+        raise AssertionError(self.message)
+
+    def __getitem__(self, key: str) -> Any:
+        raise AssertionError(self.message)
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, str):
+        return float(v)  # 'nan' / 'inf' as written by the export cell
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"not a number: {type(v).__name__}")
+    return float(v)
+
+
+def _safe_file(folder: Path, name: str) -> Path:
+    path = folder / name
+    if path.is_symlink() or not path.is_file() or path.resolve().parent != folder.resolve():
+        raise ValueError(f"{name} is missing or not a plain file")
+    return path
+
+
+def _only_keras_modules(config: Any) -> None:
+    """Refuse configs naming classes outside Keras (custom code would have to be imported)."""
+    if isinstance(config, dict):
+        module = config.get("module")
+        if module is not None and not (isinstance(module, str) and module.split(".")[0] == "keras"):
+            raise ValueError(f"model uses a class from {str(module)[:60]!r}; only Keras layers are allowed")
+        for v in config.values():
+            _only_keras_modules(v)
+    elif isinstance(config, list):
+        for v in config:
+            _only_keras_modules(v)
+
+
+def _load_model(config: Any, weights: Path) -> Any:
+    import keras
+    from keras.src.saving.serialization_lib import SafeModeScope, deserialize_keras_object
+
+    _only_keras_modules(config)
+    # safe mode refuses Lambda layers carrying code; only built-in layers can be rebuilt.
+    with SafeModeScope(True):
+        model = deserialize_keras_object(config)
+    if not isinstance(model, keras.Model):
+        raise ValueError("not a Keras model")
+    model.load_weights(weights)
+    return model
+
+
+def _decode(name: str, rec: Any, folder: Path) -> Any:
+    if not isinstance(rec, dict) or not isinstance(rec.get("kind"), str):
+        raise ValueError("malformed record")
+    kind, tname = rec["kind"], str(rec.get("type", "?"))[:100]
+    if kind == "missing":
+        return _MISSING
+    if kind == "none":
+        return None
+    if kind == "ellipsis":
+        return Ellipsis
+    if kind == "bool":
+        value = rec["value"]
+        if not isinstance(value, bool):
+            raise ValueError("bool expected")
+        return np.bool_(value) if tname.startswith("numpy.") else value
+    if kind == "int":
+        value = rec["value"]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("int expected")
+        return np.int64(value) if tname.startswith("numpy.") else value
+    if kind == "float":
+        value = _number(rec["value"])
+        return np.float64(value) if tname.startswith("numpy.") else value
+    if kind == "str":
+        if not isinstance(rec["value"], str):
+            raise ValueError("str expected")
+        return rec["value"]
+    if kind == "history":
+        return _History({str(k): [_number(x) for x in v] for k, v in dict(rec["value"]).items()})
+    if kind == "frame":
+        import pandas as pd
+
+        index = [int(i) for i in rec["index"]]
+        frame = pd.DataFrame({str(k): [_number(x) for x in v] for k, v in dict(rec["value"]).items()},
+                             index=pd.Index(index, name="epoch"))
+        return frame
+    if kind == "array":
+        return np.load(_safe_file(folder, f"{name}.npy"), allow_pickle=False)
+    if kind == "array_summary":
+        lo, hi = rec.get("min"), rec.get("max")
+        return ArraySummary(tuple(int(s) for s in rec["shape"]), np.dtype(str(rec["dtype"])),
+                            None if lo is None else _number(lo), None if hi is None else _number(hi))
+    if kind == "model":
+        return _load_model(rec["config"], _safe_file(folder, f"{name}.weights.h5"))
+    return Unreadable(tname, f"value of kind {kind!r}: {str(rec.get('error', ''))[:200]}")
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+def load_environment(folder: Path) -> tuple[dict[str, Any], list[str]]:
+    """Rebuild the tested variables from ``folder``; return (environment, problems)."""
+    env_path = folder / ENV_FILE
+    problems: list[str] = []
+    if not env_path.is_file() or env_path.is_symlink():
+        return {}, ["the notebook did not reach the end: no exported values"]
+    if env_path.stat().st_size > MAX_ENV_BYTES:
+        return {}, ["the exported values are too large"]
+    try:
+        records = json.loads(env_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {}, ["the exported values are not valid JSON"]
+    if not isinstance(records, dict):
+        return {}, ["the exported values are malformed"]
+    env: dict[str, Any] = {}
+    for name, rec in records.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            continue
+        try:
+            value = _decode(name, rec, folder)
+        except Exception as exc:  # malformed data from the kernel: record, never crash
+            problems.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+            value = Unreadable(str(rec.get("type", "?")) if isinstance(rec, dict) else "?",
+                               "could not be read back")
+        if value is not _MISSING:
+            env[name] = value
+    return env, problems
+
+
+def check_histories(env: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """Replace each ``hist_X`` whose last validation accuracy its ``net_X`` does not reproduce."""
+    import keras
+
+    from autograder import data
+
+    pairs = [(h, "net_" + h[len("hist_"):]) for h in env if h.startswith("hist_")]
+    pairs = [(h, n) for h, n in pairs if n in env and isinstance(env[n], keras.Model)]
+    if not pairs:
+        return []
+    n_val = int(params["n_val"])
+    ds = data.load()
+    x_val = ds.train_images[-n_val:].astype("float64") / 255.0
+    y_val = ds.train_labels[-n_val:]
+    notes = []
+    for hist_name, net_name in pairs:
+        h = env[hist_name]
+        try:
+            claimed = float(list(h["val_accuracy"])[-1]) if hasattr(h, "columns") else float(
+                h.history["val_accuracy"][-1])
+        except Exception:
+            continue  # the readings tests report an unusable history themselves
+        probs = np.asarray(env[net_name].predict(x_val, verbose=0, batch_size=1000))
+        measured = float(np.mean(np.argmax(probs, axis=1) == y_val))
+        if not math.isfinite(claimed) or abs(claimed - measured) > HISTORY_TOLERANCE:
+            env[hist_name] = InconsistentHistory(hist_name, claimed, measured)
+            notes.append(f"{hist_name}: last val_accuracy {claimed:.4f}, network scores {measured:.4f}")
+    return notes
+
+
+def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """Run every otter test file against the rebuilt environment; Gradescope-style result."""
+    from otter.test_files import ExceptionTestFile
+
+    env, problems = load_environment(artifacts)
+    problems += [f"forged history? {n}" for n in check_histories(env, params)]
+    tests = []
+    for path in sorted(tests_dir.glob("*.py")):
+        tf = ExceptionTestFile.from_file(str(path))
+        tf.run(dict(env))
+        tests.append({"name": tf.name, "score": tf.score, "max_score": tf.possible,
+                      "output": tf.summary()})
+    return {"tests": tests, "problems": problems}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m autograder.verify WORKDIR``: clean grading of one prepared folder."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m autograder.verify WORKDIR", file=sys.stderr)
+        return 2
+    work = Path(args[0])
+    params = json.loads((work / "source" / "files" / PARAMS_FILE).read_text(encoding="utf-8"))
+    result = grade_clean(work / "submission" / ARTIFACTS, work / "source" / "tests", params)
+    out = work / "results" / "clean.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
