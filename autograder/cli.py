@@ -46,33 +46,92 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from autograder import paths, report
+    from autograder import engine, inputs, paths
     from autograder.errors import GradingError
-    from autograder.grade import ensure_kernel, grade_one
+    from autograder.grade import autograder_info, ensure_kernel
 
     ag_zip = Path(args.autograder) if args.autograder else paths.autograder_zip(args.slug)
     if not ag_zip.is_file():
         raise GradingError(f"autograder zip not found: {ag_zip}",
                            hint=f"run: python -m autograder publish {args.slug}")
+    if args.workers < 1 or args.timeout <= 0 or args.memory < 0:
+        raise GradingError("--workers and --timeout must be positive, --memory 0 (no limit) or more",
+                           hint="e.g. --workers 2 --timeout 300 --memory 4")
     ensure_kernel()
     from autograder import data
 
     keras_home = data.provide_keras_cache()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for i, sub in enumerate(args.submissions):
-        path = Path(sub)
-        if not path.exists():
-            raise KitError(f"submission not found: {path}", hint="check the path")
-        print(f"[{i + 1}/{len(args.submissions)}] grading {path} ...", flush=True)
-        res = grade_one(path, ag_zip, out / "work" / f"{i:03d}-{path.stem}",
-                        timeout=args.timeout, keras_home=keras_home)
-        results.append(res)
-        print(report.score_table(res), flush=True)
-    csv = report.write_csv(results, out / "grades.csv")
-    print(f"grade sheet: {csv}")
+    info = autograder_info(ag_zip)
+    intake = inputs.collect([Path(p) for p in args.inputs], out / "staging",
+                            id_pattern=args.id_pattern, exclude=out)
+    print(f"{len(intake.chosen)} student(s) from {len(args.inputs)} input(s); "
+          f"{len(intake.superseded)} older submission(s) set aside (latest counts), "
+          f"{len(intake.ignored)} file(s) ignored", flush=True)
+    cfg = engine.BatchConfig(
+        info, out, workers=args.workers, timeout=args.timeout,
+        memory_limit=None if not args.memory else int(args.memory * 2**30),
+        regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home)
+    return _run_and_report(intake, cfg, info)
+
+
+def _run_and_report(intake, cfg, info) -> int:
+    import signal
+
+    from autograder import engine, outputs
+
+    def _term(signum, frame):  # `kill` (SIGTERM) stops as cleanly as Ctrl-C
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, _term)
+    try:
+        batch = engine.run_batch(intake, cfg)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    written = outputs.write_all(batch, info, cfg.out)
+    counts: dict[str, int] = {}
+    for o in batch.outcomes:
+        st = o.record.status if o.record else outputs.PENDING
+        counts[st] = counts.get(st, 0) + 1
+    print(f"graded now {batch.graded_now}, from the ledger {batch.reused}, in {batch.wall:.0f} s: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for old_sub, new_sub in intake.superseded:
+        print(f"  superseded: {old_sub.key}  (student {old_sub.student_id}; graded {new_sub.key})")
+    print(f"grade sheet : {written.csv}")
+    print(f"feedback    : {written.feedback}/<ID>.html")
+    print(f"class report: {written.report}")
+    print(f"otter results.json per student: {written.results}/")
+    if batch.interrupted:
+        print("interrupted: finished results are saved; run the same command again to grade the rest",
+              file=sys.stderr)
+        return 130
     return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from autograder import demo, engine, inputs, paths
+    from autograder.errors import GradingError
+    from autograder.grade import autograder_info, ensure_kernel
+
+    ag_zip = paths.autograder_zip(DEFAULT_SLUG)
+    if not ag_zip.is_file():
+        raise GradingError(f"autograder zip not found: {ag_zip}",
+                           hint=f"run: python -m autograder publish {DEFAULT_SLUG}")
+    ensure_kernel()
+    from autograder import data
+
+    keras_home = data.provide_keras_cache()
+    out = Path(args.out)
+    subs = demo.write_samples(DEFAULT_SLUG, out / "submissions")
+    print(f"demo class of {len(subs)} submissions written to {out / 'submissions'}: "
+          f"{', '.join(subs)}")
+    print(f"grading with {args.workers} worker(s), time limit {args.timeout:.0f} s each "
+          "(the looping notebook is stopped at the limit) ...", flush=True)
+    info = autograder_info(ag_zip)
+    intake = inputs.collect([out / "submissions"], out / "staging")
+    cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout,
+                             regrade=args.regrade, keras_home=keras_home)
+    return _run_and_report(intake, cfg, info)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -99,14 +158,43 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only report whether the committed generated files are stale")
     pub.set_defaults(func=_cmd_publish)
 
-    g = sub.add_parser("grade", help="grade submitted notebooks with otter-grader (no Docker)")
-    g.add_argument("submissions", nargs="+", help="submitted .ipynb files")
+    from autograder.engine import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, default_workers
+    from autograder.inputs import DEFAULT_ID_PATTERN
+
+    g = sub.add_parser(
+        "grade", help="grade submissions (notebooks, folders, otter or LMS zips) in parallel, offline",
+        description="Grade every submission under INPUTS; results are kept in OUT/ledger.sqlite, so "
+        "running the same command again only grades what is not done yet.")
+    g.add_argument("inputs", nargs="+", help=".ipynb files, folders, otter export zips, LMS bulk zips")
+    g.add_argument("--out", default="grading-out", help="output folder (default: %(default)s)")
     g.add_argument("--slug", default=DEFAULT_SLUG, help="assignment (default: %(default)s)")
     g.add_argument("--autograder", help="autograder zip (default: solutions/<slug>/autograder.zip)")
-    g.add_argument("--out", default="grading-out", help="output folder (default: %(default)s)")
-    g.add_argument("--timeout", type=float, default=600.0,
+    g.add_argument("--workers", "-j", type=int, default=default_workers(),
+                   help="submissions graded at once (default: %(default)s)")
+    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help="seconds one submission may take (default: %(default)s)")
+    g.add_argument("--memory", type=float, default=DEFAULT_MEMORY_LIMIT / 2**30,
+                   help="GiB of memory one submission's processes may use together; 0 = no limit "
+                   "(default: %(default)s)")
+    g.add_argument("--id-pattern", default=DEFAULT_ID_PATTERN,
+                   help="regular expression for the student ID in the file's path; its group "
+                   "'id' (else the whole match) is the ID, an optional group 'time' orders "
+                   "duplicates (default: %(default)s = up to the first '_')")
+    g.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
+    g.add_argument("--keep-work", action="store_true",
+                   help="keep each submission's grading folder (OUT/work/) for debugging")
     g.set_defaults(func=_cmd_grade)
+
+    dm = sub.add_parser("demo", help="grade the built-in sample class and show where the outputs are")
+    dm.add_argument("--out", default="demo-out", help="output folder (default: %(default)s)")
+    dm.add_argument("--workers", "-j", type=int, default=default_workers(),
+                    help="submissions graded at once (default: %(default)s)")
+    from autograder.demo import DEMO_TIMEOUT
+
+    dm.add_argument("--timeout", type=float, default=DEMO_TIMEOUT,
+                    help="seconds one submission may take (default: %(default)s)")
+    dm.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
+    dm.set_defaults(func=_cmd_demo)
 
     b = sub.add_parser("bench", help="benchmarks: notebook time, training speed-up, memory")
     b.add_argument("--repeat", type=int, default=3,

@@ -1,18 +1,25 @@
 """Grading one submission with otter-grader, without Docker.
 
-The submission is checked (is it a notebook at all?), copied into a fresh folder with otter's
-layout, its kernel is set to the kit's registered kernel, and ``autograder.worker`` runs otter's
-autograder on it in a child process with the offline Fashion-MNIST cache. The result is read
-back from otter's ``results.json`` (plain JSON; never a pickle written by student code).
+The submission is checked (is it a notebook at all? of this assignment?), copied into a fresh
+folder with otter's layout, its kernel is set to the kit's registered kernel, and
+``autograder.worker`` runs otter's autograder on it in a child process (own session, killed by
+the kernel if the grader dies) with the offline Fashion-MNIST cache. The child is supervised:
+time limit, memory limit on the whole process tree (resident memory, polled), Ctrl-C; every
+process of the grading carries ``FMNIST_KIT_WORKDIR`` so the whole tree can be found and killed.
+The result is read back from otter's ``results.json`` (plain JSON; never a pickle written by
+student code), and otter is asked (plugin ``SaveExecutedNotebook``) to save the executed
+notebook as JSON so the kit can read what the grading run printed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -23,6 +30,17 @@ from autograder.errors import GradingError
 
 #: A submission's status in the grade sheet.
 GRADED, ERROR, TIMEOUT, INVALID, EMPTY = "graded", "error", "timeout", "invalid", "empty"
+WRONG_VERSION = "wrong-version"
+#: Not a grade: the batch was stopped (Ctrl-C) while this submission ran; it is never recorded.
+INTERRUPTED = "interrupted"
+STATUSES = (GRADED, TIMEOUT, ERROR, INVALID, WRONG_VERSION, EMPTY)
+
+#: Set in the environment of every process grading one submission (worker, kernel, their
+#: children), so the whole tree can be found and killed even when the kernel runs in its own
+#: session, or when a previous grader was killed with ``kill -9``.
+WORKDIR_MARKER = "FMNIST_KIT_WORKDIR"
+#: Written by ``SaveExecutedNotebook`` (an otter plugin run by otter, not by student code).
+EXECUTED_NOTEBOOK = "executed.ipynb"
 
 
 @dataclass
@@ -45,6 +63,7 @@ class GradeResult:
     questions: list[QuestionResult] = field(default_factory=list)
     seconds: float = 0.0
     workdir: str = ""
+    peak_rss: int = 0
 
     @property
     def total(self) -> float:
@@ -70,7 +89,9 @@ def check_notebook(path: Path) -> tuple[dict | None, str, str]:
         return None, EMPTY, "the file is empty"
     try:
         nb = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if exc.end >= len(raw) - 1:  # a multi-byte character cut off: the upload was truncated
+            return None, INVALID, "not a notebook: the file ends in the middle of a character (cut off)"
         return None, INVALID, "not a notebook: the file is not UTF-8 text"
     except json.JSONDecodeError as exc:
         return None, INVALID, f"not a notebook: broken JSON at line {exc.lineno} ({exc.msg})"
@@ -119,6 +140,7 @@ def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path) -> 
     (workdir / "submission_metadata.json").write_text("{}", encoding="utf-8")
     with zipfile.ZipFile(autograder_zip) as zf:
         zf.extractall(workdir / "source")
+    _add_plugin(workdir / "source" / "otter_config.json")
     nb.setdefault("metadata", {})["kernelspec"] = {
         "name": paths.KERNEL_NAME, "display_name": "Python 3 (fmnist-kit)", "language": "python"}
     (workdir / "submission" / "submission.ipynb").write_text(json.dumps(nb), encoding="utf-8")
@@ -144,57 +166,304 @@ def grade_one(
     *,
     timeout: float | None = None,
     keras_home: Path | None = None,
+    memory_limit: int | None = None,
+    stop: threading.Event | None = None,
+    env: dict[str, str] | None = None,
 ) -> GradeResult:
-    """Grade one notebook; never raises for a bad submission (the status says what happened)."""
+    """Grade one notebook; never raises for a bad submission (the status says what happened).
+
+    ``memory_limit`` (bytes) caps the summed resident memory of the whole process tree (worker,
+    kernel, anything the notebook starts): it is polled, and the tree is killed when over.
+    ``RLIMIT_AS`` is not used: TensorFlow maps ~4 GB of address space before it does anything,
+    and a per-process cap misses a notebook that forks. ``stop`` set by the caller (Ctrl-C)
+    kills the tree and returns status ``interrupted``.
+    """
     start = time.monotonic()
     nb, status, reason = check_notebook(submission)
     if nb is None:
         return GradeResult(str(submission), status, reason)
     home = keras_home if keras_home is not None else data.provide_keras_cache()
     prepare(submission, nb, autograder_zip, workdir)
+    run_env = grading_env(home)
+    run_env.update(env or {})
+    run_env[WORKDIR_MARKER] = str(workdir.resolve())
     log = workdir / "grading.log"
     with open(log, "wb") as logf:
         proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.worker", str(workdir)],
-            stdout=logf, stderr=subprocess.STDOUT, env=grading_env(home),
-            cwd=workdir, start_new_session=True,
+            stdout=logf, stderr=subprocess.STDOUT, env=run_env,
+            cwd=workdir, start_new_session=True, preexec_fn=_die_with_parent,
         )
         try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_tree(proc)
-            return GradeResult(str(submission), TIMEOUT,
-                               f"grading took longer than {timeout:.0f} s and was stopped",
-                               seconds=time.monotonic() - start, workdir=str(workdir))
+            rc, why, peak = _supervise(proc, workdir, timeout, memory_limit, stop)
+        finally:
+            if proc.poll() is None:  # an exception in the supervisor: leave nothing behind
+                _kill_tree(proc, workdir)
     seconds = time.monotonic() - start
+
+    def res(status: str, reason: str = "", questions: list[QuestionResult] | None = None) -> GradeResult:
+        return GradeResult(str(submission), status, reason, questions or [], seconds=seconds,
+                           workdir=str(workdir), peak_rss=peak)
+
+    if why == "timeout":
+        return res(TIMEOUT, f"grading took longer than {timeout:.0f} s and was stopped")
+    if why == "memory":
+        return res(ERROR, f"memory: the notebook used more than {memory_limit / 2**30:.1f} GiB "
+                          "and was stopped")
+    if why == "stop":
+        return res(INTERRUPTED, "the batch was interrupted")
     results = workdir / "results" / "results.json"
     if rc != 0 or not results.is_file():
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
-        return GradeResult(str(submission), ERROR,
-                           f"the grader stopped (exit {rc}): {' | '.join(tail)[:300]}",
-                           seconds=seconds, workdir=str(workdir))
-    return GradeResult(str(submission), GRADED, "", parse_results(results),
-                       seconds=seconds, workdir=str(workdir))
+        return res(ERROR, f"the grader stopped (exit {rc}): {' | '.join(tail)[:300]}")
+    try:
+        questions = parse_results(results)
+    except (ValueError, KeyError, TypeError) as exc:
+        return res(ERROR, f"otter's results.json is unreadable: {exc}")
+    if not questions:
+        return res(ERROR, "otter ran but reported no questions (see results.json)")
+    return res(GRADED, "", questions)
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """Stop the worker and everything it started (kernel, its children)."""
+def _supervise(
+    proc: subprocess.Popen,
+    workdir: Path,
+    timeout: float | None,
+    memory_limit: int | None,
+    stop: threading.Event | None,
+    poll: float = 0.25,
+) -> tuple[int | None, str, int]:
+    """Wait for the worker; (exit code, why it was killed or "", peak tree RSS in bytes)."""
+    import psutil
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    peak = 0
+    while True:
+        try:
+            return proc.wait(timeout=poll), "", peak
+        except subprocess.TimeoutExpired:
+            pass
+        rss = _tree_rss(proc.pid, workdir, psutil)
+        peak = max(peak, rss)
+        why = ""
+        if stop is not None and stop.is_set():
+            why = "stop"
+        elif deadline is not None and time.monotonic() > deadline:
+            why = "timeout"
+        elif memory_limit is not None and rss > memory_limit:
+            why = "memory"
+        if why:
+            _kill_tree(proc, workdir)
+            return proc.returncode, why, peak
+
+
+def _tree_processes(pid: int, workdir: Path, psutil) -> list:
+    """The worker, its descendants, and any process carrying this workdir's marker."""
+    procs = {}
+    try:
+        parent = psutil.Process(pid)
+        for p in [parent, *parent.children(recursive=True)]:
+            procs[p.pid] = p
+    except psutil.NoSuchProcess:
+        pass
+    for p in marked_processes(str(workdir.resolve()), psutil):
+        procs.setdefault(p.pid, p)
+    return list(procs.values())
+
+
+def marked_processes(workdir_prefix: str, psutil=None) -> list:
+    """Processes whose ``FMNIST_KIT_WORKDIR`` lies under ``workdir_prefix`` (strays included)."""
+    if psutil is None:
+        import psutil
+    found = []
+    me = os.getpid()
+    for p in psutil.process_iter():
+        if p.pid == me:
+            continue
+        try:
+            marker = p.environ().get(WORKDIR_MARKER)
+        except (psutil.Error, OSError):
+            continue
+        if marker and (marker == workdir_prefix or marker.startswith(workdir_prefix.rstrip("/") + "/")):
+            found.append(p)
+    return found
+
+
+def _tree_rss(pid: int, workdir: Path, psutil) -> int:
+    total = 0
+    try:
+        parent = psutil.Process(pid)
+        tree = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for p in tree:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def _libc():
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()  # loaded in the parent: the child after fork() only makes one system call
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the grader dies (even by ``kill -9``); Linux only."""
+    if _LIBC is not None and sys.platform.startswith("linux"):
+        _LIBC.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+
+def _kill_tree(proc: subprocess.Popen, workdir: Path | None = None) -> None:
+    """Stop the worker and everything it started (kernel, its children), marker included."""
     import signal
 
     import psutil
 
-    try:
-        parent = psutil.Process(proc.pid)
-        procs = [*parent.children(recursive=True), parent]
-    except psutil.NoSuchProcess:
-        procs = []
+    procs = _tree_processes(proc.pid, workdir, psutil) if workdir is not None else []
+    if workdir is None:
+        try:
+            parent = psutil.Process(proc.pid)
+            procs = [*parent.children(recursive=True), parent]
+        except psutil.NoSuchProcess:
+            procs = []
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    kill_processes(procs)
+    proc.wait()
+
+
+def kill_processes(procs: list) -> int:
+    """SIGKILL each process (already gone is fine); return how many were signalled."""
+    import psutil
+
+    n = 0
     for p in procs:
         try:
             p.kill()
-        except psutil.NoSuchProcess:
+            n += 1
+        except psutil.Error:
             pass
-    proc.wait()
+    psutil.wait_procs(procs, timeout=5)
+    return n
+
+
+def _add_plugin(config_path: Path) -> None:
+    """Ask otter to run ``SaveExecutedNotebook`` after grading (the kit's own, trusted code)."""
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    plugins = list(config.get("plugins", []))
+    name = f"{__name__}.SaveExecutedNotebook"
+    if name not in plugins:
+        plugins.append(name)
+    config["plugins"] = plugins
+    config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
+def __getattr__(name: str):
+    """``SaveExecutedNotebook`` is built on first use, so importing this module stays light."""
+    if name == "SaveExecutedNotebook":
+        return _save_executed_plugin()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _save_executed_plugin() -> type:
+    from otter.plugins import AbstractOtterPlugin
+
+    class SaveExecutedNotebook(AbstractOtterPlugin):
+        """Otter plugin: write the notebook as executed in the grading run to ``results/``.
+
+        The notebook is JSON produced by otter's executor (outputs included), so the kit can read
+        facts the grading run printed (test accuracy); nothing is unpickled.
+        """
+
+        def after_grading(self, results) -> None:
+            import nbformat
+
+            nb = getattr(results, "notebook", None)
+            if nb is None:
+                return
+            out = Path(self.submission_path).resolve().parent.parent / "results" / EXECUTED_NOTEBOOK
+            nbformat.write(nb, str(out))
+
+    return SaveExecutedNotebook
+
+
+_ACC_RE = re.compile(r"Test accuracy:\s*([0-9]*\.?[0-9]+)")
+
+
+def printed_test_accuracy(executed: dict) -> float | None:
+    """The test accuracy the notebook printed in the grading run (``Test accuracy: 0.87``)."""
+    for cell in executed.get("cells", []):
+        for out in cell.get("outputs", []) if isinstance(cell, dict) else []:
+            text = out.get("text", "") if isinstance(out, dict) else ""
+            text = "".join(text) if isinstance(text, list) else str(text)
+            m = _ACC_RE.search(text)
+            if m:
+                value = float(m.group(1))
+                return value if 0.0 <= value <= 1.0 else None
+    return None
+
+
+@dataclass(frozen=True)
+class AutograderInfo:
+    """What the autograder zip says about its assignment (read once per batch)."""
+
+    path: Path
+    sha256: str
+    assignment_name: str
+    questions: tuple[str, ...]
+    points: tuple[float, ...] = ()  # per question, as the test files declare
+
+    def possible(self) -> dict[str, float]:
+        return dict(zip(self.questions, self.points, strict=False))
+
+
+def autograder_info(autograder_zip: Path) -> AutograderInfo:
+    import hashlib
+
+    raw = autograder_zip.read_bytes()
+    with zipfile.ZipFile(autograder_zip) as zf:
+        names = zf.namelist()
+        config = json.loads(zf.read("otter_config.json")) if "otter_config.json" in names else {}
+        tests = sorted(n for n in names if n.startswith("tests/") and n.endswith(".py"))
+        points = []
+        for n in tests:
+            m = re.search(r"^points\s*=\s*([0-9.]+)", zf.read(n).decode("utf-8", "replace"), re.M)
+            points.append(float(m.group(1)) if m else 0.0)
+    return AutograderInfo(autograder_zip, hashlib.sha256(raw).hexdigest(),
+                          str(config.get("assignment_name", "")),
+                          tuple(Path(n).stem for n in tests), tuple(points))
+
+
+def check_assignment(nb: dict, info: AutograderInfo) -> tuple[str, str]:
+    """(status, reason): is this notebook one of ``info``'s assignment, not another exercise?
+
+    Otter writes ``metadata.otter.assignment_name`` into every notebook it publishes; a notebook
+    that names another assignment is ``wrong-version``. Without that metadata, the notebook must
+    mention at least half of the assignment's questions (``grader.check("q1_model")`` cells).
+    """
+    meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+    otter_meta = meta.get("otter") if isinstance(meta.get("otter"), dict) else {}
+    name = otter_meta.get("assignment_name")
+    if name and info.assignment_name and name != info.assignment_name:
+        return WRONG_VERSION, (f"this notebook is for assignment {name!r}, not "
+                               f"{info.assignment_name!r}")
+    if name or not info.questions:
+        return GRADED, ""
+    text = "\n".join("".join(c.get("source", "")) for c in nb.get("cells", []) if isinstance(c, dict))
+    seen = [q for q in info.questions if q in text]
+    if 2 * len(seen) < len(info.questions):
+        return WRONG_VERSION, (
+            f"this does not look like assignment {info.assignment_name or '?'}: only {len(seen)} of "
+            f"its {len(info.questions)} questions ({', '.join(info.questions[:3])}, ...) appear in it")
+    return GRADED, ""

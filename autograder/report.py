@@ -1,39 +1,152 @@
-"""Grade sheets and score tables (pure formatting of ``GradeResult``s)."""
+"""The class report: one self-contained HTML file (plots inlined as base64 PNG) for the TA.
+
+Status counts, score histogram, per-question pass rates, the test accuracy each notebook
+printed in its grading run, the slowest submissions, and the submissions that need a look
+(not graded, identical files from different students, superseded duplicates).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 
-import pandas as pd
+def _png_b64(fig) -> str:
+    import base64
+    import io
 
-from autograder.grade import GradeResult
+    import matplotlib.pyplot as plt
 
-
-def score_table(res: GradeResult) -> str:
-    if not res.questions:
-        return f"  status: {res.status}  {res.reason}"
-    width = max(len(q.name) for q in res.questions)
-    lines = [f"  {q.name:<{width}}  {q.score:g} / {q.possible:g}" for q in res.questions]
-    pct = 100 * res.total / res.possible if res.possible else 0.0
-    lines.append(f"  {'total':<{width}}  {res.total:g} / {res.possible:g}  ({pct:.0f}%)"
-                 f"  [{res.status}, {res.seconds:.0f} s]")
-    return "\n".join(lines)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def grades_frame(results: Sequence[GradeResult]) -> pd.DataFrame:
-    rows = []
-    for r in results:
-        row: dict[str, object] = {"file": r.submission}
-        for q in r.questions:
-            row[q.name] = q.score
-        row.update(total=r.total, possible=r.possible,
-                   percent=round(100 * r.total / r.possible, 1) if r.possible else 0.0,
-                   status=r.status, reason=r.reason, seconds=round(r.seconds, 1))
-        rows.append(row)
-    return pd.DataFrame(rows)
+def _figure(width: float = 6.0, height: float = 3.2):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        import matplotlib_fontja  # noqa: F401  (Japanese labels)
+    except ImportError:
+        pass
+    return plt.subplots(figsize=(width, height))
 
 
-def write_csv(results: Sequence[GradeResult], path: Path) -> Path:
-    grades_frame(results).to_csv(path, index=False)
-    return path
+def class_report_html(batch, info) -> str:
+    """Status counts, score histogram, per-question pass rates, test accuracy, slowest runs."""
+    import html
+    from collections import Counter
+
+    from autograder.outputs import _CSS, PENDING, STATUS_TEXT
+
+    e = html.escape
+    outs = batch.outcomes
+    statuses = Counter(o.record.status if o.record else PENDING for o in outs)
+    graded = [o for o in outs if o.record and o.record.status == "graded"]
+    possible = sum(info.points) or (graded[0].record.possible if graded else 0.0)
+    parts = [f"<!doctype html><html lang='ja'><head><meta charset='utf-8'><title>クラスの採点レポート / "
+             f"class report</title><style>{_CSS}</style></head><body>",
+             f"<h1>クラスの採点レポート / Class report: {e(info.assignment_name)}</h1>",
+             f"<p>{len(outs)} 人 / students · 採点済み / graded {len(graded)} · "
+             f"今回採点 / graded in this run {batch.graded_now} · 記録から / from the ledger "
+             f"{batch.reused} · 満点 / points possible {possible:g}</p>"]
+    if batch.interrupted:
+        parts.append("<p class='ng'>中断されました。同じコマンドをもう一度実行すると続きを採点します / "
+                     "the batch was interrupted: run the same command again to finish it.</p>")
+
+    parts.append("<h2>状態 / Status</h2><table><tr><th>状態 / status</th><th>人数 / count</th></tr>")
+    for st, n in statuses.most_common():
+        ja, en = STATUS_TEXT.get(st, (st, st))
+        parts.append(f"<tr><td>{e(st)} — {e(ja)} / {e(en)}</td><td>{n}</td></tr>")
+    parts.append("</table>")
+    fig, ax = _figure(6, 2.6)
+    names = list(statuses)
+    bars = ax.barh(names, [statuses[s] for s in names], color="#4a78b5")
+    ax.bar_label(bars, padding=3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("人数 / students")
+    ax.invert_yaxis()
+    parts.append(f"<p><img alt='status counts' src='{_png_b64(fig)}'></p>")
+
+    parts.append("<h2>得点の分布 / Score histogram (graded)</h2>")
+    if graded and possible:
+        fig, ax = _figure()
+        ax.hist([100 * o.record.total / possible for o in graded], bins=range(0, 105, 5),
+                color="#4a78b5", edgecolor="white")
+        ax.set_xlabel("得点率 / score (%)")
+        ax.set_ylabel("人数 / students")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        parts.append(f"<p><img alt='score histogram' src='{_png_b64(fig)}'></p>")
+    else:
+        parts.append("<p class='muted'>採点済みの提出がありません / no graded submission.</p>")
+
+    parts.append("<h2>問題ごとの正答率 / Pass rate per question (graded)</h2>")
+    if graded:
+        qs = list(info.questions) or [q.name for q in graded[0].record.questions]
+        rates = []
+        for q in qs:
+            res = [r for o in graded for r in o.record.questions if r.name == q]
+            rates.append(100 * sum(r.passed for r in res) / len(res) if res else 0.0)
+        fig, ax = _figure(6, 0.3 * len(qs) + 1)
+        bars = ax.barh(qs, rates, color="#5a9e6f")
+        ax.bar_label(bars, labels=[f"{r:.0f}%" for r in rates], padding=3)
+        ax.set_xlim(0, 110)
+        ax.set_xlabel("満点の割合 / full marks (%)")
+        ax.invert_yaxis()
+        parts.append(f"<p><img alt='pass rates' src='{_png_b64(fig)}'></p>")
+
+    parts.append("<h2>テストデータの正解率 / Test accuracy (printed in the grading run)</h2>")
+    accs = [o.record.test_accuracy for o in graded if o.record.test_accuracy is not None]
+    if accs:
+        fig, ax = _figure()
+        lo, hi = min(accs) - 0.01, min(1.0, max(accs) + 0.01)
+        ax.hist(accs, bins=20, range=(lo, hi), color="#c77c2e", edgecolor="white")
+        ax.set_xlabel("test_acc")
+        ax.set_ylabel("人数 / students")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        parts.append(f"<p>{len(accs)} 人 / students · 中央値 / median {sorted(accs)[len(accs) // 2]:.4f}"
+                     f" · 最小 / min {min(accs):.4f} · 最大 / max {max(accs):.4f}</p>"
+                     f"<p><img alt='test accuracy' src='{_png_b64(fig)}'></p>")
+    else:
+        parts.append("<p class='muted'>正解率を出力した提出がありません / no graded notebook printed "
+                     "“Test accuracy: …”.</p>")
+
+    parts.append("<h2>時間のかかった提出 / Slowest submissions</h2><table><tr><th>ID</th><th>状態 / "
+                 "status</th><th>秒 / seconds</th><th>最大メモリ / peak memory</th></tr>")
+    timed = sorted((o for o in outs if o.record and o.record.seconds), key=lambda o: -o.record.seconds)
+    for o in timed[:10]:
+        mem = f"{o.record.peak_rss / 2**30:.2f} GiB" if o.record.peak_rss else ""
+        parts.append(f"<tr><td>{e(o.submission.student_id)}</td><td>{e(o.record.status)}</td>"
+                     f"<td>{o.record.seconds:.0f}</td><td>{mem}</td></tr>")
+    parts.append("</table>")
+
+    problems = [o for o in outs if not o.record or o.record.status != "graded"]
+    if problems:
+        parts.append("<h2>採点できなかった提出 / Not graded</h2><table><tr><th>ID</th><th>ファイル / file"
+                     "</th><th>状態 / status</th><th>理由 / reason</th></tr>")
+        for o in problems:
+            st = o.record.status if o.record else PENDING
+            parts.append(f"<tr><td>{e(o.submission.student_id)}</td><td><code>{e(o.submission.key)}</code>"
+                         f"</td><td>{e(st)}</td><td>{e(o.record.reason if o.record else '')}</td></tr>")
+        parts.append("</table>")
+    same: dict[str, list[str]] = {}
+    for o in outs:
+        if o.submission.sha256:
+            same.setdefault(o.submission.sha256, []).append(o.submission.student_id)
+    twins = [ids for ids in same.values() if len(ids) > 1]
+    if twins:
+        parts.append("<h2>同一のファイル / Identical files from different students</h2><ul>")
+        parts.extend(f"<li>{e(', '.join(ids))}</li>" for ids in twins)
+        parts.append("</ul>")
+    if batch.intake.superseded:
+        parts.append("<h2>重複提出（古い方） / Superseded submissions</h2><p class='muted'>同じ学生の"
+                     "提出が複数あるときは最新のものを採点します / the latest submission of a student "
+                     "counts.</p><table><tr><th>ID</th><th>使わなかった / set aside</th>"
+                     "<th>採点した / graded instead</th></tr>")
+        for old, new in batch.intake.superseded:
+            parts.append(f"<tr><td>{e(old.student_id)}</td><td><code>{e(old.key)}</code></td>"
+                         f"<td><code>{e(new.key)}</code></td></tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

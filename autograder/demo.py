@@ -1,0 +1,38 @@
+"""The built-in demo: a small class of sample submissions, graded like a real batch.
+
+The kit derives the samples from the published notebooks (``samples.py``) and adds the two
+kinds of trouble every batch meets: a corrupt file and a notebook that never finishes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from autograder import samples
+
+#: Long enough for the solution on a busy 2-core machine (~120-200 s), short enough that the
+#: looping notebook is stopped within a few minutes.
+DEMO_TIMEOUT = 240.0
+
+
+def infinite_loop(slug: str) -> dict:
+    """The blank template with a cell that never ends, right after otter's setup cell."""
+    nb = samples.blank(slug)
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": "# このセルは終わりません / this cell never ends\nwhile True:\n    pass\n"}
+    nb["cells"].insert(2, cell)
+    return nb
+
+
+def write_samples(slug: str, dest: Path) -> dict[str, Path]:
+    """Write the demo class into ``dest``; return name -> file."""
+    out = samples.write(slug, dest, ["solution", "blank", "wrong-readings"])
+    loop = dest / "infinite-loop.ipynb"
+    loop.write_text(json.dumps(infinite_loop(slug), ensure_ascii=False, indent=1), encoding="utf-8")
+    out["infinite-loop"] = loop
+    corrupt = dest / "corrupt.ipynb"
+    text = json.dumps(samples.blank(slug), ensure_ascii=False, indent=1)
+    corrupt.write_text(text[: len(text) // 3], encoding="utf-8")  # cut off mid-file, as uploads are
+    out["corrupt"] = corrupt
+    return out

@@ -1,0 +1,445 @@
+"""The batch engine: grade many submissions in parallel, record each result as it finishes.
+
+Each submission runs in its own worker process (``grade.grade_one``) from a clean copy with a
+fresh Jupyter kernel; a thread per parallel slot supervises one worker at a time (timeout,
+memory, Ctrl-C). Only the main thread writes the ledger and the progress display. Results
+already in the ledger (same submission bytes, same autograder) are reused, not graded again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TextIO
+
+from autograder import grade
+from autograder.errors import GradingError
+from autograder.grade import AutograderInfo
+from autograder.inputs import Intake, Submission
+from autograder.ledger import Ledger, Record
+
+DEFAULT_TIMEOUT = 300.0
+#: Peak resident memory of the whole tree for the solution is ~2 GB (measured); 4 GiB leaves room.
+DEFAULT_MEMORY_LIMIT = 4 * 2**30
+FIGURES = ("curves_part2_networks.png", "curves_part3_prevention.png")
+
+
+def default_workers() -> int:
+    """One worker per two cores, at least 2: TensorFlow uses the cores a worker is given."""
+    return max(2, (os.cpu_count() or 2) // 2)
+
+
+@dataclass
+class BatchConfig:
+    autograder: AutograderInfo
+    out: Path
+    workers: int = field(default_factory=default_workers)
+    timeout: float = DEFAULT_TIMEOUT
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
+    regrade: bool = False
+    keep_work: bool = False
+    keras_home: Path | None = None
+
+
+@dataclass
+class Outcome:
+    submission: Submission
+    record: Record | None  # None: not graded (the batch was interrupted first)
+    fresh: bool = False  # graded in this run
+    from_ledger: bool = False  # graded in an earlier run, taken from the ledger
+
+
+@dataclass
+class BatchResult:
+    intake: Intake
+    outcomes: list[Outcome]
+    interrupted: bool = False
+    graded_now: int = 0
+    reused: int = 0
+    wall: float = 0.0
+
+
+def run_batch(intake: Intake, cfg: BatchConfig, *, stream: TextIO | None = None) -> BatchResult:
+    """Grade ``intake.chosen``; every finished grading is in the ledger before it is shown."""
+    stream = stream if stream is not None else sys.stderr
+    start = time.monotonic()
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    work = cfg.out / "work"
+    with _folder_lock(cfg.out), Ledger(cfg.out) as ledger:
+        cfg = replace(cfg, autograder=_snapshot(cfg.autograder, cfg.out))
+        strays = reap_strays(work)
+        if strays:
+            print(f"stopped {strays} process(es) left running by an earlier, killed grader", file=stream)
+        outcomes: dict[int, Outcome] = {}
+        todo: dict[str, list[int]] = {}  # sha -> indexes into intake.chosen (identical files once)
+        ag = cfg.autograder
+        for i, sub in enumerate(intake.chosen):
+            pre = precheck(sub, ag)
+            if pre is not None:
+                outcomes[i] = Outcome(sub, pre)
+                continue
+            done = None if cfg.regrade else ledger.get(sub.sha256, ag.sha256)
+            if done is not None:
+                outcomes[i] = Outcome(sub, done, from_ledger=True)
+            else:
+                todo.setdefault(sub.sha256, []).append(i)
+        progress = Progress(len(intake.chosen), sum(map(len, todo.values())), cfg.workers, stream)
+        for o in outcomes.values():
+            progress.seen(o.submission.student_id, o.record, fresh=False)
+        interrupted = _grade_all(intake, todo, cfg, ledger, outcomes, progress)
+        progress.close()
+    ordered = [outcomes.get(i, Outcome(s, None)) for i, s in enumerate(intake.chosen)]
+    return BatchResult(intake, ordered, interrupted, graded_now=sum(o.fresh for o in ordered),
+                       reused=sum(o.from_ledger for o in ordered),
+                       wall=time.monotonic() - start)
+
+
+def _snapshot(ag: AutograderInfo, out: Path) -> AutograderInfo:
+    """Grade with a private copy: a re-publish during the batch must not mix two autograders."""
+    import hashlib
+
+    raw = ag.path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != ag.sha256:
+        raise GradingError(f"the autograder zip {ag.path} changed while the batch was starting",
+                           hint="run the command again (results are keyed by the autograder's hash)")
+    snap = out / f"autograder-{ag.sha256[:12]}.zip"
+    if not snap.is_file():
+        tmp = snap.with_suffix(".tmp")
+        tmp.write_bytes(raw)
+        tmp.replace(snap)
+    return replace(ag, path=snap)
+
+
+def precheck(sub: Submission, ag: AutograderInfo) -> Record | None:
+    """A result decided without running anything (not a notebook, empty, other assignment)."""
+    if sub.status:
+        return Record(sub.sha256, ag.sha256, sub.status, sub.reason)
+    nb, status, reason = grade.check_notebook(sub.path)
+    if nb is None and not sub.is_notebook and status != grade.EMPTY:
+        kind = f"a {Path(sub.key).suffix} file" if Path(sub.key).suffix else "a file without extension"
+        reason = f"not a notebook: {Path(sub.key).name} is {kind}; hand in the .ipynb notebook"
+    if nb is None:
+        return Record(sub.sha256, ag.sha256, status, reason)
+    status, reason = grade.check_assignment(nb, ag)
+    if status != grade.GRADED:
+        return Record(sub.sha256, ag.sha256, status, reason)
+    return None
+
+
+def _grade_all(intake: Intake, todo: dict[str, list[int]], cfg: BatchConfig, ledger: Ledger,
+               outcomes: dict[int, Outcome], progress: Progress) -> bool:
+    stop = threading.Event()
+    env = _thread_env(cfg.workers)
+    pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="grader")
+    running: dict[Future, str] = {}
+    try:
+        for sha, idx in todo.items():
+            sub = intake.chosen[idx[0]]
+            fut = pool.submit(_grade_task, sub, cfg, stop, env, progress)
+            running[fut] = sha
+        while running:
+            finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                sha = running.pop(fut)
+                try:
+                    rec = fut.result()
+                except Exception as exc:  # a fault of the kit, not of the submission: show, don't keep
+                    rec = Record(sha, cfg.autograder.sha256, grade.ERROR,
+                                 f"internal error of the grader, not recorded (run again): {exc!r}"[:300])
+                    progress.note(f"internal error while grading {intake.chosen[todo[sha][0]].key}: {exc!r}")
+                else:
+                    if rec is None:
+                        continue
+                    ledger.put(rec)  # durable before anything else happens
+                for i in todo[sha]:
+                    outcomes[i] = Outcome(intake.chosen[i], rec, fresh=True)
+                    progress.seen(intake.chosen[i].student_id, rec, fresh=True)
+                if not cfg.keep_work:
+                    shutil.rmtree(cfg.out / "work" / sha[:20], ignore_errors=True)
+            progress.tick()
+        return False
+    except KeyboardInterrupt:
+        stop.set()
+        progress.note("interrupted: stopping the running gradings (their whole process trees) ...")
+        for fut in running:
+            fut.cancel()
+        wait(running, timeout=30)
+        reap_strays(cfg.out / "work")
+        return True
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _grade_task(sub: Submission, cfg: BatchConfig, stop: threading.Event, env: dict[str, str],
+                progress: Progress) -> Record | None:
+    if stop.is_set():
+        return None
+    progress.started()
+    workdir = cfg.out / "work" / sub.sha256[:20]
+    try:
+        res = grade.grade_one(sub.path, cfg.autograder.path, workdir, timeout=cfg.timeout,
+                              keras_home=cfg.keras_home, memory_limit=cfg.memory_limit, stop=stop, env=env)
+    finally:
+        progress.stopped()
+    if res.status == grade.INTERRUPTED:
+        return None
+    return record_from(res, sub.sha256, cfg.autograder.sha256, workdir)
+
+
+def record_from(res: grade.GradeResult, sub_sha: str, ag_sha: str, workdir: Path) -> Record:
+    """Everything worth keeping from a finished grading's folder."""
+    results_json = _read_text(workdir / "results" / "results.json")
+    figures = {}
+    for name in FIGURES:
+        png = workdir / "submission" / name
+        if png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n":
+            figures[name] = png.read_bytes()
+    acc = None
+    executed = _read_text(workdir / "results" / grade.EXECUTED_NOTEBOOK)
+    if executed:
+        try:
+            acc = grade.printed_test_accuracy(json.loads(executed))
+        except ValueError:
+            acc = None
+    log_tail = _read_text(workdir / "grading.log")[-20000:]
+    return Record(sub_sha, ag_sha, res.status, res.reason, round(res.seconds, 2), res.questions,
+                  results_json, acc, figures, log_tail, res.peak_rss, time.time())
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _thread_env(workers: int) -> dict[str, str]:
+    """Share the cores among workers instead of letting each TensorFlow take them all."""
+    per = str(max(1, (os.cpu_count() or 2) // max(1, workers)))
+    return {"TF_NUM_INTRAOP_THREADS": per, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": per}
+
+
+def reap_strays(work: Path) -> int:
+    """Kill processes still grading under ``work`` (a grader killed with -9 may leave kernels)."""
+    if not work.exists():
+        return 0
+    import psutil
+
+    return grade.kill_processes(grade.marked_processes(str(work.resolve()), psutil))
+
+
+class _folder_lock:
+    """One grader per output folder at a time (the lock dies with its process, even on -9)."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / ".grading.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise GradingError(f"another grader is already writing to {self.path.parent}",
+                               hint="wait for it to finish, or use another --out folder") from None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+
+
+class Progress:
+    """Counts and ETA: one redrawn line on a terminal, one plain line per result otherwise."""
+
+    def __init__(self, total: int, to_grade: int, workers: int, stream: TextIO) -> None:
+        self.total, self.to_grade, self.workers, self.stream = total, to_grade, workers, stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.done = 0
+        self.graded_now = 0
+        self.durations: list[float] = []
+        self.counts: Counter[str] = Counter()
+        self.starts: dict[int, float] = {}  # thread -> when its current grading started
+        self.start = time.monotonic()
+        self.lock = threading.Lock()
+        if not self.tty and to_grade:
+            self._line(f"grading {to_grade} of {total} submission(s) with {workers} worker(s)")
+
+    @property
+    def running(self) -> int:
+        return len(self.starts)
+
+    def started(self) -> None:
+        with self.lock:
+            self.starts[threading.get_ident()] = time.monotonic()
+
+    def stopped(self) -> None:
+        with self.lock:
+            self.starts.pop(threading.get_ident(), None)
+
+    def seen(self, sid: str, rec: Record | None, *, fresh: bool) -> None:
+        self.done += 1
+        if rec is not None:
+            self.counts[rec.status] += 1
+        if fresh and rec is not None:
+            self.graded_now += 1
+            self.durations.append(rec.seconds)
+            if not self.tty:
+                pts = f"{rec.total:g}/{rec.possible:g}" if rec.questions else rec.reason[:60]
+                self._line(f"[{self.graded_now}/{self.to_grade}] {sid}  {rec.status}  {pts}  "
+                           f"({rec.seconds:.0f} s)  ETA {self.eta()}")
+        self.tick()
+
+    def eta(self) -> str:
+        """Work left / workers; a grading running longer than the mean raises the estimate."""
+        left = self.to_grade - self.graded_now
+        if left <= 0:
+            return "0s"
+        now = time.monotonic()
+        with self.lock:
+            running = [now - t for t in self.starts.values()]
+        if not self.durations and not running:
+            return "--"
+        mean = sum(self.durations) / len(self.durations) if self.durations else 0.0
+        avg = max([mean, *running])
+        queued = max(0, left - len(running))
+        work = queued * avg + sum(max(avg - r, 0.0) for r in running)
+        return _fmt_secs(work / max(1, self.workers))
+
+    def tick(self) -> None:
+        if not self.tty:
+            return
+        width = 24
+        frac = self.done / self.total if self.total else 1.0
+        bar = "#" * int(width * frac) + "." * (width - int(width * frac))
+        counts = " ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        elapsed = _fmt_secs(time.monotonic() - self.start)
+        self.stream.write(f"\r\033[K[{bar}] {self.done}/{self.total}  {counts}  | running {self.running}"
+                          f"  | {elapsed} elapsed, ETA {self.eta()}")
+        self.stream.flush()
+
+    def note(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\n")
+        self._line(text)
+
+    def close(self) -> None:
+        if self.tty:
+            self.tick()
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def _fmt_secs(secs: float) -> str:
+    secs = int(round(secs))
+    return f"{secs // 60}m{secs % 60:02d}s" if secs >= 60 else f"{secs}s"
+
+
+# --- benchmark: the kit against a plain loop of `otter run` -------------------------------------
+
+def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = "3-2-overfitting",
+                        work: Path | None = None, stream: TextIO | None = None) -> dict:
+    """Grade ``n`` copies of the solution (a) with the kit, (b) with a sequential ``otter run`` loop.
+
+    Also executes one copy bare (``jupyter nbconvert --execute``: no otter, no tests run by the
+    grader) to measure the kit's per-submission overhead. The copies differ by one metadata field
+    so the ledger cannot reuse one result for all. Returns the figures it prints.
+    """
+    import subprocess
+    import tempfile
+
+    from autograder import data, inputs, paths, samples
+
+    stream = stream if stream is not None else sys.stdout
+    tmp = Path(tempfile.mkdtemp(prefix="fmnist-batch-bench-", dir=work))
+    home = data.provide_keras_cache()
+    env = grade.grading_env(home)
+    ag_zip = paths.autograder_zip(slug)
+    grade.ensure_kernel()
+    copies = []
+    for i in range(n):
+        nb = samples.solution(slug)
+        nb["metadata"]["bench_copy"] = i
+        path = tmp / "in" / f"copy{i:02d}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+        copies.append(path)
+
+    def log(text: str) -> None:
+        print(text, file=stream, flush=True)
+
+    bare_dir = tmp / "bare"
+    shutil.copytree(paths.student_dir(slug), bare_dir)
+    bare_nb = json.loads(copies[0].read_text(encoding="utf-8"))  # without the export cell, which
+    bare_nb["cells"] = [c for c in bare_nb["cells"]  # grading skips (it re-runs the whole notebook)
+                        if "grader.export(" not in "".join(c.get("source", ""))]
+    (bare_dir / f"{slug}.ipynb").write_text(json.dumps(bare_nb, ensure_ascii=False), encoding="utf-8")
+    log(f"batch benchmark: {n} copies of the solution; bare execution of one copy ...")
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                    f"--ExecutePreprocessor.kernel_name={grade.paths.KERNEL_NAME}",
+                    "--ExecutePreprocessor.timeout=-1", "--output", "executed.ipynb", f"{slug}.ipynb"],
+                   cwd=bare_dir, env=env, check=True, capture_output=True)
+    bare = time.monotonic() - t0
+    log(f"  bare execution: {bare:.1f} s; (b) sequential loop of `otter run` ...")
+
+    otter = Path(sys.executable).parent / "otter"
+    t0 = time.monotonic()
+    loop_ok = 0
+    for i, path in enumerate(copies):
+        dest = tmp / "loop" / f"{i:02d}"
+        dest.mkdir(parents=True)
+        r = subprocess.run([str(otter), "run", "-a", str(ag_zip), "-o", str(dest), str(path)],
+                           env=env, capture_output=True)
+        loop_ok += r.returncode == 0 and (dest / "results.json").is_file()
+    loop = time.monotonic() - t0
+    log(f"  loop: {loop:.1f} s ({loop_ok}/{n} produced results.json); (a) the kit ...")
+
+    workers = workers or default_workers()
+    info = grade.autograder_info(ag_zip)
+    intake = inputs.collect([tmp / "in"], tmp / "kit" / "staging")
+    t0 = time.monotonic()
+    batch = run_batch(intake, BatchConfig(info, tmp / "kit", workers=workers, keras_home=home),
+                      stream=io.StringIO())
+    kit = time.monotonic() - t0
+    kit_ok = sum(1 for o in batch.outcomes if o.record and o.record.status == grade.GRADED)
+    per_sub = [o.record.seconds for o in batch.outcomes if o.record]
+    mean_grading = sum(per_sub) / len(per_sub) if per_sub else float("nan")
+    out = {
+        "n": n, "workers": workers, "bare_seconds": round(bare, 1),
+        "loop_seconds": round(loop, 1), "kit_seconds": round(kit, 1),
+        "loop_ok": loop_ok, "kit_ok": kit_ok,
+        "speedup_loop_over_kit": round(loop / kit, 2),
+        "kit_seconds_per_submission": round(kit / n, 1),
+        "loop_seconds_per_submission": round(loop / n, 1),
+        "kit_mean_grading_seconds": round(mean_grading, 1),
+        # one grading in the kit (worker + otter + fresh kernel + hidden tests) against bare execution
+        "kit_overhead_vs_bare": round((mean_grading - bare) / bare, 3),
+        "loop_overhead_vs_bare": round((loop / n - bare) / bare, 3),
+    }
+    log(f"\n  {'':34} {'wall s':>8} {'s / submission':>15}")
+    log(f"  {'bare execution (1 notebook)':34} {bare:8.1f} {bare:15.1f}")
+    log(f"  {'(b) loop of `otter run`':34} {loop:8.1f} {loop / n:15.1f}")
+    log(f"  {f'(a) kit, {workers} workers':34} {kit:8.1f} {kit / n:15.1f}")
+    log(f"  ratio loop / kit: {loop / kit:.2f}x  (kit {kit_ok}/{n} graded, loop {loop_ok}/{n})")
+    log(f"  overhead over bare execution, per submission: kit {100 * out['kit_overhead_vs_bare']:+.0f}% "
+        f"(one grading takes {mean_grading:.0f} s with {workers} running side by side), "
+        f"`otter run` {100 * out['loop_overhead_vs_bare']:+.0f}%")
+    log("  what dominates: the notebook's own TensorFlow training (bare execution); the kit adds a "
+        "worker process, otter's hidden tests and a fresh kernel per submission")
+    log(f"  files kept in {tmp}")
+    return out

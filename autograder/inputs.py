@@ -1,0 +1,261 @@
+"""What was handed in: submissions gathered from files, folders and zips, one per student.
+
+Inputs are ``.ipynb`` files, folders (searched recursively), otter export zips (one notebook at
+the zip's root) and LMS bulk-download zips (folders per student, nested zips, file names in
+UTF-8 or in the cp932 that Japanese Windows writes without saying so). Nothing is extracted to a
+path taken from a zip: each candidate's bytes are copied to ``staging/<hash><suffix>``.
+
+Student ID rule: ``metadata.student_id`` in the notebook if present; otherwise the ``id`` group
+(or the whole match) of ``id_pattern`` searched in the submission's *ID path*; otherwise the ID
+path itself. The ID path is the path relative to the input folder or inside a bulk zip, without
+the last extension; for an otter export zip (or any zip holding one notebook at its root) it is
+the zip's own name. The default pattern takes the first folder or file name up to the first
+``_`` (Moodle's ``Taro Yamada_123456_assignsubmission_file_/``, Canvas's
+``yamadataro_12345_678_hw.ipynb``, ``s001_3-2.ipynb`` -> ``s001``).
+
+Duplicate rule (several submissions with one ID): a notebook beats a file that is not one;
+then the *latest* wins: by the pattern's ``time`` group if it has one (compared as text, so use
+sortable stamps such as ``20240601T1200``), else by modification time (the entry's time inside
+a zip); equal times -> the later path in sorted order. The others are listed as superseded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from autograder.errors import KitError
+
+DEFAULT_ID_PATTERN = r"^(?P<id>[^/_]+)"
+#: A member larger than this is not read (a notebook with outputs is a few MB at most).
+MAX_MEMBER_BYTES = 100 * 2**20
+MAX_ZIP_DEPTH = 3
+_JUNK_NAMES = {"thumbs.db", "desktop.ini"}
+
+
+@dataclass
+class Submission:
+    """One file handed in, staged under a name derived from its content."""
+
+    key: str  # where it came from, for people: "bulk.zip/山田_123/3-2.ipynb"
+    id_path: str  # what the ID is taken from (see the module docstring)
+    student_id: str
+    path: Path  # the staged copy (absent when ``status`` is already decided)
+    sha256: str
+    mtime: float
+    is_notebook: bool
+    time_text: str = ""  # the pattern's ``time`` group, if any
+    status: str = ""  # decided before grading (a zip without a notebook, an unreadable member)
+    reason: str = ""
+
+
+@dataclass
+class Intake:
+    chosen: list[Submission] = field(default_factory=list)  # one per student, sorted by ID
+    superseded: list[tuple[Submission, Submission]] = field(default_factory=list)  # (old, winner)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (key, why)
+
+
+class InputError(KitError):
+    """An input given on the command line does not exist or cannot be used at all."""
+
+    exit_code = 8
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise InputError(f"the student-ID pattern {pattern!r} is not a valid regular expression: {exc}",
+                         hint="e.g. --id-pattern '(?P<id>[sS]\\d{7})'") from None
+
+
+def collect(
+    inputs: list[Path],
+    staging: Path,
+    *,
+    id_pattern: str = DEFAULT_ID_PATTERN,
+    exclude: Path | None = None,
+) -> Intake:
+    """Gather every submission under ``inputs``; resolve one per student (see module docstring)."""
+    pattern = compile_pattern(id_pattern)
+    for item in inputs:
+        if not item.exists():
+            raise InputError(f"input not found: {item}", hint="check the path (quote names with spaces)")
+    staging.mkdir(parents=True, exist_ok=True)
+    gather = _Gatherer(staging, pattern, exclude.resolve() if exclude else None)
+    for item in inputs:
+        if item.is_dir():
+            gather.folder(item)
+        else:
+            gather.file(item, item.name, _strip_ext(item.name))
+    return resolve(gather.found, gather.ignored)
+
+
+def resolve(found: list[Submission], ignored: list[tuple[str, str]] | None = None) -> Intake:
+    """Apply the duplicate rule: one submission per student ID, the rest superseded."""
+    by_id: dict[str, list[Submission]] = {}
+    for s in found:
+        by_id.setdefault(s.student_id, []).append(s)
+    intake = Intake(ignored=list(ignored or []))
+    for sid in sorted(by_id):
+        subs = sorted(by_id[sid], key=lambda s: (s.is_notebook, s.time_text, s.mtime, s.key))
+        winner = subs[-1]
+        intake.chosen.append(winner)
+        intake.superseded.extend((s, winner) for s in subs[:-1])
+    return intake
+
+
+def student_id(id_path: str, pattern: re.Pattern[str], metadata_id: str | None = None) -> tuple[str, str]:
+    """(ID, time text) for one submission."""
+    m = pattern.search(id_path)
+    time_text = ""
+    if m and "time" in pattern.groupindex and m.group("time"):
+        time_text = m.group("time")
+    if metadata_id:
+        return metadata_id, time_text
+    if m:
+        sid = m.group("id") if "id" in pattern.groupindex and m.group("id") else m.group(0)
+        if sid.strip():
+            return sid.strip(), time_text
+    return id_path.replace("/", "_"), time_text
+
+
+def zip_member_name(info: zipfile.ZipInfo) -> str:
+    """The member's real name: zips written without the UTF-8 flag are often cp932 (Windows)."""
+    name = info.filename
+    if info.flag_bits & 0x800:
+        return name
+    try:
+        raw = name.encode("cp437")
+    except UnicodeEncodeError:
+        return name
+    for enc in ("utf-8", "cp932"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return name
+
+
+def _strip_ext(path: str) -> str:
+    p = PurePosixPath(path)
+    return str(p.with_suffix("")) if p.suffix else str(p)
+
+
+def _is_junk(parts: tuple[str, ...]) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" or part.lower() in _JUNK_NAMES
+               for part in parts)
+
+
+def _metadata_id(raw: bytes) -> str | None:
+    try:
+        meta = json.loads(raw.decode("utf-8")).get("metadata", {})
+        value = meta.get("student_id") if isinstance(meta, dict) else None
+    except (ValueError, AttributeError):
+        return None
+    return str(value).strip() if isinstance(value, str | int) and str(value).strip() else None
+
+
+class _Gatherer:
+    def __init__(self, staging: Path, pattern: re.Pattern[str], exclude: Path | None) -> None:
+        self.staging, self.pattern, self.exclude = staging, pattern, exclude
+        self.found: list[Submission] = []
+        self.ignored: list[tuple[str, str]] = []
+
+    def folder(self, root: Path) -> None:
+        for path in sorted(root.rglob("*")):
+            if not path.is_file():
+                continue
+            rel = path.relative_to(root)
+            if self.exclude and path.resolve().is_relative_to(self.exclude):
+                continue
+            key = f"{root.name}/{rel.as_posix()}" if root.name else rel.as_posix()
+            if _is_junk(rel.parts):
+                self.ignored.append((key, "hidden or system file"))
+                continue
+            self.file(path, key, _strip_ext(rel.as_posix()))
+
+    def file(self, path: Path, key: str, id_path: str) -> None:
+        try:
+            size = path.stat().st_size
+            mtime = path.stat().st_mtime
+            raw = path.read_bytes() if size <= MAX_MEMBER_BYTES else None
+        except OSError as exc:
+            self.add_decided(key, id_path, time.time(), "invalid", f"cannot read the file: {exc.strerror}")
+            return
+        if raw is None:
+            self.add_decided(key, id_path, mtime, "invalid", f"the file is too large ({size >> 20} MB)")
+        elif path.suffix.lower() == ".zip":
+            self.zip(raw, key, id_path, mtime, depth=1)
+        else:
+            self.add(raw, key, id_path, mtime, path.suffix)
+
+    def zip(self, raw: bytes, key: str, id_path: str, mtime: float, depth: int) -> None:
+        import io
+
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(raw))
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, OSError) as exc:
+            self.add_decided(key, id_path, mtime, "invalid", f"not a readable zip file ({exc})")
+            return
+        members = []
+        for info in infos:
+            name = zip_member_name(info)
+            parts = PurePosixPath(name).parts
+            if _is_junk(parts):
+                self.ignored.append((f"{key}/{name}", "hidden or system file in a zip"))
+            else:
+                members.append((name, info))
+        notebooks = [(n, i) for n, i in members if n.lower().endswith(".ipynb")]
+        zips = [(n, i) for n, i in members if n.lower().endswith(".zip")]
+        single = len(notebooks) == 1 and "/" not in notebooks[0][0] and not zips
+        if not notebooks and not zips:
+            names = ", ".join(n for n, _ in members[:3]) or "nothing"
+            self.add_decided(key, id_path, mtime, "invalid",
+                             f"the zip contains no notebook (.ipynb); it holds: {names}")
+            return
+        for name, info in members:
+            member_key = f"{key}/{name}"
+            member_id_path = id_path if single else _strip_ext(name)
+            if single and not name.lower().endswith(".ipynb"):
+                self.ignored.append((member_key, "not the notebook of an otter export zip"))
+                continue
+            mtime_m = time.mktime((*info.date_time, 0, 0, -1))
+            if info.file_size > MAX_MEMBER_BYTES:
+                self.add_decided(member_key, member_id_path, mtime_m, "invalid",
+                                 f"the file is too large ({info.file_size >> 20} MB)")
+                continue
+            try:
+                data = zf.read(info)
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+                self.add_decided(member_key, member_id_path, mtime_m, "invalid",
+                                 f"cannot be read from the zip ({exc})")
+                continue
+            if name.lower().endswith(".zip"):
+                if depth >= MAX_ZIP_DEPTH:
+                    self.ignored.append((member_key, f"zip nested deeper than {MAX_ZIP_DEPTH} levels"))
+                else:
+                    self.zip(data, member_key, member_id_path, mtime_m, depth + 1)
+            else:
+                self.add(data, member_key, member_id_path, mtime_m, PurePosixPath(name).suffix)
+
+    def add(self, raw: bytes, key: str, id_path: str, mtime: float, suffix: str) -> None:
+        sha = hashlib.sha256(raw).hexdigest()
+        is_nb = suffix.lower() == ".ipynb"
+        staged = self.staging / f"{sha[:20]}{suffix.lower() if suffix.isascii() else ''}"
+        if not staged.exists():
+            staged.write_bytes(raw)
+        sid, ttext = student_id(id_path, self.pattern, _metadata_id(raw) if is_nb else None)
+        self.found.append(Submission(key, id_path, sid, staged, sha, mtime, is_nb, ttext))
+
+    def add_decided(self, key: str, id_path: str, mtime: float, status: str, reason: str) -> None:
+        sid, ttext = student_id(id_path, self.pattern)
+        self.found.append(Submission(key, id_path, sid, Path(), "", mtime, False, ttext,
+                                     status=status, reason=reason))

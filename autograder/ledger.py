@@ -1,0 +1,139 @@
+"""The ledger: every finished grading, written durably the moment it finishes.
+
+SQLite in the output folder (``ledger.sqlite``), WAL journal with ``synchronous=FULL``: a
+committed result survives ``kill -9`` of the grader (and a power cut). One row per (submission
+content hash, autograder hash), so a re-run skips what is done, an identical file handed in
+twice is graded once, and a new autograder release grades everything again. The student's
+figures from the grading run are stored in the same transaction as the scores, so outputs can
+always be rebuilt from the ledger alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.grade import QuestionResult
+
+FILENAME = "ledger.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    sub_sha TEXT NOT NULL,
+    ag_sha TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    peak_rss INTEGER NOT NULL,
+    questions TEXT NOT NULL,
+    results_json TEXT NOT NULL,
+    test_accuracy REAL,
+    log_tail TEXT NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (sub_sha, ag_sha)
+);
+CREATE TABLE IF NOT EXISTS figures (
+    sub_sha TEXT NOT NULL,
+    ag_sha TEXT NOT NULL,
+    name TEXT NOT NULL,
+    png BLOB NOT NULL,
+    PRIMARY KEY (sub_sha, ag_sha, name)
+);
+"""
+
+
+@dataclass
+class Record:
+    """One finished grading (never an interrupted one)."""
+
+    sub_sha: str
+    ag_sha: str
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+    questions: list[QuestionResult] = field(default_factory=list)
+    results_json: str = ""
+    test_accuracy: float | None = None
+    figures: dict[str, bytes] = field(default_factory=dict)
+    log_tail: str = ""
+    peak_rss: int = 0
+    finished_at: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return sum(q.score for q in self.questions)
+
+    @property
+    def possible(self) -> float:
+        return sum(q.possible for q in self.questions)
+
+
+class Ledger:
+    """Open with ``Ledger(out_dir)``; use from one thread (the engine's main thread)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / FILENAME
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def put(self, rec: Record) -> None:
+        """Write one result and its figures in one transaction (replacing an older grading)."""
+        questions = json.dumps([[q.name, q.score, q.possible, q.output] for q in rec.questions],
+                               ensure_ascii=False)
+        with self._transaction():
+            self.db.execute("DELETE FROM figures WHERE sub_sha=? AND ag_sha=?", (rec.sub_sha, rec.ag_sha))
+            self.db.execute(
+                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (rec.sub_sha, rec.ag_sha, rec.status, rec.reason, rec.seconds, rec.peak_rss, questions,
+                 rec.results_json, rec.test_accuracy, rec.log_tail, rec.finished_at or time.time()),
+            )
+            self.db.executemany("INSERT INTO figures VALUES (?,?,?,?)",
+                                [(rec.sub_sha, rec.ag_sha, n, png) for n, png in rec.figures.items()])
+
+    def get(self, sub_sha: str, ag_sha: str) -> Record | None:
+        row = self.db.execute(
+            "SELECT status, reason, seconds, peak_rss, questions, results_json, test_accuracy, log_tail, "
+            "finished_at FROM results WHERE sub_sha=? AND ag_sha=?", (sub_sha, ag_sha)).fetchone()
+        if row is None:
+            return None
+        status, reason, seconds, peak, questions, results_json, acc, log_tail, finished = row
+        figures = dict(self.db.execute(
+            "SELECT name, png FROM figures WHERE sub_sha=? AND ag_sha=? ORDER BY name",
+            (sub_sha, ag_sha)).fetchall())
+        return Record(sub_sha, ag_sha, status, reason, seconds,
+                      [QuestionResult(*q) for q in json.loads(questions)], results_json, acc,
+                      figures, log_tail, peak, finished)
+
+    def count(self, ag_sha: str | None = None) -> int:
+        if ag_sha is None:
+            return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM results WHERE ag_sha=?", (ag_sha,)).fetchone()[0]
+
+    def _transaction(self):
+        db = self.db
+
+        class _Tx:
+            def __enter__(self) -> None:
+                db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type, *_: object) -> None:
+                db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()

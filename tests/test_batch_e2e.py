@@ -1,0 +1,164 @@
+"""End to end: one mixed class of real submissions graded as a batch, on the real data.
+
+The class is an LMS-style bulk zip (per-student folders with Japanese names): the solution,
+the blank template, the wrong-readings variant, a corrupt notebook, a PDF instead of a
+notebook, a notebook that loops forever (sleeping, so the trainings keep the cores), and a
+student who handed in twice (the older file is the solution, the newer the blank template:
+the newer counts). It is graded once per session with 3 workers (about 5 minutes: two
+trainings beside one time-out) and every test reads that result.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import time
+import zipfile
+
+import pandas as pd
+import pytest
+
+from autograder import cli, data, demo, engine, grade, inputs, outputs, paths, samples
+
+pytestmark = pytest.mark.e2e
+SLUG = "3-2-overfitting"
+TIMEOUT = 300  # the solution needs ~100-180 s on a busy 2-core machine; the loop is stopped here
+WORKERS = 3  # the looping notebook sleeps (no CPU), so both trainings run beside it: ~TIMEOUT wall
+READINGS_LOST = {"q2a_epoch": 2, "q2b_val_accuracy": 2, "q2c_overfitting": 1}
+
+
+def _member(name: str, data_: bytes, when: tuple[int, ...]) -> tuple[zipfile.ZipInfo, bytes]:
+    return zipfile.ZipInfo(name, date_time=when), data_
+
+
+@pytest.fixture(scope="session")
+def lms_batch(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("batch-e2e")
+    nb = {name: json.dumps(fn(SLUG), ensure_ascii=False).encode()
+          for name, fn in samples.VARIANTS.items() if name != "wrong-architecture"}
+    loop_nb = demo.infinite_loop(SLUG)
+    loop_nb["cells"][2]["source"] = "import time\nwhile True:\n    time.sleep(1)\n"
+    loop = json.dumps(loop_nb).encode()
+    day1, day2 = (2026, 6, 1, 10, 0, 0), (2026, 6, 2, 10, 0, 0)
+    entries = [
+        _member("s001_無限ループ_assignsubmission_file_/3-2-overfitting.ipynb", loop, day1),
+        _member("s002_山田太郎_assignsubmission_file_/3-2-overfitting.ipynb", nb["solution"], day1),
+        _member("s003_佐藤花子_assignsubmission_file_/3-2-overfitting.ipynb", nb["wrong-readings"], day1),
+        _member("s004_鈴木一郎_assignsubmission_file_/3-2-overfitting.ipynb", nb["blank"][:500], day1),
+        _member("s005_田中_assignsubmission_file_/レポート.pdf", b"%PDF-1.4 not a notebook", day1),
+        _member("s006_高橋_assignsubmission_file_/最初.ipynb", nb["solution"], day1),
+        _member("s006_高橋_assignsubmission_file_/最終.ipynb", nb["blank"], day2),
+    ]
+    bulk = tmp / "LMS一括ダウンロード.zip"
+    with zipfile.ZipFile(bulk, "w") as zf:
+        for info, raw in entries:
+            zf.writestr(info, raw)
+    out = tmp / "out"
+    ag_zip = tmp / "autograder.zip"  # a private copy: a re-publish during the tests changes nothing
+    ag_zip.write_bytes(paths.autograder_zip(SLUG).read_bytes())
+    data.provide_keras_cache()
+    t0 = time.monotonic()
+    code = cli.main(["grade", str(bulk), "--out", str(out), "--autograder", str(ag_zip),
+                     "--timeout", str(TIMEOUT), "--workers", str(WORKERS)])
+    wall = time.monotonic() - t0
+    assert code == 0
+    return tmp, out, wall
+
+
+@pytest.fixture(scope="session")
+def sheet(lms_batch) -> pd.DataFrame:
+    _, out, _ = lms_batch
+    return pd.read_csv(out / "grades.csv", keep_default_na=False, dtype={"student_id": str})
+
+
+def test_one_row_per_student_with_expected_statuses(sheet: pd.DataFrame):
+    """Is there exactly one row per student, each with the status its submission deserves?"""
+    rows = sheet.iloc[1:].set_index("student_id")
+    assert list(rows.index) == ["s001", "s002", "s003", "s004", "s005", "s006"]
+    assert rows["status"].to_dict() == {"s001": "timeout", "s002": "graded", "s003": "graded",
+                                        "s004": "invalid", "s005": "invalid", "s006": "graded"}
+    assert f"{TIMEOUT} s" in rows.loc["s001", "reason"]
+    assert "cut off" in rows.loc["s004", "reason"]
+    assert "レポート.pdf is a .pdf file" in rows.loc["s005", "reason"]
+
+
+def test_points_are_exactly_as_expected(sheet: pd.DataFrame):
+    """Wrong readings lose exactly those points against the solution; blank and failures score zero?"""
+    possible = sheet.iloc[0]
+    assert possible["file"] == "points-per-question" and float(possible["total_points_earned"]) == 24
+    questions = [c for c in sheet.columns if c.startswith("q")]
+    assert len(questions) == 12
+    rows = sheet.iloc[1:].set_index("student_id")
+    for q in questions:
+        lost = READINGS_LOST.get(q, 0)
+        assert float(rows.loc["s003", q]) == max(0.0, float(rows.loc["s002", q]) - lost), q
+        for sid in ("s001", "s004", "s005", "s006"):
+            assert float(rows.loc[sid, q]) == 0, (sid, q)
+    assert float(rows.loc["s001", "percent_correct"]) == 0.0
+
+
+def test_solution_scores_full_marks_in_the_batch(sheet: pd.DataFrame):
+    """Does the reference solution, graded inside the batch, score 24 / 24 (percent_correct 1.0)?"""
+    rows = sheet.iloc[1:].set_index("student_id")
+    failed = [q for q in sheet.columns if q.startswith("q")
+              and float(rows.loc["s002", q]) != float(sheet.iloc[0][q])]
+    assert failed == [], rows.loc["s002", "reason"]
+    assert float(rows.loc["s002", "percent_correct"]) == 1.0
+
+
+def test_latest_submission_counts_and_the_other_is_listed(lms_batch, sheet: pd.DataFrame):
+    """Does the newer blank count for s006 over the older solution, and is the older one listed?"""
+    _, out, _ = lms_batch
+    row = sheet.set_index("student_id").loc["s006"]
+    assert row["file"].endswith("最終.ipynb") and float(row["total_points_earned"]) == 0
+    sup = pd.read_csv(out / "superseded.csv")
+    assert len(sup) == 1 and sup.iloc[0]["file"].endswith("最初.ipynb")
+
+
+def test_feedback_has_the_students_curves(lms_batch):
+    """Does the solution's feedback page show its two curve figures from the grading run?"""
+    _, out, _ = lms_batch
+    page = (out / "feedback" / "s002.html").read_text(encoding="utf-8")
+    for name in engine.FIGURES:
+        png = out / "feedback" / "s002" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"s002/{name}" in page
+    wrong = (out / "feedback" / "s003.html").read_text(encoding="utf-8")
+    assert "good_epoch_bigger" in wrong and "不合格 / not passed" in wrong
+
+
+def test_results_json_and_report(lms_batch):
+    """Are otter's results.json per graded student and a self-contained report with test accuracy written?"""
+    _, out, _ = lms_batch
+    assert {p.name for p in (out / "results").iterdir()} == {"s002.json", "s003.json", "s006.json"}
+    tests = json.loads((out / "results" / "s003.json").read_text())["tests"]
+    sheet = pd.read_csv(out / "grades.csv", keep_default_na=False, dtype={"student_id": str})
+    s003 = sheet.set_index("student_id").loc["s003"]
+    assert sum(t["score"] for t in tests if "max_score" in t) == float(s003["total_points_earned"])
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert report.count("data:image/png;base64,") == 4
+    assert re.search(r"中央値 / median 0\.8\d{3}", report) and "s001" in report
+
+
+def test_second_run_grades_nothing(lms_batch):
+    """Does running the same command again re-grade nothing and leave the CSV unchanged?"""
+    tmp, out, _ = lms_batch
+    before = (out / "grades.csv").read_bytes()
+    t0 = time.monotonic()
+    stream = io.StringIO()
+    intake = inputs.collect([tmp / "LMS一括ダウンロード.zip"], out / "staging", exclude=out)
+    info = grade.autograder_info(tmp / "autograder.zip")
+    res = engine.run_batch(intake, engine.BatchConfig(info, out, timeout=TIMEOUT), stream=stream)
+    assert res.graded_now == 0 and res.reused == 4
+    assert time.monotonic() - t0 < 30
+    outputs.write_all(res, info, out)
+    assert (out / "grades.csv").read_bytes() == before
+
+
+def test_nothing_is_left_running(lms_batch):
+    """After the batch (with a timed-out infinite loop), is no grading process still alive?"""
+    _, out, _ = lms_batch
+    assert grade.marked_processes(str((out / "work").resolve())) == []
+    assert not (out / "work").exists() or os.listdir(out / "work") == []

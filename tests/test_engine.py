@@ -1,0 +1,315 @@
+"""The batch engine on a tiny otter assignment (seconds per grading, real otter, real kernels).
+
+``tests/scenarios/tiny`` is a two-question autograder (``x == 1`` for 2 points, ``word ==
+"overfitting"`` for 1), so timeouts, the memory limit, process-tree kills, Ctrl-C, ``kill -9``
+and re-runs can be tested without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from autograder import engine, grade, inputs, outputs
+from autograder.errors import GradingError
+
+SCENARIO = Path(__file__).parent / "scenarios" / "tiny"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def notebook(*sources: str, assignment: str | None = "tiny") -> str:
+    cells = [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [], "execution_count": None}
+             for s in sources]
+    meta: dict = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    if assignment:
+        meta["otter"] = {"assignment_name": assignment}
+    return json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
+
+
+GOOD = notebook("x = 1\nword = 'overfitting'\nprint('Test accuracy: 0.8765')\n"
+                "open('curves_part2_networks.png', 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + b'0' * 16)")
+HALF = notebook("x = 1\nword = 'underfitting'")
+SPAWNS_AND_HANGS = notebook("import subprocess, time\nchild = subprocess.Popen(['sleep', '1000'])\n"
+                            "open('child.pid', 'w').write(str(child.pid))\nwhile True:\n    time.sleep(0.1)")
+MEMORY_HOG = notebook("import time\nblob = b'x' * (1536 * 2**20)\ntime.sleep(60)")
+OTHER_ASSIGNMENT = notebook("x = 1", assignment="5-1-regression")
+CRASHES = notebook("import os\nos._exit(3)  # the kernel dies")
+
+
+def slow(i: int, seconds: float = 1.5) -> str:
+    return notebook(f"import time\ntime.sleep({seconds})\nx = 1\nword = 'overfitting' if {i} % 2 else 'no'")
+
+
+@pytest.fixture(scope="module")
+def tiny_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ag") / "tiny-autograder.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for f in sorted(SCENARIO.rglob("*")):
+            if f.is_file() and f.name != "README.md":
+                zf.write(f, f.relative_to(SCENARIO).as_posix())
+    return path
+
+
+def write_class(folder: Path, files: dict[str, str | bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder
+
+
+def batch(folder: Path, out: Path, ag: Path, **kw) -> engine.BatchResult:
+    intake = inputs.collect([folder], out / "staging", exclude=out)
+    cfg = engine.BatchConfig(grade.autograder_info(ag), out, **{"workers": 2, "timeout": 60, **kw})
+    return engine.run_batch(intake, cfg, stream=io.StringIO())
+
+
+def marked(out: Path) -> list[psutil.Process]:
+    return grade.marked_processes(str((out / "work").resolve()))
+
+
+def csv_without_timing(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=["seconds"])
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory, tiny_zip: Path):
+    tmp = tmp_path_factory.mktemp("mixed")
+    folder = write_class(tmp / "in", {
+        "good.ipynb": GOOD, "half.ipynb": HALF, "hangs.ipynb": SPAWNS_AND_HANGS,
+        "hog.ipynb": MEMORY_HOG, "other.ipynb": OTHER_ASSIGNMENT, "corrupt.ipynb": GOOD[:40],
+        "notes.txt": "not a notebook", "crash.ipynb": CRASHES,
+    })
+    t0 = time.monotonic()
+    res = batch(folder, tmp / "out", tiny_zip, timeout=15, memory_limit=1024 * 2**20)
+    return res, tmp, time.monotonic() - t0
+
+
+def by_id(res: engine.BatchResult) -> dict[str, engine.Outcome]:
+    return {o.submission.student_id: o for o in res.outcomes}
+
+
+def test_mixed_batch_statuses_and_points(mixed):
+    """Does each kind of submission get its status, points and a reason, without stopping the batch?"""
+    res, _, _ = mixed
+    got = {sid: (o.record.status, o.record.total) for sid, o in by_id(res).items()}
+    assert got == {"good": ("graded", 3.0), "half": ("graded", 2.0), "hangs": ("timeout", 0.0),
+                   "hog": ("error", 0.0), "other": ("wrong-version", 0.0), "corrupt": ("invalid", 0.0),
+                   "notes": ("invalid", 0.0), "crash": ("error", 0.0)}
+    reasons = {sid: o.record.reason for sid, o in by_id(res).items()}
+    assert "15 s" in reasons["hangs"]
+    assert reasons["hog"].startswith("memory:") and "1.0 GiB" in reasons["hog"]
+    assert "5-1-regression" in reasons["other"]
+    assert "broken JSON" in reasons["corrupt"]
+    assert "notes.txt is a .txt file" in reasons["notes"]
+    assert reasons["crash"].startswith("the grader stopped")
+
+
+def test_timeout_kills_the_whole_tree(mixed):
+    """Are the hanging kernel and the child it spawned gone after the timeout (no stray process)?"""
+    res, tmp, _ = mixed
+    assert marked(tmp / "out") == []
+    assert not any(p.info["cmdline"] == ["sleep", "1000"]
+                   for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"])
+
+
+def test_memory_peak_and_figures_and_accuracy_are_recorded(mixed):
+    """Does a grading keep its peak memory, its curve PNG and the test accuracy it printed?"""
+    res, _, _ = mixed
+    hog, good = by_id(res)["hog"].record, by_id(res)["good"].record
+    assert hog.peak_rss > 1024 * 2**20
+    assert list(good.figures) == ["curves_part2_networks.png"]
+    assert good.test_accuracy == pytest.approx(0.8765)
+
+
+def test_parallel_workers_overlap(mixed):
+    """With 2 workers, is the batch faster than the sum of its gradings?"""
+    res, _, wall = mixed
+    assert wall < sum(o.record.seconds for o in res.outcomes) - 5
+
+
+def test_outputs_grade_sheet_feedback_report(mixed):
+    """Do grades.csv (otter's points row first), feedback, results.json and the report get written?"""
+    res, tmp, _ = mixed
+    out = tmp / "out"
+    info = grade.autograder_info(next((tmp.parent).rglob("tiny-autograder.zip")))
+    written = outputs.write_all(res, info, out)
+    df = pd.read_csv(written.csv, keep_default_na=False)
+    assert list(df.columns[:4]) == ["student_id", "file", "q1_value", "q2_text"]
+    assert df.iloc[0]["file"] == "points-per-question" and df.iloc[0]["total_points_earned"] == 3
+    assert len(df) == 1 + 8
+    good = df[df.student_id == "good"].iloc[0]
+    assert (good.q1_value, good.q2_text, good.percent_correct) == (2, 1, 1.0)
+    assert good.grading_status == "Completed"
+    assert json.loads((out / "results" / "good.json").read_text())["tests"]
+    html = (out / "feedback" / "half.html").read_text()
+    assert "不合格 / not passed" in html and "word が違います" in html
+    assert (out / "feedback" / "good" / "curves_part2_networks.png").is_file()
+    assert "curves_part2_networks.png" in (out / "feedback" / "good.html").read_text()
+    report = written.report.read_text()
+    assert report.count("data:image/png;base64,") >= 4 and "src='http" not in report
+    assert "0.8765" in report
+
+
+def test_second_run_grades_nothing(mixed, tiny_zip: Path):
+    """Does running the same batch again take every result from the ledger?"""
+    _, tmp, _ = mixed
+    again = batch(tmp / "in", tmp / "out", tiny_zip, timeout=15, memory_limit=1024 * 2**20)
+    assert again.graded_now == 0 and again.reused == 5  # the 3 others need no grading at all
+    assert {o.submission.student_id: o.record.status for o in again.outcomes}["hangs"] == "timeout"
+
+
+def test_regrade_grades_again(tmp_path: Path, tiny_zip: Path):
+    """Does --regrade run a submission the ledger already has?"""
+    folder = write_class(tmp_path / "in", {"good.ipynb": GOOD})
+    first = batch(folder, tmp_path / "out", tiny_zip)
+    again = batch(folder, tmp_path / "out", tiny_zip, regrade=True)
+    assert first.graded_now == again.graded_now == 1
+
+
+def test_one_grader_per_output_folder(tmp_path: Path, tiny_zip: Path):
+    """Is a second grader on the same output folder refused while the first holds it?"""
+    (tmp_path / "out").mkdir()
+    with engine._folder_lock(tmp_path / "out"), pytest.raises(GradingError, match="already writing"):
+        batch(write_class(tmp_path / "in", {"good.ipynb": GOOD}), tmp_path / "out", tiny_zip)
+
+
+def _cli(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "autograder", "grade", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _ledger_rows(out: Path) -> int:
+    try:
+        with sqlite3.connect(out / "ledger.sqlite") as db:
+            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_9_mid_batch_then_rerun_gives_the_same_csv(tmp_path: Path, tiny_zip: Path):
+    """After kill -9 of the grader mid-batch, does a re-run finish with exactly the CSV of a clean run?"""
+    folder = write_class(tmp_path / "in", {f"s{i:02d}_hw.ipynb": slow(i) for i in range(6)})
+    common = [str(folder), "--autograder", str(tiny_zip), "--workers", "2"]
+    clean = _cli([*common, "--out", str(tmp_path / "clean")])
+    assert clean.wait(timeout=300) == 0, clean.stdout.read()
+
+    out = tmp_path / "killed"
+    proc = _cli([*common, "--out", str(out)])
+    deadline = time.monotonic() + 120
+    while _ledger_rows(out) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    done_at_kill = _ledger_rows(out)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 2 <= done_at_kill < 6
+    time.sleep(1)  # PR_SET_PDEATHSIG has killed the workers; their kernels may linger briefly
+    rerun = _cli([*common, "--out", str(out)])
+    text = rerun.communicate(timeout=300)[0]
+    assert rerun.returncode == 0, text
+    assert f"from the ledger {done_at_kill}" in text
+    assert _ledger_rows(out) == 6
+    pd.testing.assert_frame_equal(csv_without_timing(out / "grades.csv"),
+                                  csv_without_timing(tmp_path / "clean" / "grades.csv"))
+    assert marked(out) == []
+
+
+def test_ctrl_c_stops_cleanly_and_writes_what_is_done(tmp_path: Path, tiny_zip: Path):
+    """Does Ctrl-C kill the running gradings, save the finished ones, mark the rest pending, exit 130?"""
+    folder = write_class(tmp_path / "in", {"good.ipynb": GOOD, "hangs.ipynb": SPAWNS_AND_HANGS})
+    out = tmp_path / "out"
+    proc = _cli([str(folder), "--autograder", str(tiny_zip), "--out", str(out), "--workers", "2"])
+    deadline = time.monotonic() + 120
+    while _ledger_rows(out) < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    text = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text and "run the same command again" in text
+    df = pd.read_csv(out / "grades.csv", keep_default_na=False).set_index("student_id")
+    assert df.loc["good", "status"] == "graded" and df.loc["hangs", "status"] == "pending"
+    assert marked(out) == []
+
+
+def test_progress_plain_lines_when_not_a_terminal():
+    """Without a terminal, is there one plain line per result with counts and an ETA?"""
+    stream = io.StringIO()
+    prog = engine.Progress(total=3, to_grade=2, workers=1, stream=stream)
+    from autograder.ledger import Record
+
+    prog.seen("s001", Record("a", "b", "graded", seconds=10.0), fresh=True)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "grading 2 of 3 submission(s) with 1 worker(s)"
+    assert lines[1].startswith("[1/2] s001  graded") and lines[1].endswith("ETA 10s")
+    assert "\r" not in stream.getvalue()
+
+
+def test_progress_redraws_one_line_on_a_terminal():
+    """On a terminal, is the progress one redrawn line with the bar, counts and ETA?"""
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    prog = engine.Progress(total=4, to_grade=4, workers=2, stream=stream)
+    from autograder.ledger import Record
+
+    prog.seen("s001", Record("a", "b", "timeout", seconds=30.0), fresh=True)
+    last = stream.getvalue().split("\r")[-1]
+    assert "1/4" in last and "timeout 1" in last and "ETA 45s" in last
+    assert "\n" not in stream.getvalue()
+
+
+def test_other_assignment_without_metadata_is_wrong_version(tiny_zip: Path):
+    """Is a notebook with no otter metadata and none of the questions called wrong-version?"""
+    info = grade.autograder_info(tiny_zip)
+    nb = json.loads(notebook("import numpy as np\nnp.zeros(3)", assignment=None))
+    status, reason = grade.check_assignment(nb, info)
+    assert status == "wrong-version" and "0 of its 2 questions" in reason
+    nb_ok = json.loads(notebook("grader.check('q1_value')\ngrader.check('q2_text')", assignment=None))
+    assert grade.check_assignment(nb_ok, info) == ("graded", "")
+
+
+def test_printed_test_accuracy_is_read_from_outputs():
+    """Is 'Test accuracy: 0.87' found in an executed notebook's outputs, and nonsense ignored?"""
+    nb = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "stream", "name": "stdout",
+         "text": ["313/313 - 0s\n", "\nTest accuracy: 0.8712\n"]}]}]}
+    assert grade.printed_test_accuracy(nb) == pytest.approx(0.8712)
+    nb["cells"][0]["outputs"][0]["text"] = "Test accuracy: 87.1"
+    assert grade.printed_test_accuracy(nb) is None
+
+
+
+def test_student_feedback_hides_the_hidden_tests_code():
+    """Does the feedback drop the hidden test's source line (the answer) but keep its message?"""
+    out = ("q1_model results:\n    q1_model - 1 result:\n        ❌ Test case failed\n"
+           "        Error at line 17 in test q1_model:\n"
+           "              check_architecture(model, hidden_units=[128], params=101770)\n"
+           "        AssertionError: 全結合層のユニット数が [64, 10] です / units [64, 10]\n")
+    msg = outputs.student_message(out)
+    assert "hidden_units=[128]" not in msg and "Error at line" not in msg
+    assert "AssertionError: 全結合層のユニット数が [64, 10] です" in msg and "✘ Test case failed" in msg
+
+
+def test_a_cut_off_upload_says_so(tmp_path: Path):
+    """Is a notebook cut off inside a multi-byte character reported as cut off, not as 'not UTF-8'?"""
+    raw = json.dumps(json.loads(notebook("print('学習')")), ensure_ascii=False).encode()
+    f = tmp_path / "cut.ipynb"
+    f.write_bytes(raw[: raw.index("学".encode()) + 1])
+    assert grade.check_notebook(f)[1:] == ("invalid", "not a notebook: the file ends in the middle of a "
+                                                      "character (cut off)")
+    f.write_bytes(b"\xff\xfe{" + raw)
+    assert grade.check_notebook(f)[2] == "not a notebook: the file is not UTF-8 text"

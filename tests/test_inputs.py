@@ -1,0 +1,178 @@
+"""Gathering submissions: files, folders, otter and LMS zips, student IDs, the duplicate rule."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import inputs
+
+
+def nb_bytes(*sources: str, **metadata: object) -> bytes:
+    cells = [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [], "execution_count": None}
+             for s in sources]
+    return json.dumps({"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}).encode()
+
+
+def make_zip(entries: dict[str, bytes], *, utf8_names: bool = True) -> bytes:
+    """A zip; with ``utf8_names=False`` the names are cp932 bytes without the UTF-8 flag (Windows)."""
+    buf = io.BytesIO()
+    swaps = []
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, (name, data) in enumerate(entries.items()):
+            stored = name
+            if not utf8_names and not name.isascii():
+                raw = name.encode("cp932")
+                stored = (f"@{i:02d}@" + "#" * len(raw))[: len(raw)]
+                swaps.append((stored.encode("ascii"), raw))
+            zf.writestr(zipfile.ZipInfo(stored, date_time=(2024, 6, 1, 12, 0, 0)), data)
+    out = buf.getvalue()
+    for placeholder, raw in swaps:
+        out = out.replace(placeholder, raw)
+    return out
+
+
+def test_folder_ids_from_file_names(tmp_path: Path):
+    """Does the default rule take the ID up to the first underscore, or the whole stem?"""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "s001_3-2.ipynb").write_bytes(nb_bytes("x = 1"))
+    (d / "solution.ipynb").write_bytes(nb_bytes("x = 2"))
+    intake = inputs.collect([d], tmp_path / "stage")
+    assert sorted(s.student_id for s in intake.chosen) == ["s001", "solution"]
+    assert all(s.path.is_file() and s.path.parent == tmp_path / "stage" for s in intake.chosen)
+
+
+def test_metadata_id_wins_over_the_file_name(tmp_path: Path):
+    """Does ``metadata.student_id`` in the notebook beat the name pattern?"""
+    f = tmp_path / "whatever_name.ipynb"
+    f.write_bytes(nb_bytes("x = 1", student_id="B2012345"))
+    intake = inputs.collect([f], tmp_path / "stage")
+    assert [s.student_id for s in intake.chosen] == ["B2012345"]
+
+
+def test_custom_pattern_with_id_group(tmp_path: Path):
+    """Does a configured pattern's ``id`` group pick the student number out of a longer name?"""
+    f = tmp_path / "report-s1234567-final.ipynb"
+    f.write_bytes(nb_bytes("x = 1"))
+    intake = inputs.collect([f], tmp_path / "stage", id_pattern=r"(?P<id>s\d{7})")
+    assert intake.chosen[0].student_id == "s1234567"
+
+
+def test_bad_pattern_is_a_user_error(tmp_path: Path):
+    """Does an invalid regular expression give a message naming it, not a traceback?"""
+    with pytest.raises(inputs.InputError, match="not a valid regular expression"):
+        inputs.collect([tmp_path], tmp_path / "stage", id_pattern="(unclosed")
+
+
+def test_missing_input_is_a_user_error(tmp_path: Path):
+    """Does a path that does not exist stop with its name?"""
+    with pytest.raises(inputs.InputError, match="nope"):
+        inputs.collect([tmp_path / "nope"], tmp_path / "stage")
+
+
+def test_latest_submission_wins_and_the_older_is_listed(tmp_path: Path):
+    """With two files of one student, does the newer count and the older appear as superseded?"""
+    d = tmp_path / "in"
+    d.mkdir()
+    old, new = d / "s001_v1.ipynb", d / "s001_v2.ipynb"
+    old.write_bytes(nb_bytes("x = 'old'"))
+    new.write_bytes(nb_bytes("x = 'new'"))
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    os.utime(new, (1_600_000_000, 1_600_000_000))  # the v2 name is older on disk: time decides
+    intake = inputs.collect([d], tmp_path / "stage")
+    assert [s.key for s in intake.chosen] == ["in/s001_v1.ipynb"]
+    assert [(a.key, b.key) for a, b in intake.superseded] == [("in/s001_v2.ipynb", "in/s001_v1.ipynb")]
+
+
+def test_time_group_orders_duplicates(tmp_path: Path):
+    """Does a ``time`` group in the pattern decide which submission is the latest?"""
+    d = tmp_path / "in"
+    d.mkdir()
+    for stamp in ("20240602T0900", "20240601T2300"):
+        (d / f"s001_{stamp}.ipynb").write_bytes(nb_bytes(f"x = '{stamp}'"))
+    intake = inputs.collect([d], tmp_path / "stage", id_pattern=r"(?P<id>[^/_]+)_(?P<time>\d{8}T\d{4})")
+    assert intake.chosen[0].key.endswith("20240602T0900.ipynb")
+    assert len(intake.superseded) == 1
+
+
+def test_a_notebook_beats_a_newer_pdf(tmp_path: Path):
+    """Does a student's notebook count even when a PDF was uploaded later?"""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "s001_a.ipynb").write_bytes(nb_bytes("x = 1"))
+    (d / "s001_b.pdf").write_bytes(b"%PDF-1.4")
+    os.utime(d / "s001_a.ipynb", (1_600_000_000, 1_600_000_000))
+    intake = inputs.collect([d], tmp_path / "stage")
+    assert intake.chosen[0].key.endswith(".ipynb")
+
+
+def test_lms_zip_nested_folders_and_japanese_names(tmp_path: Path):
+    """Do Moodle-style folders, a cp932 name without the UTF-8 flag and a nested otter zip all work?"""
+    otter_zip = make_zip({"3-2-overfitting.ipynb": nb_bytes("x = 3"), ".OTTER_LOG": b"pickle!"})
+    bulk = make_zip({
+        "山田太郎_100001_assignsubmission_file_/3-2-overfitting.ipynb": nb_bytes("x = 1"),
+        "Suzuki Hanako_100002_assignsubmission_file_/提出.ipynb": nb_bytes("x = 2"),
+        "Sato_100003_assignsubmission_file_/submission.zip": otter_zip,
+        "__MACOSX/._junk": b"junk",
+    }, utf8_names=False)
+    z = tmp_path / "bulk.zip"
+    z.write_bytes(bulk)
+    intake = inputs.collect([z], tmp_path / "stage")
+    ids = sorted(s.student_id for s in intake.chosen)
+    assert ids == ["Sato", "Suzuki Hanako", "山田太郎"]
+    keys = {s.student_id: s.key for s in intake.chosen}
+    assert keys["Suzuki Hanako"] == "bulk.zip/Suzuki Hanako_100002_assignsubmission_file_/提出.ipynb"
+    assert keys["Sato"].endswith("submission.zip/3-2-overfitting.ipynb")
+    assert any("__MACOSX" in k for k, _ in intake.ignored)
+    assert all(s.status == "" for s in intake.chosen)
+
+
+def test_otter_export_zip_takes_its_own_name_as_id(tmp_path: Path):
+    """Is a zip holding one notebook at its root one student's submission, named by the zip?"""
+    z = tmp_path / "s007_3-2-overfitting_2024_06_01T12_00_00.zip"
+    z.write_bytes(make_zip({"3-2-overfitting.ipynb": nb_bytes("x = 1"), "3-2-overfitting.pdf": b"%PDF"}))
+    intake = inputs.collect([z], tmp_path / "stage")
+    assert [s.student_id for s in intake.chosen] == ["s007"]
+    assert [k for k, _ in intake.ignored] == [f"{z.name}/3-2-overfitting.pdf"]
+
+
+def test_zip_without_notebook_and_broken_zip_get_a_status(tmp_path: Path):
+    """Do a zip with no notebook and a corrupt zip become 'invalid' rows with a reason, not a crash?"""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "s001_work.zip").write_bytes(make_zip({"report.docx": b"PK..."}))
+    (d / "s002_work.zip").write_bytes(b"this is not a zip")
+    intake = inputs.collect([d], tmp_path / "stage")
+    got = {s.student_id: (s.status, s.reason) for s in intake.chosen}
+    assert got["s001"][0] == "invalid" and "no notebook" in got["s001"][1] and "report.docx" in got["s001"][1]
+    assert got["s002"][0] == "invalid" and "not a readable zip" in got["s002"][1]
+
+
+def test_hidden_files_and_output_folder_are_skipped(tmp_path: Path):
+    """Are .ipynb_checkpoints and the grader's own output folder left out of the inputs?"""
+    d = tmp_path / "in"
+    (d / ".ipynb_checkpoints").mkdir(parents=True)
+    (d / ".ipynb_checkpoints" / "s001-checkpoint.ipynb").write_bytes(nb_bytes("x = 0"))
+    (d / "s001.ipynb").write_bytes(nb_bytes("x = 1"))
+    (d / "out" / "staging").mkdir(parents=True)
+    (d / "out" / "staging" / "abc.ipynb").write_bytes(nb_bytes("x = 2"))
+    intake = inputs.collect([d], d / "out" / "staging", exclude=d / "out")
+    assert [s.key for s in intake.chosen] == ["in/s001.ipynb"]
+    assert not intake.superseded
+
+
+def test_identical_content_is_staged_once(tmp_path: Path):
+    """Do two students handing in the same bytes share one staged file (one hash)?"""
+    d = tmp_path / "in"
+    d.mkdir()
+    for sid in ("s001", "s002"):
+        (d / f"{sid}_x.ipynb").write_bytes(nb_bytes("x = 1"))
+    intake = inputs.collect([d], tmp_path / "stage")
+    assert len(intake.chosen) == 2 and intake.chosen[0].sha256 == intake.chosen[1].sha256
+    assert len(list((tmp_path / "stage").iterdir())) == 1

@@ -1,0 +1,79 @@
+"""The ledger: durable, keyed by (submission hash, autograder hash), survives a killed writer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder.grade import QuestionResult
+from autograder.ledger import Ledger, Record
+
+
+def record(sub: str = "s" * 64, ag: str = "a" * 64, **kw) -> Record:
+    base = {"status": "graded", "seconds": 12.5,
+            "questions": [QuestionResult("q1", 2.0, 2.0, "ok"),
+                          QuestionResult("q2", 0.0, 1.0, "x は 1 です")],
+            "results_json": '{"tests": []}', "test_accuracy": 0.875,
+            "figures": {"curves_part2_networks.png": b"\x89PNG\r\n\x1a\nfake"}}
+    base.update(kw)
+    return Record(sub, ag, **base)
+
+
+def test_round_trip_keeps_every_field(tmp_path: Path):
+    """Does a stored result come back with its scores, messages, figures and test accuracy?"""
+    with Ledger(tmp_path) as led:
+        led.put(record())
+        got = led.get("s" * 64, "a" * 64)
+    assert got is not None
+    assert [(q.name, q.score, q.possible, q.output) for q in got.questions] == [
+        ("q1", 2.0, 2.0, "ok"), ("q2", 0.0, 1.0, "x は 1 です")]
+    assert got.total == 2.0 and got.possible == 3.0
+    assert got.figures == {"curves_part2_networks.png": b"\x89PNG\r\n\x1a\nfake"}
+    assert got.test_accuracy == 0.875 and got.results_json == '{"tests": []}'
+
+
+def test_keyed_by_autograder_too(tmp_path: Path):
+    """Is a result for another autograder release a different entry (so a new release regrades)?"""
+    with Ledger(tmp_path) as led:
+        led.put(record(ag="a" * 64))
+        assert led.get("s" * 64, "b" * 64) is None
+        assert led.count() == 1
+
+
+def test_put_replaces_and_drops_old_figures(tmp_path: Path):
+    """Does a regrade replace the row and its figures instead of duplicating them?"""
+    with Ledger(tmp_path) as led:
+        led.put(record())
+        led.put(record(status="timeout", questions=[], figures={}))
+        got = led.get("s" * 64, "a" * 64)
+        assert led.count() == 1
+    assert got is not None and got.status == "timeout" and got.figures == {}
+
+
+def test_wal_and_full_sync_are_on(tmp_path: Path):
+    """Is the journal WAL with synchronous=FULL (a commit is on disk when put() returns)?"""
+    with Ledger(tmp_path) as led:
+        assert led.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert led.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_a_committed_result_survives_kill_9(tmp_path: Path):
+    """After the writing process is killed with SIGKILL, are its committed results all there?"""
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from autograder.ledger import Ledger, Record\n"
+        "led = Ledger(Path(sys.argv[1]))\n"
+        "for i in range(5):\n"
+        "    led.put(Record(f'{i:064d}', 'a' * 64, 'graded', seconds=float(i)))\n"
+        "led.db.execute('BEGIN IMMEDIATE')\n"  # an open, uncommitted transaction at kill time
+        "led.db.execute(\"INSERT INTO results VALUES ('x','a','graded','',0,0,'[]','',NULL,'',0)\")\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True)
+    assert proc.returncode == -9
+    with Ledger(tmp_path) as led:
+        assert led.count() == 5
+        assert led.get("x", "a") is None
+        assert led.get(f"{3:064d}", "a" * 64).seconds == 3.0
