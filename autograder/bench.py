@@ -194,9 +194,40 @@ def bench_notebook(repeat: int) -> None:
     print(f"  test accuracy: {[round(r['answers']['test_acc'], 4) for r in runs]}")
 
 
+N_READINGS = 8
+
+
+def check_readings(ans: dict, h: dict) -> list[str]:
+    """The failure messages of the eight reading checks of ``ans`` against the curves ``h``."""
+    from autograder import readings
+
+    networks = {"smaller": h["hist_smaller"], "baseline": h["hist_baseline"],
+                "bigger": h["hist_bigger"]}
+    techniques = {"dropout": h["hist_dropout"], "l2": h["hist_l2"], "augmentation": h["hist_augment"]}
+    checks = [
+        (readings.check_epoch, (ans["good_epoch_bigger"], h["hist_bigger"])),
+        (readings.check_val_accuracy, (ans["val_acc_bigger"], h["hist_bigger"],
+                                       ans["good_epoch_bigger"])),
+        (readings.check_overfitting, (ans["overfitting_bigger"], h["hist_bigger"])),
+        (readings.check_overfitting, (ans["overfitting_smaller"], h["hist_smaller"])),
+        (readings.check_most_overfit, (ans["most_overfit"], networks)),
+        (readings.check_gap_shrinks, (ans["more_units_overfit_more"], h["hist_bigger"],
+                                      h["hist_smaller"])),
+        (readings.check_gap_shrinks, (ans["dropout_shrinks_gap"], h["hist_bigger"], h["hist_dropout"])),
+        (readings.check_best_technique, (ans["best_technique"], techniques)),
+    ]
+    failed = []
+    for check, args in checks:
+        try:
+            check(*args)
+        except AssertionError as exc:
+            failed.append(str(exc))
+    return failed
+
+
 def fairness(seeds: list[int], thread_settings: list[str]) -> int:
     """Cross-check readings: every run's answers against the other setting's curves."""
-    from autograder import curves, readings
+    from autograder import curves
 
     runs: dict[tuple[int, str], dict] = {}
     for seed in seeds:
@@ -215,38 +246,24 @@ def fairness(seeds: list[int], thread_settings: list[str]) -> int:
             if seed_b != seed:
                 continue
             h = {k: curves.history_frame(v) for k, v in b["histories"].items()}
-            ans = a["answers"]
-            checks = [
-                lambda: readings.check_epoch(ans["good_epoch_bigger"], h["hist_bigger"]),
-                lambda: readings.check_val_accuracy(ans["val_acc_bigger"], h["hist_bigger"],
-                                                    ans["good_epoch_bigger"]),
-                lambda: readings.check_overfitting(ans["overfitting_bigger"], h["hist_bigger"]),
-                lambda: readings.check_overfitting(ans["overfitting_smaller"], h["hist_smaller"]),
-                lambda: readings.check_most_overfit(ans["most_overfit"], {
-                    "smaller": h["hist_smaller"], "baseline": h["hist_baseline"],
-                    "bigger": h["hist_bigger"]}),
-                lambda: readings.check_gap_shrinks(ans["more_units_overfit_more"],
-                                                   h["hist_bigger"], h["hist_smaller"]),
-                lambda: readings.check_gap_shrinks(ans["dropout_shrinks_gap"], h["hist_bigger"],
-                                                   h["hist_dropout"]),
-                lambda: readings.check_best_technique(ans["best_technique"], {
-                    "dropout": h["hist_dropout"], "l2": h["hist_l2"],
-                    "augmentation": h["hist_augment"]}),
-            ]
-            passed = 0
-            for check in checks:
-                try:
-                    check()
-                    passed += 1
-                except AssertionError as exc:
-                    print(f"    FAIL: {exc}")
-            failures += len(checks) - passed
+            failed = check_readings(a["answers"], h)
+            for message in failed:
+                print(f"    FAIL: {message}")
+            passed, total = N_READINGS - len(failed), N_READINGS
+            failures += len(failed)
             vb = curves.overfitting_verdict(h["hist_bigger"])
             vs = curves.overfitting_verdict(h["hist_smaller"])
             shrink = curves.gap(h["hist_bigger"]) - curves.gap(h["hist_dropout"])
             print(f"  {seed:4} | {ta:>9} -> {tb:<9} | {vb.gap:.3f} {vb.label} ({vb.margin:.3f}) | "
                   f"{vs.gap:+.3f} {vs.label} ({vs.margin:.3f}) | {shrink:+.3f} | "
-                  f"{passed}/{len(checks)}")
+                  f"{passed}/{total}")
+    blank = dict.fromkeys(next(iter(runs.values()))["answers"], ...)
+    blank_passes = [N_READINGS - len(check_readings(blank, {k: curves.history_frame(v) for k, v
+                                                            in r["histories"].items()}))
+                    for r in runs.values()]
+    print(f"  blank template (every answer ...): {max(blank_passes)}/{N_READINGS} checks pass "
+          "on any run's curves")
+    failures += sum(blank_passes)
     print(f"\n  {'all readings passed' if failures == 0 else f'{failures} checks FAILED'}")
     return 0 if failures == 0 else 1
 
