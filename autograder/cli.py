@@ -58,6 +58,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise GradingError("--workers and --timeout must be positive, --memory 0 (no limit) or more",
                            hint="e.g. --workers 2 --timeout 300 --memory 4")
     ensure_kernel()
+    sandboxed = require_sandbox(args.unsafe_no_sandbox)
     from autograder import data
 
     keras_home = data.provide_keras_cache()
@@ -71,8 +72,26 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     cfg = engine.BatchConfig(
         info, out, workers=args.workers, timeout=args.timeout,
         memory_limit=None if not args.memory else int(args.memory * 2**30),
-        regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home)
+        regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home, sandboxed=sandboxed)
     return _run_and_report(intake, cfg, info)
+
+
+def require_sandbox(unsafe: bool) -> bool:
+    """True when grading runs sandboxed; refuse when the sandbox cannot run, unless told to."""
+    from autograder import sandbox
+    from autograder.errors import GradingError
+
+    if unsafe:
+        print("WARNING: --unsafe-no-sandbox: student code runs with your rights, network and files",
+              file=sys.stderr)
+        return False
+    status = sandbox.probe()
+    if not status.available:
+        raise GradingError(
+            f"the grading sandbox (bubblewrap) cannot run here: {status.reason}",
+            hint="fix that, or grade without isolation by adding --unsafe-no-sandbox "
+                 "(only for notebooks you trust)")
+    return True
 
 
 def _run_and_report(intake, cfg, info) -> int:
@@ -118,6 +137,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise GradingError(f"autograder zip not found: {ag_zip}",
                            hint=f"run: python -m autograder publish {DEFAULT_SLUG}")
     ensure_kernel()
+    sandboxed = require_sandbox(args.unsafe_no_sandbox)
     from autograder import data
 
     keras_home = data.provide_keras_cache()
@@ -130,7 +150,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     info = autograder_info(ag_zip)
     intake = inputs.collect([out / "submissions"], out / "staging")
     cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout,
-                             regrade=args.regrade, keras_home=keras_home)
+                             regrade=args.regrade, keras_home=keras_home, sandboxed=sandboxed)
     return _run_and_report(intake, cfg, info)
 
 
@@ -183,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
     g.add_argument("--keep-work", action="store_true",
                    help="keep each submission's grading folder (OUT/work/) for debugging")
+    g.add_argument("--unsafe-no-sandbox", action="store_true",
+                    help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
     g.set_defaults(func=_cmd_grade)
 
     dm = sub.add_parser("demo", help="grade the built-in sample class and show where the outputs are")
@@ -194,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--timeout", type=float, default=DEMO_TIMEOUT,
                     help="seconds one submission may take (default: %(default)s)")
     dm.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
+    dm.add_argument("--unsafe-no-sandbox", action="store_true",
+                    help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
     dm.set_defaults(func=_cmd_demo)
 
     b = sub.add_parser("bench", help="benchmarks: notebook time, training speed-up, memory")

@@ -49,6 +49,8 @@ class BatchConfig:
     regrade: bool = False
     keep_work: bool = False
     keras_home: Path | None = None
+    #: Run student code in the bubblewrap sandbox (``--unsafe-no-sandbox`` turns it off).
+    sandboxed: bool = True
 
 
 @dataclass
@@ -166,6 +168,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], cfg: BatchConfig, led
                     progress.seen(intake.chosen[i].student_id, rec, fresh=True)
                 if not cfg.keep_work:
                     shutil.rmtree(cfg.out / "work" / sha[:20], ignore_errors=True)
+                    shutil.rmtree(grade.private_dir(cfg.out / "work" / sha[:20]), ignore_errors=True)
             progress.tick()
         return False
     except KeyboardInterrupt:
@@ -188,7 +191,8 @@ def _grade_task(sub: Submission, cfg: BatchConfig, stop: threading.Event, env: d
     workdir = cfg.out / "work" / sub.sha256[:20]
     try:
         res = grade.grade_one(sub.path, cfg.autograder.path, workdir, timeout=cfg.timeout,
-                              keras_home=cfg.keras_home, memory_limit=cfg.memory_limit, stop=stop, env=env)
+                              keras_home=cfg.keras_home, memory_limit=cfg.memory_limit, stop=stop, env=env,
+                              sandboxed=cfg.sandboxed)
     finally:
         progress.stopped()
     if res.status == grade.INTERRUPTED:

@@ -64,6 +64,9 @@ class GradeResult:
     seconds: float = 0.0
     workdir: str = ""
     peak_rss: int = 0
+    #: Things a TA should look at although the score stands (the clean check overruled the
+    #: kernel, a history did not match its network, a value could not be read back).
+    flags: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -131,18 +134,47 @@ def grading_env(keras_home: Path) -> dict[str, str]:
     return env
 
 
+def private_dir(workdir: Path) -> Path:
+    """The kit's folder beside a submission's work folder: full tests, parameters, clean result.
+
+    It is a sibling, never inside the work folder, so the sandbox of the submission cannot see
+    or change it.
+    """
+    return workdir.with_name(workdir.name + ".kit")
+
+
 def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path) -> Path:
-    """Lay out otter's folder for one submission; return the folder."""
-    if workdir.exists():
-        shutil.rmtree(workdir)
+    """Lay out otter's folder for one submission (public tests only); return the folder.
+
+    The full tests and the release's parameters go to ``private_dir(workdir)``; the notebook
+    gets the kit's export cell appended after the student's cells.
+    """
+    from autograder import params, verify
+
+    private = private_dir(workdir)
+    for d in (workdir, private):
+        if d.exists():
+            shutil.rmtree(d)
     for sub in ("source", "submission", "results"):
         (workdir / sub).mkdir(parents=True)
+    private.mkdir(parents=True)
     (workdir / "submission_metadata.json").write_text("{}", encoding="utf-8")
     with zipfile.ZipFile(autograder_zip) as zf:
-        zf.extractall(workdir / "source")
+        zf.extractall(private / "source")
+    shutil.copytree(private / "source", workdir / "source", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("tests"))
+    verify.public_tests(private / "source" / "tests", workdir / "source" / "tests")
+    shutil.copytree(private / "source" / "tests", private / "tests")
+    kit_params = private / "source" / "files" / params.PARAMS_FILE
+    if kit_params.is_file():
+        shutil.copy(kit_params, private / params.PARAMS_FILE)
     _add_plugin(workdir / "source" / "otter_config.json")
     nb.setdefault("metadata", {})["kernelspec"] = {
         "name": paths.KERNEL_NAME, "display_name": "Python 3 (fmnist-kit)", "language": "python"}
+    cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
+    cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                  "source": verify.export_cell(verify.required_names(private / "tests"))})
+    nb["cells"] = cells
     (workdir / "submission" / "submission.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     return workdir
 
@@ -169,8 +201,13 @@ def grade_one(
     memory_limit: int | None = None,
     stop: threading.Event | None = None,
     env: dict[str, str] | None = None,
+    sandboxed: bool = True,
 ) -> GradeResult:
     """Grade one notebook; never raises for a bad submission (the status says what happened).
+
+    Two stages: the notebook runs in its own kernel with the public tests and exports the
+    values the tests need (``verify``); then a fresh process runs all tests on those values.
+    Both run in the bubblewrap sandbox unless ``sandboxed`` is false.
 
     ``memory_limit`` (bytes) caps the summed resident memory of the whole process tree (worker,
     kernel, anything the notebook starts): it is polled, and the tree is killed when over.
@@ -184,26 +221,20 @@ def grade_one(
         return GradeResult(str(submission), status, reason)
     home = keras_home if keras_home is not None else data.provide_keras_cache()
     prepare(submission, nb, autograder_zip, workdir)
+    private = private_dir(workdir)
     run_env = grading_env(home)
     run_env.update(env or {})
     run_env[WORKDIR_MARKER] = str(workdir.resolve())
-    log = workdir / "grading.log"
-    with open(log, "wb") as logf:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.worker", str(workdir)],
-            stdout=logf, stderr=subprocess.STDOUT, env=run_env,
-            cwd=workdir, start_new_session=True, preexec_fn=_die_with_parent,
-        )
-        try:
-            rc, why, peak = _supervise(proc, workdir, timeout, memory_limit, stop)
-        finally:
-            if proc.poll() is None:  # an exception in the supervisor: leave nothing behind
-                _kill_tree(proc, workdir)
-    seconds = time.monotonic() - start
+    readonly = [data.source_dir().resolve()]
+    rc, why, peak = _run_stage(
+        [sys.executable, "-m", "autograder.worker", str(workdir)], workdir, workdir / "grading.log",
+        run_env, readonly, timeout, memory_limit, stop, sandboxed)
 
-    def res(status: str, reason: str = "", questions: list[QuestionResult] | None = None) -> GradeResult:
-        return GradeResult(str(submission), status, reason, questions or [], seconds=seconds,
-                           workdir=str(workdir), peak_rss=peak)
+    def res(status: str, reason: str = "", questions: list[QuestionResult] | None = None,
+            flags: list[str] | None = None) -> GradeResult:
+        return GradeResult(str(submission), status, reason, questions or [],
+                           seconds=time.monotonic() - start, workdir=str(workdir), peak_rss=peak,
+                           flags=flags or [])
 
     if why == "timeout":
         return res(TIMEOUT, f"grading took longer than {timeout:.0f} s and was stopped")
@@ -212,17 +243,98 @@ def grade_one(
                           "and was stopped")
     if why == "stop":
         return res(INTERRUPTED, "the batch was interrupted")
-    results = workdir / "results" / "results.json"
-    if rc != 0 or not results.is_file():
-        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
-        return res(ERROR, f"the grader stopped (exit {rc}): {' | '.join(tail)[:300]}")
+    kernel_json = workdir / "results" / "results.json"
+    if rc != 0 or not kernel_json.is_file():
+        tail = _read_tail(workdir / "grading.log")
+        return res(ERROR, f"the grader stopped (exit {rc}): {tail}")
+
+    # Stage B: the tests, hidden ones included, against the exported values, in a fresh process
+    # that runs no student code.
+    clean_env = dict(run_env, FMNIST_KIT_PARAMS=str(private / "kit_params.json"))
+    clean_env[WORKDIR_MARKER] = str(private.resolve())
+    artifacts = workdir / "submission" / "kit_artifacts"
+    artifacts.mkdir(exist_ok=True)
+    rc, why, _ = _run_stage(
+        [sys.executable, "-m", "autograder.verify", str(private), str(artifacts)], private,
+        private / "verify.log", clean_env, [*readonly, artifacts.resolve()], CLEAN_TIMEOUT,
+        memory_limit, stop, sandboxed)
+    if why == "stop":
+        return res(INTERRUPTED, "the batch was interrupted")
+    clean_json = private / "clean.json"
+    if rc != 0 or why or not clean_json.is_file():
+        return res(ERROR, f"the clean check failed ({why or f'exit {rc}'}): "
+                          f"{_read_tail(private / 'verify.log')}")
     try:
-        questions = parse_results(results)
+        questions = parse_results(clean_json)
+        clean = json.loads(clean_json.read_text(encoding="utf-8"))
+        kernel = parse_results(kernel_json)
     except (ValueError, KeyError, TypeError) as exc:
-        return res(ERROR, f"otter's results.json is unreadable: {exc}")
+        return res(ERROR, f"a results file is unreadable: {exc}")
     if not questions:
-        return res(ERROR, "otter ran but reported no questions (see results.json)")
-    return res(GRADED, "", questions)
+        return res(ERROR, "the clean check reported no questions")
+    flags = [str(p) for p in clean.get("problems", [])]
+    flags += disagreements(kernel, clean)
+    # What otter shows and a Gradescope upload reads is the clean result; keep the kernel's.
+    shutil.copy(kernel_json, workdir / "results" / "kernel_results.json")
+    kernel_json.write_text(json.dumps(clean.get("gradescope", {"tests": clean["tests"]}),
+                                      ensure_ascii=False, indent=1), encoding="utf-8")
+    return res(GRADED, "", questions, flags)
+
+
+#: Seconds the clean check may take (it loads TensorFlow and evaluates the networks once).
+CLEAN_TIMEOUT = 300.0
+
+
+def disagreements(kernel: list[QuestionResult], clean: dict) -> list[str]:
+    """Questions whose public checks passed in the student's kernel but fail in the clean check.
+
+    The kernel runs only the public tests; a check that passes there and fails on the exported
+    values means the kernel's view was altered (a patched checker, an object that lies).
+    """
+    public = {t["name"]: bool(t.get("public_passed")) for t in clean.get("tests", [])}
+    out = []
+    for q in kernel:
+        passed_in_kernel = "failed" not in q.output.lower()
+        if passed_in_kernel and public.get(q.name) is False:
+            out.append(f"{q.name}: passed in the student's kernel but fails the clean check "
+                       "(the clean check counts)")
+    return out
+
+
+def _read_tail(log: Path) -> str:
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(lines[-3:])[:300]
+
+
+def _run_stage(
+    argv: list[str],
+    workdir: Path,
+    log: Path,
+    env: dict[str, str],
+    readonly: list[Path],
+    timeout: float | None,
+    memory_limit: int | None,
+    stop: threading.Event | None,
+    sandboxed: bool,
+) -> tuple[int | None, str, int]:
+    """Run one stage in a child process (in the sandbox unless told otherwise), supervised."""
+    if sandboxed:
+        from autograder import sandbox
+
+        argv = sandbox.command(argv, workdir=workdir, readonly=readonly, env=env)
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen(
+            argv, stdout=logf, stderr=subprocess.STDOUT, env=env,
+            cwd=workdir, start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        try:
+            return _supervise(proc, workdir, timeout, memory_limit, stop)
+        finally:
+            if proc.poll() is None:  # an exception in the supervisor: leave nothing behind
+                _kill_tree(proc, workdir)
 
 
 def _supervise(

@@ -162,6 +162,16 @@ class Unreadable:
         return f"<{self.type_name}: {self.why}>"
 
 
+class ExportedFunction:
+    """A function defined in the notebook: code, which the clean process does not run."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("関数は採点時に再実行しません / functions are not re-run when grading")
+
+
 class _History:
     def __init__(self, history: dict[str, list[float]]) -> None:
         self.history = history
@@ -269,6 +279,8 @@ def _decode(name: str, rec: Any, folder: Path) -> Any:
         lo, hi = rec.get("min"), rec.get("max")
         return ArraySummary(tuple(int(s) for s in rec["shape"]), np.dtype(str(rec["dtype"])),
                             None if lo is None else _number(lo), None if hi is None else _number(hi))
+    if kind == "function":
+        return ExportedFunction(tname)
     if kind == "model":
         return _load_model(rec["config"], _safe_file(folder, f"{name}.weights.h5"))
     return Unreadable(tname, f"value of kind {kind!r}: {str(rec.get('error', ''))[:200]}")
@@ -320,6 +332,8 @@ def check_histories(env: dict[str, Any], params: dict[str, Any]) -> list[str]:
     pairs = [(h, n) for h, n in pairs if n in env and isinstance(env[n], keras.Model)]
     if not pairs:
         return []
+    if "n_val" not in params:
+        return []
     n_val = int(params["n_val"])
     ds = data.load()
     x_val = ds.train_images[-n_val:].astype("float64") / 255.0
@@ -340,32 +354,76 @@ def check_histories(env: dict[str, Any], params: dict[str, Any]) -> list[str]:
     return notes
 
 
+def measured_test_accuracy(env: dict[str, Any]) -> float | None:
+    """The test accuracy of the exported Part 1 model on the real test set (for the report)."""
+    import keras
+
+    model = env.get("model")
+    if not isinstance(model, keras.Model):
+        return None
+    try:
+        from autograder.checks import real_test_set
+
+        x, y = real_test_set()
+        probs = np.asarray(model.predict(x, verbose=0, batch_size=1000))
+        return float(np.mean(np.argmax(probs, axis=1) == y))
+    except Exception:
+        return None
+
+
+def _takes_function(case: Any, env: dict[str, Any]) -> bool:
+    """Does a test case take a notebook function (not comparable between kernel and clean run)?"""
+    try:
+        names = case._get_func_params()
+    except Exception:
+        return True
+    return any(isinstance(env.get(n), ExportedFunction) for n in names)
+
+
 def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
     """Run every otter test file against the rebuilt environment; Gradescope-style result."""
     from otter.test_files import ExceptionTestFile
 
     env, problems = load_environment(artifacts)
     problems += [f"forged history? {n}" for n in check_histories(env, params)]
-    tests = []
+    tests, gradescope = [], []
     for path in sorted(tests_dir.glob("*.py")):
         tf = ExceptionTestFile.from_file(str(path))
         tf.run(dict(env))
+        public = [r.passed for r in tf.test_case_results if not r.test_case.hidden
+                  and not _takes_function(r.test_case.body, env)]
         tests.append({"name": tf.name, "score": tf.score, "max_score": tf.possible,
-                      "output": tf.summary()})
-    return {"tests": tests, "problems": problems}
+                      "output": tf.summary(), "public_passed": all(public) if public else None})
+        gradescope.append({"name": tf.name, "score": tf.score, "max_score": tf.possible,
+                           "visibility": "visible", "output": tf.summary()})
+    total = sum(t["score"] for t in tests)
+    return {"tests": tests, "problems": problems, "test_accuracy": measured_test_accuracy(env),
+            "gradescope": {"score": total, "tests": gradescope}}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autograder.verify WORKDIR``: clean grading of one prepared folder."""
+    """``python -m autograder.verify PRIVATE ARTIFACTS``: clean grading of one submission.
+
+    PRIVATE holds ``tests/`` (all of them) and ``kit_params.json``; the result is written to
+    ``PRIVATE/clean.json``. ARTIFACTS is what the notebook's export cell wrote.
+    """
+    import os
+
+    from autograder import params as params_mod
+
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m autograder.verify WORKDIR", file=sys.stderr)
+    if len(args) != 2:
+        print("usage: python -m autograder.verify PRIVATE ARTIFACTS", file=sys.stderr)
         return 2
-    work = Path(args[0])
-    params = json.loads((work / "source" / "files" / PARAMS_FILE).read_text(encoding="utf-8"))
-    result = grade_clean(work / "submission" / ARTIFACTS, work / "source" / "tests", params)
-    out = work / "results" / "clean.json"
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    private, artifacts = Path(args[0]), Path(args[1])
+    params_file = private / PARAMS_FILE
+    os.environ[params_mod.ENV_VAR] = str(params_file)
+    os.chdir(private)
+    sys.path.insert(0, str(private / "source" / "files"))  # kit_checks.py, for the public tests
+    params = params_mod.load(params_file) if params_file.is_file() else {}
+    result = grade_clean(artifacts, private / "tests", params)
+    (private / "clean.json").write_text(json.dumps(result, ensure_ascii=False, indent=1),
+                                        encoding="utf-8")
     return 0
 
 
