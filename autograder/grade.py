@@ -291,7 +291,7 @@ def disagreements(kernel: list[QuestionResult], clean: dict) -> list[str]:
     The kernel runs only the public tests; a check that passes there and fails on the exported
     values means the kernel's view was altered (a patched checker, an object that lies).
     """
-    public = {t["name"]: bool(t.get("public_passed")) for t in clean.get("tests", [])}
+    public = {t["name"]: t.get("public_passed") for t in clean.get("tests", [])}
     out = []
     for q in kernel:
         passed_in_kernel = "failed" not in q.output.lower()
