@@ -209,14 +209,23 @@ def record_from(res: grade.GradeResult, sub_sha: str, ag_sha: str, workdir: Path
         if png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n":
             figures[name] = png.read_bytes()
     acc = None
-    executed = _read_text(workdir / "results" / grade.EXECUTED_NOTEBOOK)
+    clean = _read_text(grade.private_dir(workdir) / "clean.json")
+    if clean:  # measured by the kit on the real test set, from the exported model
+        try:
+            value = json.loads(clean).get("test_accuracy")
+            acc = float(value) if value is not None else None
+        except (ValueError, TypeError):
+            acc = None
+    executed = _read_text(workdir / "results" / grade.EXECUTED_NOTEBOOK) if acc is None else ""
     if executed:
         try:
             acc = grade.printed_test_accuracy(json.loads(executed))
         except ValueError:
             acc = None
     log_tail = _read_text(workdir / "grading.log")[-20000:]
-    return Record(sub_sha, ag_sha, res.status, res.reason, round(res.seconds, 2), res.questions,
+    # A graded row keeps its score; what the TA should look at goes in its reason.
+    reason = res.reason or ("flagged: " + " | ".join(res.flags) if res.flags else "")
+    return Record(sub_sha, ag_sha, res.status, reason[:2000], round(res.seconds, 2), res.questions,
                   results_json, acc, figures, log_tail, res.peak_rss, time.time())
 
 
