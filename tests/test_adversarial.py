@@ -272,8 +272,11 @@ def _case_file(tmp_path: Path, name: str) -> Path:
     return corpus.write_corpus(ctx, tmp_path / "in", [name])[name]
 
 
-@pytest.mark.parametrize("name", ["zip-bomb", "zip-bomb-lying-header", "zip-symlink-outside", "zip-dotdot-path",
-                                  "nbformat-3", "not-utf8-cp932", "not-utf8-utf16"])
+HOSTILE_FILES = ("zip-bomb", "zip-bomb-lying-header", "zip-symlink-outside", "zip-dotdot-path", "nbformat-3",
+                 "not-utf8-cp932", "not-utf8-utf16")
+
+
+@pytest.mark.parametrize("name", HOSTILE_FILES)
 def test_hostile_files_are_decided_before_grading(tmp_path: Path, name: str):
     """Is each hostile file or zip decided at intake or precheck, quickly, and nothing extracted?"""
     from autograder import engine
