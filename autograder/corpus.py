@@ -388,14 +388,19 @@ hist_bigger = train(net_bigger, epochs=3)
 """
 
 
-@case(GRADED, 2.0, questions={"q2_networks": 2.0})
+_SCALED_AND_TRAINED = {"train_images = ...": SCALE,
+                       "keras.utils.set_random_seed(SEED)\nnet_smaller": _TRAIN_BIGGER}
+
+
+@case(GRADED, 3.0, questions={"q1_scale": 1.0, "q2_networks": 2.0})
 def forged_history_last_epoch(ctx: Context) -> dict:
     """Trains Bigger for 3 epochs, then edits hist_bigger (last epoch too) to fit made-up answers.
 
-    The networks' architectures are right (q2_networks, 2 points, honest); every reading that
-    uses hist_bigger must fail: the network does not score the edited last validation accuracy.
+    The images are scaled and the architectures right (q1_scale, q2_networks: 3 points, honest);
+    every reading that uses hist_bigger must fail: the network does not score the edited last
+    validation accuracy.
     """
-    return blank_with(ctx.slug, fill={"keras.utils.set_random_seed(SEED)\nnet_smaller": _TRAIN_BIGGER},
+    return blank_with(ctx.slug, fill=_SCALED_AND_TRAINED,
                       late=("""hist_bigger = hist_bigger.copy()
 hist_bigger['val_accuracy'] = [0.80, 0.97, 0.90]
 hist_bigger['accuracy'] = [0.80, 0.90, 0.99]
@@ -405,7 +410,7 @@ overfitting_bigger = True
 """,))
 
 
-@case(GRADED, 2.0, questions={"q2_networks": 2.0},
+@case(GRADED, 3.0, questions={"q1_scale": 1.0, "q2_networks": 2.0},
       known_gap="only the last epoch of a history is checked against its network")
 def forged_history_middle_epoch(ctx: Context) -> dict:
     """Trains Bigger for 3 epochs, then raises epoch 2's validation accuracy and answers 'epoch 2'.
@@ -413,7 +418,7 @@ def forged_history_middle_epoch(ctx: Context) -> dict:
     The last epoch is left as trained, so the consistency check (last validation accuracy against
     the exported network) cannot see the edit.
     """
-    return blank_with(ctx.slug, fill={"keras.utils.set_random_seed(SEED)\nnet_smaller": _TRAIN_BIGGER},
+    return blank_with(ctx.slug, fill=_SCALED_AND_TRAINED,
                       late=("""hist_bigger = hist_bigger.copy()
 _last = float(hist_bigger['val_accuracy'].iloc[-1])
 hist_bigger.loc[2, 'val_accuracy'] = min(0.999, _last + 0.08)

@@ -14,17 +14,16 @@ import io
 import json
 import os
 import re
-import time
-import zipfile
 
 import pandas as pd
 import pytest
 
-from autograder import cli, data, demo, engine, grade, inputs, outputs, paths, samples
+from autograder import engine, grade, inputs, outputs
 
 pytestmark = pytest.mark.e2e
 SLUG = "3-2-overfitting"
 from conftest import TIMEOUT  # noqa: E402
+
 READINGS_LOST = {"q2a_epoch": 2, "q2b_val_accuracy": 2, "q2c_overfitting": 1}
 
 
@@ -88,7 +87,8 @@ def test_feedback_has_the_students_curves(lms_batch):
 def test_results_json_and_report(lms_batch):
     """Are otter's results.json per graded student and a self-contained report with test accuracy written?"""
     _, out, _ = lms_batch
-    assert {p.name for p in (out / "results").iterdir()} == {"s002.json", "s003.json", "s006.json"}
+    assert {p.name for p in (out / "results").iterdir()} == {"s002.json", "s003.json", "s006.json",
+                                                             "s007.json"}
     tests = json.loads((out / "results" / "s003.json").read_text())["tests"]
     sheet = pd.read_csv(out / "grades.csv", keep_default_na=False, dtype={"student_id": str})
     s003 = sheet.set_index("student_id").loc["s003"]
@@ -102,13 +102,11 @@ def test_second_run_grades_nothing(lms_batch):
     """Does running the same command again re-grade nothing and leave the CSV unchanged?"""
     tmp, out, _ = lms_batch
     before = (out / "grades.csv").read_bytes()
-    t0 = time.monotonic()
     stream = io.StringIO()
     intake = inputs.collect([tmp / "LMS一括ダウンロード.zip"], out / "staging", exclude=out)
     info = grade.autograder_info(tmp / "autograder.zip")
     res = engine.run_batch(intake, engine.BatchConfig(info, out, timeout=TIMEOUT), stream=stream)
-    assert res.graded_now == 0 and res.reused == 4
-    assert time.monotonic() - t0 < 30
+    assert res.graded_now == 0 and res.reused == 5
     outputs.write_all(res, info, out)
     assert (out / "grades.csv").read_bytes() == before
 
