@@ -363,7 +363,7 @@ get_ipython().events.register('post_run_cell', _forge_env)
 """
 
 
-@case(GRADED)
+@case(GRADED, known_gap="the exported summary of the scaled images and a 5-epoch history are trusted (2 points)")
 def forged_artifacts_env_json(ctx: Context) -> dict:
     """Rewrites kit_artifacts/env.json after every cell (so after the kit's export cell too):
     perfect answers, made-up histories and summaries, no trained model behind any of them."""
@@ -530,7 +530,7 @@ for _link, _target in [('../results/kernel_results.json', {str(ctx.marker)!r}),
 """ + probe_report("_planted"),))
 
 
-@case(GRADED, known_gap="a student-made symlink kit_artifacts crashes the grader (kit bug)")
+@case(GRADED)
 def artifacts_folder_symlink(ctx: Context) -> dict:
     """Makes kit_artifacts a symlink to a path that does not exist (the grader resolves it)."""
     return blank_with(ctx.slug, early=("""import os
@@ -759,10 +759,15 @@ def zip_dotdot_path(ctx: Context) -> bytes:
 
 
 def write_corpus(ctx: Context, dest: Path, names: list[str] | None = None) -> dict[str, Path]:
-    """Write the cases as ``dest/c<NN>_<name><suffix>`` (student ID ``c<NN>``); name -> file."""
+    """Write the cases as ``dest/c<NN>_<name><suffix>`` (student ID ``c<NN>``); name -> file.
+
+    Cases that run into the time limit come first: a batch grades in ID order, so they wait
+    beside the others instead of alone at the end.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     out = {}
-    for i, name in enumerate(names or list(CASES), 1):
+    ordered = sorted(names or list(CASES), key=lambda n: CASES[n].status != TIMEOUT)
+    for i, name in enumerate(ordered, 1):
         c = CASES[name]
         path = dest / f"c{i:02d}_{name}{c.suffix}"
         path.write_bytes(c.file_bytes(ctx))

@@ -202,27 +202,24 @@ def _grade_task(sub: Submission, cfg: BatchConfig, stop: threading.Event, env: d
 
 def record_from(res: grade.GradeResult, sub_sha: str, ag_sha: str, workdir: Path) -> Record:
     """Everything worth keeping from a finished grading's folder."""
-    results_json = _read_text(workdir / "results" / "results.json")
+    private = grade.private_dir(workdir)
+    results_json = _read_text(private / "results.json")  # the clean result, written by the kit
     figures = {}
     for name in FIGURES:
         png = workdir / "submission" / name
-        if png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n":
-            figures[name] = png.read_bytes()
+        if grade.own_file(workdir, png) and png.stat().st_size < 20 * 2**20:
+            head = png.read_bytes()
+            if head[:8] == b"\x89PNG\r\n\x1a\n":
+                figures[name] = head
     acc = None
-    clean = _read_text(grade.private_dir(workdir) / "clean.json")
+    clean = _read_text(private / "clean.json")
     if clean:  # measured by the kit on the real test set, from the exported model
         try:
             value = json.loads(clean).get("test_accuracy")
             acc = float(value) if value is not None else None
         except (ValueError, TypeError):
             acc = None
-    executed = _read_text(workdir / "results" / grade.EXECUTED_NOTEBOOK) if acc is None else ""
-    if executed:
-        try:
-            acc = grade.printed_test_accuracy(json.loads(executed))
-        except ValueError:
-            acc = None
-    log_tail = _read_text(workdir / "grading.log")[-20000:]
+    log_tail = _read_text(private / "grading.log")[-20000:]
     # A graded row keeps its score; what the TA should look at goes in its reason.
     reason = res.reason or ("flagged: " + " | ".join(res.flags) if res.flags else "")
     return Record(sub_sha, ag_sha, res.status, reason[:2000], round(res.seconds, 2), res.questions,

@@ -98,13 +98,13 @@ def check_notebook(path: Path) -> tuple[dict | None, str, str]:
         return None, INVALID, "not a notebook: the file is not UTF-8 text"
     except json.JSONDecodeError as exc:
         return None, INVALID, f"not a notebook: broken JSON at line {exc.lineno} ({exc.msg})"
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        return None, INVALID, "not a Jupyter notebook: no list of cells"
-    if nb.get("nbformat") != 4:
+    if isinstance(nb, dict) and "nbformat" in nb and nb.get("nbformat") != 4:
         return None, INVALID, (
             f"notebook format {nb.get('nbformat')!r} is not supported: open and save it in a "
             "current Jupyter (format 4)"
         )
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        return None, INVALID, "not a Jupyter notebook: no list of cells"
     if not any(c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()
                for c in nb["cells"]):
         return None, EMPTY, "the notebook has no code"
@@ -227,7 +227,7 @@ def grade_one(
     run_env[WORKDIR_MARKER] = str(workdir.resolve())
     readonly = [data.source_dir().resolve()]
     rc, why, peak = _run_stage(
-        [sys.executable, "-m", "autograder.worker", str(workdir)], workdir, workdir / "grading.log",
+        [sys.executable, "-m", "autograder.worker", str(workdir)], workdir, private / "grading.log",
         run_env, readonly, timeout, memory_limit, stop, sandboxed)
 
     def res(status: str, reason: str = "", questions: list[QuestionResult] | None = None,
@@ -243,17 +243,20 @@ def grade_one(
                           "and was stopped")
     if why == "stop":
         return res(INTERRUPTED, "the batch was interrupted")
+    # Everything in the work folder was writable by the student's code: read only regular files
+    # really inside it (no planted symlinks), and never write there again.
     kernel_json = workdir / "results" / "results.json"
-    if rc != 0 or not kernel_json.is_file():
-        tail = _read_tail(workdir / "grading.log")
-        return res(ERROR, f"the grader stopped (exit {rc}): {tail}")
+    if rc != 0 or not own_file(workdir, kernel_json):
+        return res(ERROR, f"the grader stopped ({_explain(rc, private / 'grading.log')})")
 
     # Stage B: the tests, hidden ones included, against the exported values, in a fresh process
     # that runs no student code.
     clean_env = dict(run_env, FMNIST_KIT_PARAMS=str(private / "kit_params.json"))
     clean_env[WORKDIR_MARKER] = str(private.resolve())
     artifacts = workdir / "submission" / "kit_artifacts"
-    artifacts.mkdir(exist_ok=True)
+    if not own_dir(workdir, artifacts):
+        artifacts = private / "no_artifacts"  # missing or planted: grade as "nothing exported"
+        artifacts.mkdir(exist_ok=True)
     rc, why, _ = _run_stage(
         [sys.executable, "-m", "autograder.verify", str(private), str(artifacts)], private,
         private / "verify.log", clean_env, [*readonly, artifacts.resolve()], CLEAN_TIMEOUT,
@@ -274,11 +277,36 @@ def grade_one(
         return res(ERROR, "the clean check reported no questions")
     flags = [str(p) for p in clean.get("problems", [])]
     flags += disagreements(kernel, clean)
-    # What otter shows and a Gradescope upload reads is the clean result; keep the kernel's.
-    shutil.copy(kernel_json, workdir / "results" / "kernel_results.json")
-    kernel_json.write_text(json.dumps(clean.get("gradescope", {"tests": clean["tests"]}),
-                                      ensure_ascii=False, indent=1), encoding="utf-8")
+    # What otter shows and a Gradescope upload reads is the clean result (in the kit's folder).
+    (private / "results.json").write_text(json.dumps(clean.get("gradescope", {"tests": clean["tests"]}),
+                                                     ensure_ascii=False, indent=1), encoding="utf-8")
     return res(GRADED, "", questions, flags)
+
+
+def own_file(workdir: Path, path: Path) -> bool:
+    """A regular file really inside ``workdir`` (the sandboxed code may have planted links)."""
+    return (path.is_file() and not path.is_symlink()
+            and path.resolve().is_relative_to(workdir.resolve()))
+
+
+def own_dir(workdir: Path, path: Path) -> bool:
+    return (path.is_dir() and not path.is_symlink()
+            and path.resolve().is_relative_to(workdir.resolve()))
+
+
+def _explain(rc: int | None, log: Path) -> str:
+    """Why the worker stopped, in words, from its exit code and the end of its log."""
+    text = ""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")[-20000:]
+    except OSError:
+        pass
+    if "DeadKernelError" in text or "Kernel died" in text:
+        return "the notebook's kernel died (for example os._exit, a crash, or a memory limit)"
+    if "MemoryError" in text:
+        return "out of memory (the notebook used more than its limit)"
+    lines = text.strip().splitlines()
+    return f"exit {rc}: {' | '.join(lines[-3:])[:300]}"
 
 
 #: Seconds the clean check may take (it loads TensorFlow and evaluates the networks once).
@@ -505,25 +533,12 @@ def _save_executed_plugin() -> type:
             if nb is None:
                 return
             out = Path(self.submission_path).resolve().parent.parent / "results" / EXECUTED_NOTEBOOK
-            nbformat.write(nb, str(out))
+            try:  # a notebook that printed a gigabyte must not take the grading down with it
+                nbformat.write(nb, str(out))
+            except (MemoryError, OSError, ValueError):
+                pass
 
     return SaveExecutedNotebook
-
-
-_ACC_RE = re.compile(r"Test accuracy:\s*([0-9]*\.?[0-9]+)")
-
-
-def printed_test_accuracy(executed: dict) -> float | None:
-    """The test accuracy the notebook printed in the grading run (``Test accuracy: 0.87``)."""
-    for cell in executed.get("cells", []):
-        for out in cell.get("outputs", []) if isinstance(cell, dict) else []:
-            text = out.get("text", "") if isinstance(out, dict) else ""
-            text = "".join(text) if isinstance(text, list) else str(text)
-            m = _ACC_RE.search(text)
-            if m:
-                value = float(m.group(1))
-                return value if 0.0 <= value <= 1.0 else None
-    return None
 
 
 @dataclass(frozen=True)

@@ -233,8 +233,8 @@ class _Gatherer:
                                  f"the file is too large ({info.file_size >> 20} MB)")
                 continue
             try:
-                data = zf.read(info)
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+                data = _read_member(zf, info)
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, ValueError) as exc:
                 self.add_decided(member_key, member_id_path, mtime_m, "invalid",
                                  f"cannot be read from the zip ({exc})")
                 continue
@@ -259,3 +259,14 @@ class _Gatherer:
         sid, ttext = student_id(id_path, self.pattern)
         self.found.append(Submission(key, id_path, sid, Path(), "", mtime, False, ttext,
                                      status=status, reason=reason))
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """Inflate one member in pieces, stopping at MAX_MEMBER_BYTES whatever its header claims."""
+    buf = bytearray()
+    with zf.open(info) as f:
+        while chunk := f.read(1 << 20):
+            buf += chunk
+            if len(buf) > MAX_MEMBER_BYTES:
+                raise ValueError(f"it inflates to more than {MAX_MEMBER_BYTES >> 20} MB")
+    return bytes(buf)

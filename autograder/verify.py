@@ -127,6 +127,8 @@ def required_names(tests_dir: Path) -> list[str]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef) and node.decorator_list:
                 names.update(a.arg for a in node.args.args if a.arg != "env")
+    # every history is checked against the network that made it, so export those too
+    names |= {"net_" + n[len("hist_"):] for n in names if n.startswith("hist_")}
     return sorted(names)
 
 
@@ -180,7 +182,13 @@ class _History:
 class InconsistentHistory:
     """A history whose last epoch is not what its network scores: forged or edited."""
 
-    def __init__(self, name: str, claimed: float, measured: float) -> None:
+    def __init__(self, name: str, claimed: float | None, measured: float | None) -> None:
+        if claimed is None or measured is None:
+            self.message = (
+                f"{name} を作った学習済みネットワークがありません / {name} has no trained network "
+                "behind it (keep the net_... variables the notebook defines)"
+            )
+            return
         self.message = (
             f"{name} の記録が学習したネットワークと一致しません（最後の検証精度 {claimed:.4f}、実際は "
             f"{measured:.4f}） / {name} does not match the trained network (last validation accuracy "
@@ -328,17 +336,21 @@ def check_histories(env: dict[str, Any], params: dict[str, Any]) -> list[str]:
 
     from autograder import data
 
-    pairs = [(h, "net_" + h[len("hist_"):]) for h in env if h.startswith("hist_")]
-    pairs = [(h, n) for h, n in pairs if n in env and isinstance(env[n], keras.Model)]
-    if not pairs:
-        return []
-    if "n_val" not in params:
-        return []
+    notes: list[str] = []
+    pairs = []
+    for hist_name in [h for h in env if h.startswith("hist_")]:
+        net_name = "net_" + hist_name[len("hist_"):]
+        if isinstance(env.get(net_name), keras.Model):
+            pairs.append((hist_name, net_name))
+        elif not isinstance(env[hist_name], Unreadable):
+            env[hist_name] = InconsistentHistory(hist_name, None, None)
+            notes.append(f"{hist_name}: no trained network {net_name} to check it against")
+    if not pairs or "n_val" not in params:
+        return notes
     n_val = int(params["n_val"])
     ds = data.load()
     x_val = ds.train_images[-n_val:].astype("float64") / 255.0
     y_val = ds.train_labels[-n_val:]
-    notes = []
     for hist_name, net_name in pairs:
         h = env[hist_name]
         try:

@@ -124,12 +124,13 @@ def test_timeout_kills_the_whole_tree(mixed):
 
 
 def test_memory_peak_and_figures_and_accuracy_are_recorded(mixed):
-    """Does a grading keep its peak memory, its curve PNG and the test accuracy it printed?"""
+    """Does a grading keep its peak memory and its curve PNG, and no accuracy it merely printed?"""
     res, _, _ = mixed
     hog, good = by_id(res)["hog"].record, by_id(res)["good"].record
     assert hog.peak_rss > 1024 * 2**20
     assert list(good.figures) == ["curves_part2_networks.png"]
-    assert good.test_accuracy == pytest.approx(0.8765)
+    # test accuracy is measured by the clean check from an exported model; printing one counts not
+    assert good.test_accuracy is None
 
 
 def test_parallel_workers_overlap(mixed):
@@ -157,8 +158,8 @@ def test_outputs_grade_sheet_feedback_report(mixed):
     assert (out / "feedback" / "good" / "curves_part2_networks.png").is_file()
     assert "curves_part2_networks.png" in (out / "feedback" / "good.html").read_text()
     report = written.report.read_text()
-    assert report.count("data:image/png;base64,") >= 4 and "src='http" not in report
-    assert "0.8765" in report
+    # status counts, score histogram, pass rates (no accuracy plot: the tiny notebooks have no model)
+    assert report.count("data:image/png;base64,") >= 3 and "src='http" not in report
 
 
 def test_second_run_grades_nothing(mixed, tiny_zip: Path):
@@ -280,17 +281,6 @@ def test_other_assignment_without_metadata_is_wrong_version(tiny_zip: Path):
     assert status == "wrong-version" and "0 of its 2 questions" in reason
     nb_ok = json.loads(notebook("grader.check('q1_value')\ngrader.check('q2_text')", assignment=None))
     assert grade.check_assignment(nb_ok, info) == ("graded", "")
-
-
-def test_printed_test_accuracy_is_read_from_outputs():
-    """Is 'Test accuracy: 0.87' found in an executed notebook's outputs, and nonsense ignored?"""
-    nb = {"cells": [{"cell_type": "code", "outputs": [
-        {"output_type": "stream", "name": "stdout",
-         "text": ["313/313 - 0s\n", "\nTest accuracy: 0.8712\n"]}]}]}
-    assert grade.printed_test_accuracy(nb) == pytest.approx(0.8712)
-    nb["cells"][0]["outputs"][0]["text"] = "Test accuracy: 87.1"
-    assert grade.printed_test_accuracy(nb) is None
-
 
 
 def test_student_feedback_hides_the_hidden_tests_code():
