@@ -363,7 +363,7 @@ get_ipython().events.register('post_run_cell', _forge_env)
 """
 
 
-@case(GRADED, known_gap="the exported summary of the scaled images and a 5-epoch history are trusted (2 points)")
+@case(GRADED, known_gap="the summary of the scaled images and a 5-epoch history are trusted (2 pt)")
 def forged_artifacts_env_json(ctx: Context) -> dict:
     """Rewrites kit_artifacts/env.json after every cell (so after the kit's export cell too):
     perfect answers, made-up histories and summaries, no trained model behind any of them."""
