@@ -268,11 +268,37 @@ def fairness(seeds: list[int], thread_settings: list[str]) -> int:
     return 0 if failures == 0 else 1
 
 
+def bench_sandbox(repeat: int) -> None:
+    """Grade the solution with and without the sandbox, alternating; print times and the ratio."""
+    from autograder import grade, samples
+
+    keras_home = data.provide_keras_cache()
+    times: dict[bool, list[float]] = {True: [], False: []}
+    scores: dict[bool, list[float]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory(prefix="fmnist-bench-sbx-") as tmp:
+        sub = samples.write(SLUG, Path(tmp) / "in", ["solution"])["solution"]
+        for i in range(repeat):
+            for sandboxed in (True, False):
+                res = grade.grade_one(sub, paths.autograder_zip(SLUG), Path(tmp) / f"w{i}{sandboxed}",
+                                      timeout=1800, keras_home=keras_home, sandboxed=sandboxed)
+                times[sandboxed].append(res.seconds)
+                scores[sandboxed].append(res.total)
+    on, off = statistics.median(times[True]), statistics.median(times[False])
+    print(f"\n## Sandbox overhead: grading the solution, {repeat} run(s) each, alternating")
+    print(f"  with the sandbox   : median {on:6.1f} s  (runs: {', '.join(f'{t:.1f}' for t in times[True])};"
+          f" scores {scores[True]})")
+    print(f"  without the sandbox: median {off:6.1f} s  (runs: {', '.join(f'{t:.1f}' for t in times[False])};"
+          f" scores {scores[False]})")
+    print(f"  ratio with/without: {on / off:.3f}")
+
+
 def main(args: argparse.Namespace) -> int:
     if getattr(args, "fairness", False):
         return fairness(args.seeds, args.threads)
     bench_training()
     bench_notebook(args.repeat)
+    if getattr(args, "sandbox", 0):
+        bench_sandbox(args.sandbox)
     if getattr(args, "batch", 0):
         from autograder.engine import run_batch_benchmark
 

@@ -225,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs of the solution notebook (default: %(default)s)")
     b.add_argument("--batch", type=int, default=0, metavar="N",
                    help="also grade N copies of the solution: kit vs a loop of `otter run`")
+    b.add_argument("--sandbox", type=int, default=0, metavar="N",
+                   help="also grade the solution N times with and without the sandbox (overhead)")
     b.add_argument("--fairness", action="store_true",
                    help="instead: run the solution per seed and thread setting, cross-check readings")
     b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
