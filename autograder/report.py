@@ -96,7 +96,7 @@ def class_report_html(batch, info) -> str:
         ax.invert_yaxis()
         parts.append(f"<p><img alt='pass rates' src='{_png_b64(fig)}'></p>")
 
-    parts.append("<h2>テストデータの正解率 / Test accuracy (measured by the kit on the 10,000 test images)</h2>")
+    parts.append("<h2>テストデータの正解率 / Test accuracy (measured by the kit on the test set)</h2>")
     accs = [o.record.test_accuracy for o in graded if o.record.test_accuracy is not None]
     if accs:
         fig, ax = _figure()
