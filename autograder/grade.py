@@ -216,6 +216,7 @@ def grade_one(
     kills the tree and returns status ``interrupted``.
     """
     start = time.monotonic()
+    workdir = Path(workdir).resolve()  # the worker runs with the folder as its cwd: no relative paths
     nb, status, reason = check_notebook(submission)
     if nb is None:
         return GradeResult(str(submission), status, reason)

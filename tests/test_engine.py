@@ -303,3 +303,18 @@ def test_a_cut_off_upload_says_so(tmp_path: Path):
                                                       "character (cut off)")
     f.write_bytes(b"\xff\xfe{" + raw)
     assert grade.check_notebook(f)[2] == "not a notebook: the file is not UTF-8 text"
+
+
+def test_a_relative_output_folder_works(tmp_path: Path, tiny_zip: Path, monkeypatch: pytest.MonkeyPatch):
+    """Does `grade --out some-folder` (relative, as `make demo` uses) grade, not fail on paths?"""
+    import pandas as pd
+
+    from autograder import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "good_1.ipynb").write_text(GOOD, encoding="utf-8")
+    code = cli.main(["grade", "in", "--out", "rel-out", "--autograder", str(tiny_zip), "--workers", "1"])
+    sheet = pd.read_csv(tmp_path / "rel-out" / "grades.csv", keep_default_na=False, dtype={"student_id": str})
+    row = sheet.set_index("student_id").loc["good"]
+    assert code == 0 and row["status"] == "graded", row["reason"]
