@@ -450,6 +450,7 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = "3-2-
         f"(one grading takes {mean_grading:.0f} s with {workers} running side by side), "
         f"`otter run` {100 * out['loop_overhead_vs_bare']:+.0f}%")
     log("  what dominates: the notebook's own TensorFlow training (bare execution); the kit adds a "
-        "worker process, otter's hidden tests and a fresh kernel per submission")
+        "sandboxed worker with a fresh kernel, and the clean check (a fresh process that loads "
+        "TensorFlow and runs all tests on the exported values)")
     log(f"  files kept in {tmp}")
     return out

@@ -1,14 +1,15 @@
-"""Grading one submission with otter-grader, without Docker.
+"""Grading one submission with otter-grader, without Docker, in two stages.
 
-The submission is checked (is it a notebook at all? of this assignment?), copied into a fresh
-folder with otter's layout, its kernel is set to the kit's registered kernel, and
-``autograder.worker`` runs otter's autograder on it in a child process (own session, killed by
-the kernel if the grader dies) with the offline Fashion-MNIST cache. The child is supervised:
-time limit, memory limit on the whole process tree (resident memory, polled), Ctrl-C; every
-process of the grading carries ``FMNIST_KIT_WORKDIR`` so the whole tree can be found and killed.
-The result is read back from otter's ``results.json`` (plain JSON; never a pickle written by
-student code), and otter is asked (plugin ``SaveExecutedNotebook``) to save the executed
-notebook as JSON so the kit can read what the grading run printed.
+The submission is checked (is it a notebook at all? of this assignment?) and copied into a
+fresh folder with otter's layout, the public tests only and the kit's export cell appended.
+Stage A: ``autograder.worker`` runs otter's autograder on it in the bubblewrap sandbox with the
+kit's registered kernel and the offline Fashion-MNIST cache; the export cell writes the tested
+values as plain data. Stage B: ``autograder.verify`` rebuilds those values in a fresh process
+that runs no student code and runs all tests, hidden ones included: that is the score. Both
+stages are supervised (time limit, memory limit on the whole process tree, Ctrl-C); every
+process carries ``FMNIST_KIT_WORKDIR`` so the whole tree can be found and killed. Logs and
+results live in ``private_dir(workdir)``, which the sandbox cannot see; nothing the student's
+code wrote is unpickled or followed through a symlink.
 """
 
 from __future__ import annotations
@@ -43,6 +44,20 @@ WORKDIR_MARKER = "FMNIST_KIT_WORKDIR"
 EXECUTED_NOTEBOOK = "executed.ipynb"
 
 
+class Scored:
+    """Total and possible points of something that holds ``questions``."""
+
+    questions: list
+
+    @property
+    def total(self) -> float:
+        return sum(q.score for q in self.questions)
+
+    @property
+    def possible(self) -> float:
+        return sum(q.possible for q in self.questions)
+
+
 @dataclass
 class QuestionResult:
     name: str
@@ -56,7 +71,7 @@ class QuestionResult:
 
 
 @dataclass
-class GradeResult:
+class GradeResult(Scored):
     submission: str
     status: str
     reason: str = ""
@@ -67,14 +82,6 @@ class GradeResult:
     #: Things a TA should look at although the score stands (the clean check overruled the
     #: kernel, a history did not match its network, a value could not be read back).
     flags: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> float:
-        return sum(q.score for q in self.questions)
-
-    @property
-    def possible(self) -> float:
-        return sum(q.possible for q in self.questions)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.grade import QuestionResult
+from autograder.grade import QuestionResult, Scored
 
 FILENAME = "ledger.sqlite"
 SCHEMA_VERSION = 1
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS figures (
 
 
 @dataclass
-class Record:
+class Record(Scored):
     """One finished grading (never an interrupted one)."""
 
     sub_sha: str
@@ -62,14 +62,6 @@ class Record:
     log_tail: str = ""
     peak_rss: int = 0
     finished_at: float = 0.0
-
-    @property
-    def total(self) -> float:
-        return sum(q.score for q in self.questions)
-
-    @property
-    def possible(self) -> float:
-        return sum(q.possible for q in self.questions)
 
 
 class Ledger:
