@@ -50,8 +50,9 @@ with open("bench_dump.json", "w") as _f:
 def _solution_workdir(tmp: Path, seed: int | None) -> Path:
     """A folder holding the solution notebook and its public tests, as a student would have."""
     work = tmp / "nb"
-    shutil.copytree(paths.student_dir(SLUG), work)
-    nb = json.loads((paths.solution_dir(SLUG) / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
+    version = _default_version(SLUG)
+    shutil.copytree(paths.student_dir(SLUG, version), work)
+    nb = json.loads((paths.solution_dir(SLUG, version) / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
     cells = [c for c in nb["cells"] if "grader.export" not in "".join(c.get("source", ""))]
     if seed is not None:
         for c in cells:
@@ -279,7 +280,8 @@ def bench_sandbox(repeat: int) -> None:
         sub = samples.write(SLUG, Path(tmp) / "in", ["solution"])["solution"]
         for i in range(repeat):
             for sandboxed in (True, False):
-                res = grade.grade_one(sub, paths.autograder_zip(SLUG), Path(tmp) / f"w{i}{sandboxed}",
+                ag_zip = paths.autograder_zip(SLUG, _default_version(SLUG))
+                res = grade.grade_one(sub, ag_zip, Path(tmp) / f"w{i}{sandboxed}",
                                       timeout=1800, keras_home=keras_home, sandboxed=sandboxed)
                 times[sandboxed].append(res.seconds)
                 scores[sandboxed].append(res.total)
@@ -304,3 +306,9 @@ def main(args: argparse.Namespace) -> int:
 
         run_batch_benchmark(args.batch)
     return 0
+
+
+def _default_version(slug: str) -> str:
+    from autograder.publish import default_version
+
+    return default_version(slug)

@@ -26,34 +26,124 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from autograder import publish
+    from autograder import publish, versions
 
+    chosen = args.version or versions.available(args.slug)
+    if not chosen:
+        from autograder.errors import ConfigError
+
+        raise ConfigError(f"no version files in {versions.versions_dir(args.slug)}",
+                          hint="create one, e.g. 2026.toml (see `python -m autograder versions --keys`)")
+    if args.roster or args.secret_file:
+        return _publish_variants(args, chosen)
     if args.check:
-        stale = publish.stale_files(args.slug)
-        if stale:
-            print("Generated files are stale against the master notebook:")
-            for f in stale:
+        stale = {v: publish.stale_files(args.slug, v) for v in chosen}
+        bad = {v: files for v, files in stale.items() if files}
+        for v, files in bad.items():
+            print(f"version {v}: generated files are stale against the master and {v}.toml:")
+            for f in files:
                 print(f"  {f}")
-            print(f"Run: python -m autograder publish {args.slug}")
+            print(f"  run: python -m autograder publish {args.slug} --version {v}")
+        if bad:
             return 1
-        print(f"{args.slug}: generated notebooks and autograder are up to date")
+        print(f"{args.slug}: versions {', '.join(chosen)} are up to date")
         return 0
-    rel = publish.publish(args.slug)
-    print(f"student notebook : {rel.student}")
-    print(f"solution notebook: {rel.solution}")
-    print(f"autograder zip   : {rel.autograder_zip}")
+    for v in chosen:
+        rel = publish.publish(args.slug, v, regate=args.regate, workers=args.workers)
+        print(f"version {v}:")
+        print(f"  handed out       : {rel.student_zip}  (and the folder {rel.student})")
+        print(f"  solution notebook: {rel.notebook('solution')}")
+        print(f"  autograder zip   : {rel.autograder_zip}")
+        print(f"  manifest         : {rel.manifest}")
     return 0
 
 
+def _publish_variants(args: argparse.Namespace, chosen: list[str]) -> int:
+    from autograder import variants
+    from autograder.errors import ConfigError
+
+    if not (args.roster and args.secret_file and args.out) or len(chosen) != 1:
+        raise ConfigError("per-student variants need --version V, --roster CSV, --secret-file FILE "
+                          "and --out DIR together",
+                          hint="e.g. publish 3-2-overfitting --version 2027 --roster roster.csv "
+                               "--secret-file secret.txt --out handouts/")
+    written = variants.write_handouts(args.slug, chosen[0], Path(args.roster), Path(args.secret_file),
+                                      Path(args.out))
+    print(f"{len(written)} per-student handout(s) of version {chosen[0]} in {args.out}/<ID>/ "
+          "(each with its own seed; the secret is in none of them)")
+    return 0
+
+
+def _cmd_versions(args: argparse.Namespace) -> int:
+    from autograder import publish, versions
+
+    if args.keys:
+        print(versions.describe_keys())
+        return 0
+    pub = publish.published(args.slug)
+    if args.diff:
+        a, b = args.diff
+        params = {}
+        for v in (a, b):
+            if v in pub:
+                params[v] = pub[v]["params"]
+            else:
+                params[v] = versions.render_params(versions.load(args.slug, v))
+        rows = versions.diff(params[a], params[b])
+        if not rows:
+            print(f"versions {a} and {b} have the same parameters")
+            return 0
+        w = max(len(k) for k, _, _ in rows)
+        print(f"{'parameter':<{w}}  {a:>12}  {b:>12}")
+        for k, va, vb in rows:
+            print(f"{k:<{w}}  {_show(va):>12}  {_show(vb):>12}")
+        return 0
+    files = versions.available(args.slug)
+    if not files and not pub:
+        print(f"{args.slug}: no versions yet")
+        return 0
+    for v in sorted(set(files) | set(pub)):
+        m = pub.get(v)
+        if m is None:
+            state = "not published"
+        else:
+            gate = m.get("gate") or {}
+            state = (f"published, gate passed on seeds {gate.get('seeds')}" if gate.get("passed")
+                     else "published, NO passed gate")
+        desc = (m or {}).get("description") or (
+            versions.load(args.slug, v)["description"] if v in files else "")
+        print(f"{v}: {state}")
+        if desc:
+            print(f"    {desc}")
+        if m:
+            p = m["params"]
+            print("    " + ", ".join(f"{k}={_show(p[k])}" for k in (
+                "language", "seed", "n_train", "n_val", "epochs", "units_smaller", "units_baseline",
+                "units_bigger", "dropout_rate", "accuracy_threshold", "variants") if k in p))
+    return 0
+
+
+def _show(value: object) -> str:
+    import json
+
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from autograder import engine, inputs, paths
+    from autograder import engine, inputs
     from autograder.errors import GradingError
     from autograder.grade import autograder_info, ensure_kernel
 
-    ag_zip = Path(args.autograder) if args.autograder else paths.autograder_zip(args.slug)
-    if not ag_zip.is_file():
-        raise GradingError(f"autograder zip not found: {ag_zip}",
-                           hint=f"run: python -m autograder publish {args.slug}")
+    resolver = None
+    if args.autograder:
+        ag_zip = Path(args.autograder)
+        if not ag_zip.is_file():
+            raise GradingError(f"autograder zip not found: {ag_zip}",
+                               hint=f"run: python -m autograder publish {args.slug}")
+        info = autograder_info(ag_zip)
+    else:
+        resolver = _resolver(args.slug, args.version, args.secret_file)
+        info = resolver.infos[resolver.default]
     if args.workers < 1 or args.timeout <= 0 or args.memory < 0:
         raise GradingError("--workers and --timeout must be positive, --memory 0 (no limit) or more",
                            hint="e.g. --workers 2 --timeout 300 --memory 4")
@@ -63,7 +153,6 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
     keras_home = data.provide_keras_cache()
     out = Path(args.out)
-    info = autograder_info(ag_zip)
     intake = inputs.collect([Path(p) for p in args.inputs], out / "staging",
                             id_pattern=args.id_pattern, exclude=out)
     print(f"{len(intake.chosen)} student(s) from {len(args.inputs)} input(s); "
@@ -72,8 +161,25 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     cfg = engine.BatchConfig(
         info, out, workers=args.workers, timeout=args.timeout,
         memory_limit=None if not args.memory else int(args.memory * 2**30),
-        regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home, sandboxed=sandboxed)
+        regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home, sandboxed=sandboxed,
+        resolve=resolver)
+    if resolver:
+        print(f"versions graded: {', '.join(resolver.accepted)} (no stamp -> {resolver.default}); "
+              f"published: {', '.join(resolver.infos)}", flush=True)
     return _run_and_report(intake, cfg, info)
+
+
+def _resolver(slug: str, chosen: list[str] | None, secret_file: str | None):
+    from autograder import targets
+    from autograder.errors import GradingError
+
+    infos = targets.load_published(slug)
+    if not infos:
+        raise GradingError(f"no published version of {slug}",
+                           hint=f"run: python -m autograder publish {slug} --version V")
+    secret = targets.read_secret(Path(secret_file)) if secret_file else None
+    accepted = list(chosen) if chosen else list(infos)[::-1]  # newest first: the default
+    return targets.VersionResolver(slug, infos, accepted, secret, explicit=bool(chosen))
 
 
 def require_sandbox(unsafe: bool) -> bool:
@@ -131,11 +237,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from autograder import demo, engine, inputs, paths
     from autograder.errors import GradingError
     from autograder.grade import autograder_info, ensure_kernel
+    from autograder.publish import default_version
 
-    ag_zip = paths.autograder_zip(DEFAULT_SLUG)
+    version = default_version(DEFAULT_SLUG)
+    ag_zip = paths.autograder_zip(DEFAULT_SLUG, version)
     if not ag_zip.is_file():
         raise GradingError(f"autograder zip not found: {ag_zip}",
-                           hint=f"run: python -m autograder publish {DEFAULT_SLUG}")
+                           hint=f"run: python -m autograder publish {DEFAULT_SLUG} --version {version}")
     ensure_kernel()
     sandboxed = require_sandbox(args.unsafe_no_sandbox)
     from autograder import data
@@ -174,9 +282,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     pub = sub.add_parser("publish", help="generate student/solution notebooks and autograder")
     pub.add_argument("slug", nargs="?", default=DEFAULT_SLUG, help="assignment (folder name)")
+    pub.add_argument("--version", action="append", metavar="V",
+                     help="version to publish (assignments/<slug>/versions/V.toml); repeatable; "
+                     "default: every version file")
     pub.add_argument("--check", action="store_true",
                      help="only report whether the committed generated files are stale")
+    pub.add_argument("--regate", action="store_true",
+                     help="run the gate even if it passed before for exactly this content")
+    pub.add_argument("--workers", "-j", type=int, default=None, help="gradings at once in the gate")
+    pub.add_argument("--roster", help="per-student variants: CSV of student IDs (column student_id)")
+    pub.add_argument("--secret-file", help="per-student variants: file holding the course secret")
+    pub.add_argument("--out", help="per-student variants: folder for the handouts (one per student)")
     pub.set_defaults(func=_cmd_publish)
+
+    vs = sub.add_parser("versions", help="list the versions of an assignment, or compare two")
+    vs.add_argument("slug", nargs="?", default=DEFAULT_SLUG, help="assignment (folder name)")
+    vs.add_argument("--diff", nargs=2, metavar=("A", "B"), help="show the parameters that differ")
+    vs.add_argument("--keys", action="store_true",
+                    help="list the parameters a version file may set, with defaults")
+    vs.set_defaults(func=_cmd_versions)
 
     from autograder.engine import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, default_workers
     from autograder.inputs import DEFAULT_ID_PATTERN
@@ -188,7 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("inputs", nargs="+", help=".ipynb files, folders, otter export zips, LMS bulk zips")
     g.add_argument("--out", default="grading-out", help="output folder (default: %(default)s)")
     g.add_argument("--slug", default=DEFAULT_SLUG, help="assignment (default: %(default)s)")
-    g.add_argument("--autograder", help="autograder zip (default: solutions/<slug>/autograder.zip)")
+    g.add_argument("--version", action="append", metavar="V",
+                   help="version(s) this batch grades; repeatable; the first grades notebooks "
+                   "without a version stamp (default: every published version, newest first)")
+    g.add_argument("--secret-file", help="course secret, for versions with per-student variants")
+    g.add_argument("--autograder", help="grade everything with this one autograder zip instead "
+                   "(no version check)")
     g.add_argument("--workers", "-j", type=int, default=default_workers(),
                    help="submissions graded at once (default: %(default)s)")
     g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,

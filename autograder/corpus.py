@@ -645,7 +645,7 @@ def test_cells_deleted_or_edited(ctx: Context) -> dict:
             "net_smaller, net_baseline = build_network(4), build_network(16)\n"
             "net_bigger = build_network(512)\n"),
         "DROPOUT_RATE = 0.5": "DROPOUT_RATE = 0.5\n\n\n" + DROPOUT,
-        "L2_FACTOR = 1e-2": "net_dropout = build_dropout_network(512)\n",
+        "L2_FACTOR = 0.01": "net_dropout = build_dropout_network(512)\n",
     })
     cells = []
     for i, c in enumerate(nb["cells"]):

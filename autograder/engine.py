@@ -9,6 +9,7 @@ already in the ledger (same submission bytes, same autograder) are reused, not g
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,9 +41,34 @@ def default_workers() -> int:
     return max(2, (os.cpu_count() or 2) // 2)
 
 
+@dataclass(frozen=True)
+class Target:
+    """What one submission is graded against: an autograder, and maybe a seed of its own."""
+
+    autograder: AutograderInfo
+    version: str = ""
+    #: Overrides the autograder's seed (otter sets ``SEED = <seed>`` before every cell):
+    #: per-student variants and the publishing gate.
+    seed: int | None = None
+    #: Shown with the row, not part of the grade (e.g. "no version stamp: graded as 2026").
+    flags: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The ledger's autograder key: the zip's hash, and the seed when it is overridden."""
+        if self.seed is None:
+            return self.autograder.sha256
+        return hashlib.sha256(f"{self.autograder.sha256}:seed={self.seed}".encode()).hexdigest()
+
+
+#: Decides each submission's target from its notebook; returns ``(status, reason)`` instead when
+#: the submission cannot be graded at all (``wrong-version``).
+Resolver = Callable[[Submission, dict], "Target | tuple[str, str]"]
+
+
 @dataclass
 class BatchConfig:
-    autograder: AutograderInfo
+    autograder: AutograderInfo  # the default target (and the questions of the grade sheet)
     out: Path
     workers: int = field(default_factory=default_workers)
     timeout: float = DEFAULT_TIMEOUT
@@ -51,6 +78,7 @@ class BatchConfig:
     keras_home: Path | None = None
     #: Run student code in the bubblewrap sandbox (``--unsafe-no-sandbox`` turns it off).
     sandboxed: bool = True
+    resolve: Resolver | None = None
 
 
 @dataclass
@@ -59,6 +87,7 @@ class Outcome:
     record: Record | None  # None: not graded (the batch was interrupted first)
     fresh: bool = False  # graded in this run
     from_ledger: bool = False  # graded in an earlier run, taken from the ledger
+    target: Target | None = None
 
 
 @dataclass
@@ -78,27 +107,32 @@ def run_batch(intake: Intake, cfg: BatchConfig, *, stream: TextIO | None = None)
     cfg.out.mkdir(parents=True, exist_ok=True)
     work = cfg.out / "work"
     with _folder_lock(cfg.out), Ledger(cfg.out) as ledger:
-        cfg = replace(cfg, autograder=_snapshot(cfg.autograder, cfg.out))
+        snaps: dict[str, AutograderInfo] = {}
+        cfg = replace(cfg, autograder=_snapshot(cfg.autograder, cfg.out, snaps))
         strays = reap_strays(work)
         if strays:
             print(f"stopped {strays} process(es) left running by an earlier, killed grader", file=stream)
         outcomes: dict[int, Outcome] = {}
-        todo: dict[str, list[int]] = {}  # sha -> indexes into intake.chosen (identical files once)
-        ag = cfg.autograder
+        # job -> indexes into intake.chosen (identical files with the same target: graded once)
+        todo: dict[str, list[int]] = {}
+        targets: dict[str, Target] = {}
         for i, sub in enumerate(intake.chosen):
-            pre = precheck(sub, ag)
-            if pre is not None:
-                outcomes[i] = Outcome(sub, pre)
+            pre, target = precheck(sub, cfg)
+            if pre is not None or target is None:
+                outcomes[i] = Outcome(sub, pre, target=target)
                 continue
-            done = None if cfg.regrade else ledger.get(sub.sha256, ag.sha256)
+            target = replace(target, autograder=_snapshot(target.autograder, cfg.out, snaps))
+            done = None if cfg.regrade else ledger.get(sub.sha256, target.key)
             if done is not None:
-                outcomes[i] = Outcome(sub, done, from_ledger=True)
+                outcomes[i] = Outcome(sub, done, from_ledger=True, target=target)
             else:
-                todo.setdefault(sub.sha256, []).append(i)
+                job = job_id(sub, target)
+                targets[job] = target
+                todo.setdefault(job, []).append(i)
         progress = Progress(len(intake.chosen), sum(map(len, todo.values())), cfg.workers, stream)
         for o in outcomes.values():
             progress.seen(o.submission.student_id, o.record, fresh=False)
-        interrupted = _grade_all(intake, todo, cfg, ledger, outcomes, progress)
+        interrupted = _grade_all(intake, todo, targets, cfg, ledger, outcomes, progress)
         progress.close()
     ordered = [outcomes.get(i, Outcome(s, None)) for i, s in enumerate(intake.chosen)]
     return BatchResult(intake, ordered, interrupted, graded_now=sum(o.fresh for o in ordered),
@@ -106,10 +140,16 @@ def run_batch(intake: Intake, cfg: BatchConfig, *, stream: TextIO | None = None)
                        wall=time.monotonic() - start)
 
 
-def _snapshot(ag: AutograderInfo, out: Path) -> AutograderInfo:
-    """Grade with a private copy: a re-publish during the batch must not mix two autograders."""
-    import hashlib
+def job_id(sub: Submission, target: Target) -> str:
+    if target.seed is None:
+        return sub.sha256
+    return hashlib.sha256(f"{sub.sha256}:{target.key}".encode()).hexdigest()
 
+
+def _snapshot(ag: AutograderInfo, out: Path, snaps: dict[str, AutograderInfo]) -> AutograderInfo:
+    """Grade with a private copy: a re-publish during the batch must not mix two autograders."""
+    if ag.sha256 in snaps:
+        return snaps[ag.sha256]
     raw = ag.path.read_bytes()
     if hashlib.sha256(raw).hexdigest() != ag.sha256:
         raise GradingError(f"the autograder zip {ag.path} changed while the batch was starting",
@@ -119,27 +159,34 @@ def _snapshot(ag: AutograderInfo, out: Path) -> AutograderInfo:
         tmp = snap.with_suffix(".tmp")
         tmp.write_bytes(raw)
         tmp.replace(snap)
-    return replace(ag, path=snap)
+    snaps[ag.sha256] = replace(ag, path=snap)
+    return snaps[ag.sha256]
 
 
-def precheck(sub: Submission, ag: AutograderInfo) -> Record | None:
-    """A result decided without running anything (not a notebook, empty, other assignment)."""
+def precheck(sub: Submission, cfg: BatchConfig) -> tuple[Record | None, Target | None]:
+    """A result decided without running anything (not a notebook, empty, other assignment or
+    version), else ``(None, target)``."""
+    ag = cfg.autograder
     if sub.status:
-        return Record(sub.sha256, ag.sha256, sub.status, sub.reason)
+        return Record(sub.sha256, ag.sha256, sub.status, sub.reason), None
     nb, status, reason = grade.check_notebook(sub.path)
     if nb is None and not sub.is_notebook and status != grade.EMPTY:
         kind = f"a {Path(sub.key).suffix} file" if Path(sub.key).suffix else "a file without extension"
         reason = f"not a notebook: {Path(sub.key).name} is {kind}; hand in the .ipynb notebook"
     if nb is None:
-        return Record(sub.sha256, ag.sha256, status, reason)
-    status, reason = grade.check_assignment(nb, ag)
+        return Record(sub.sha256, ag.sha256, status, reason), None
+    target = cfg.resolve(sub, nb) if cfg.resolve else Target(ag)
+    if not isinstance(target, Target):
+        status, reason = target
+        return Record(sub.sha256, ag.sha256, status, reason), None
+    status, reason = grade.check_assignment(nb, target.autograder)
     if status != grade.GRADED:
-        return Record(sub.sha256, ag.sha256, status, reason)
-    return None
+        return Record(sub.sha256, target.key, status, reason), target
+    return None, target
 
 
-def _grade_all(intake: Intake, todo: dict[str, list[int]], cfg: BatchConfig, ledger: Ledger,
-               outcomes: dict[int, Outcome], progress: Progress) -> bool:
+def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Target],
+               cfg: BatchConfig, ledger: Ledger, outcomes: dict[int, Outcome], progress: Progress) -> bool:
     stop = threading.Event()
     env = _thread_env(cfg.workers)
     pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="grader")
@@ -147,7 +194,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], cfg: BatchConfig, led
     try:
         for sha, idx in todo.items():
             sub = intake.chosen[idx[0]]
-            fut = pool.submit(_grade_task, sub, cfg, stop, env, progress)
+            fut = pool.submit(_grade_task, sub, sha, targets[sha], cfg, stop, env, progress)
             running[fut] = sha
         while running:
             finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
@@ -156,7 +203,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], cfg: BatchConfig, led
                 try:
                     rec = fut.result()
                 except Exception as exc:  # a fault of the kit, not of the submission: show, don't keep
-                    rec = Record(sha, cfg.autograder.sha256, grade.ERROR,
+                    rec = Record(intake.chosen[todo[sha][0]].sha256, targets[sha].key, grade.ERROR,
                                  f"internal error of the grader, not recorded (run again): {exc!r}"[:300])
                     progress.note(f"internal error while grading {intake.chosen[todo[sha][0]].key}: {exc!r}")
                 else:
@@ -164,7 +211,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], cfg: BatchConfig, led
                         continue
                     ledger.put(rec)  # durable before anything else happens
                 for i in todo[sha]:
-                    outcomes[i] = Outcome(intake.chosen[i], rec, fresh=True)
+                    outcomes[i] = Outcome(intake.chosen[i], rec, fresh=True, target=targets[sha])
                     progress.seen(intake.chosen[i].student_id, rec, fresh=True)
                 if not cfg.keep_work:
                     shutil.rmtree(cfg.out / "work" / sha[:20], ignore_errors=True)
@@ -183,21 +230,21 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], cfg: BatchConfig, led
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _grade_task(sub: Submission, cfg: BatchConfig, stop: threading.Event, env: dict[str, str],
-                progress: Progress) -> Record | None:
+def _grade_task(sub: Submission, job: str, target: Target, cfg: BatchConfig, stop: threading.Event,
+                env: dict[str, str], progress: Progress) -> Record | None:
     if stop.is_set():
         return None
     progress.started()
-    workdir = cfg.out / "work" / sub.sha256[:20]
+    workdir = cfg.out / "work" / job[:20]
     try:
-        res = grade.grade_one(sub.path, cfg.autograder.path, workdir, timeout=cfg.timeout,
+        res = grade.grade_one(sub.path, target.autograder.path, workdir, timeout=cfg.timeout,
                               keras_home=cfg.keras_home, memory_limit=cfg.memory_limit, stop=stop, env=env,
-                              sandboxed=cfg.sandboxed)
+                              sandboxed=cfg.sandboxed, seed=target.seed)
     finally:
         progress.stopped()
     if res.status == grade.INTERRUPTED:
         return None
-    return record_from(res, sub.sha256, cfg.autograder.sha256, workdir)
+    return record_from(res, sub.sha256, target.key, workdir)
 
 
 def record_from(res: grade.GradeResult, sub_sha: str, ag_sha: str, workdir: Path) -> Record:
@@ -211,19 +258,21 @@ def record_from(res: grade.GradeResult, sub_sha: str, ag_sha: str, workdir: Path
             head = png.read_bytes()
             if head[:8] == b"\x89PNG\r\n\x1a\n":
                 figures[name] = head
-    acc = None
-    clean = _read_text(private / "clean.json")
+    acc, curves = None, {}
+    clean = _read_text(private / "clean.json")  # written by the kit's clean check, not the student
     if clean:  # measured by the kit on the real test set, from the exported model
         try:
-            value = json.loads(clean).get("test_accuracy")
+            parsed = json.loads(clean)
+            value = parsed.get("test_accuracy")
             acc = float(value) if value is not None else None
-        except (ValueError, TypeError):
+            curves = parsed.get("curves") or {}
+        except (ValueError, TypeError, AttributeError):
             acc = None
     log_tail = _read_text(private / "grading.log")[-20000:]
     # A graded row keeps its score; what the TA should look at goes in its reason.
     reason = res.reason or ("flagged: " + " | ".join(res.flags) if res.flags else "")
     return Record(sub_sha, ag_sha, res.status, reason[:2000], round(res.seconds, 2), res.questions,
-                  results_json, acc, figures, log_tail, res.peak_rss, time.time())
+                  results_json, acc, figures, log_tail, res.peak_rss, time.time(), curves)
 
 
 def _read_text(path: Path) -> str:
@@ -378,7 +427,7 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = "3-2-
     tmp = Path(tempfile.mkdtemp(prefix="fmnist-batch-bench-", dir=work))
     home = data.provide_keras_cache()
     env = grade.grading_env(home)
-    ag_zip = paths.autograder_zip(slug)
+    ag_zip = paths.autograder_zip(slug, _default_version(slug))
     grade.ensure_kernel()
     copies = []
     for i in range(n):
@@ -393,7 +442,7 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = "3-2-
         print(text, file=stream, flush=True)
 
     bare_dir = tmp / "bare"
-    shutil.copytree(paths.student_dir(slug), bare_dir)
+    shutil.copytree(paths.student_dir(slug, _default_version(slug)), bare_dir)
     bare_nb = json.loads(copies[0].read_text(encoding="utf-8"))  # without the export cell, which
     bare_nb["cells"] = [c for c in bare_nb["cells"]  # grading skips (it re-runs the whole notebook)
                         if "grader.export(" not in "".join(c.get("source", ""))]
@@ -454,3 +503,9 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = "3-2-
         "TensorFlow and runs all tests on the exported values)")
     log(f"  files kept in {tmp}")
     return out
+
+
+def _default_version(slug: str) -> str:
+    from autograder.publish import default_version
+
+    return default_version(slug)

@@ -150,7 +150,8 @@ def private_dir(workdir: Path) -> Path:
     return workdir.with_name(workdir.name + ".kit")
 
 
-def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path) -> Path:
+def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
+            seed: int | None = None) -> Path:
     """Lay out otter's folder for one submission (public tests only); return the folder.
 
     The full tests and the release's parameters go to ``private_dir(workdir)``; the notebook
@@ -175,7 +176,7 @@ def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path) -> 
     kit_params = private / "source" / "files" / params.PARAMS_FILE
     if kit_params.is_file():
         shutil.copy(kit_params, private / params.PARAMS_FILE)
-    _add_plugin(workdir / "source" / "otter_config.json")
+    _add_plugin(workdir / "source" / "otter_config.json", seed)
     nb.setdefault("metadata", {})["kernelspec"] = {
         "name": paths.KERNEL_NAME, "display_name": "Python 3 (fmnist-kit)", "language": "python"}
     cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
@@ -209,6 +210,7 @@ def grade_one(
     stop: threading.Event | None = None,
     env: dict[str, str] | None = None,
     sandboxed: bool = True,
+    seed: int | None = None,
 ) -> GradeResult:
     """Grade one notebook; never raises for a bad submission (the status says what happened).
 
@@ -220,7 +222,8 @@ def grade_one(
     kernel, anything the notebook starts): it is polled, and the tree is killed when over.
     ``RLIMIT_AS`` is not used: TensorFlow maps ~4 GB of address space before it does anything,
     and a per-process cap misses a notebook that forks. ``stop`` set by the caller (Ctrl-C)
-    kills the tree and returns status ``interrupted``.
+    kills the tree and returns status ``interrupted``. ``seed`` replaces the autograder's seed
+    (otter assigns ``SEED = <seed>`` before every cell): per-student variants and the gate.
     """
     start = time.monotonic()
     workdir = Path(workdir).resolve()  # the worker runs with the folder as its cwd: no relative paths
@@ -228,7 +231,7 @@ def grade_one(
     if nb is None:
         return GradeResult(str(submission), status, reason)
     home = keras_home if keras_home is not None else data.provide_keras_cache()
-    prepare(submission, nb, autograder_zip, workdir)
+    prepare(submission, nb, autograder_zip, workdir, seed=seed)
     private = private_dir(workdir)
     run_env = grading_env(home)
     run_env.update(env or {})
@@ -506,9 +509,13 @@ def kill_processes(procs: list) -> int:
     return n
 
 
-def _add_plugin(config_path: Path) -> None:
-    """Ask otter to run ``SaveExecutedNotebook`` after grading (the kit's own, trusted code)."""
+def _add_plugin(config_path: Path, seed: int | None = None) -> None:
+    """Ask otter to run ``SaveExecutedNotebook`` after grading (the kit's own, trusted code);
+    set the seed otter assigns before every cell when ``seed`` is given."""
     config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    if seed is not None:
+        config["seed"] = int(seed)
+        config.setdefault("seed_variable", "SEED")
     plugins = list(config.get("plugins", []))
     name = f"{__name__}.SaveExecutedNotebook"
     if name not in plugins:
@@ -558,6 +565,8 @@ class AutograderInfo:
     assignment_name: str
     questions: tuple[str, ...]
     points: tuple[float, ...] = ()  # per question, as the test files declare
+    version: str = ""  # from the release's kit_params.json ("" for an unversioned autograder)
+    variants: bool = False  # per-student seeds (the course secret is needed to grade)
 
     def possible(self) -> dict[str, float]:
         return dict(zip(self.questions, self.points, strict=False))
@@ -575,9 +584,14 @@ def autograder_info(autograder_zip: Path) -> AutograderInfo:
         for n in tests:
             m = re.search(r"^points\s*=\s*([0-9.]+)", zf.read(n).decode("utf-8", "replace"), re.M)
             points.append(float(m.group(1)) if m else 0.0)
+        try:
+            kit = json.loads(zf.read("files/kit_params.json")) if "files/kit_params.json" in names else {}
+        except ValueError:
+            kit = {}
     return AutograderInfo(autograder_zip, hashlib.sha256(raw).hexdigest(),
                           str(config.get("assignment_name", "")),
-                          tuple(Path(n).stem for n in tests), tuple(points))
+                          tuple(Path(n).stem for n in tests), tuple(points),
+                          version=str(kit.get("version", "")), variants=bool(kit.get("variants", False)))
 
 
 def check_assignment(nb: dict, info: AutograderInfo) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from autograder.grade import QuestionResult, Scored
 
 FILENAME = "ledger.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: column ``curves`` (added to a version-1 ledger when opened)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS results (
     test_accuracy REAL,
     log_tail TEXT NOT NULL,
     finished_at REAL NOT NULL,
+    curves TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (sub_sha, ag_sha)
 );
 CREATE TABLE IF NOT EXISTS figures (
@@ -62,6 +63,8 @@ class Record(Scored):
     log_tail: str = ""
     peak_rss: int = 0
     finished_at: float = 0.0
+    #: The clean check's summary of each checked learning curve (best epoch, final gap, verdict).
+    curves: dict = field(default_factory=dict)
 
 
 class Ledger:
@@ -74,6 +77,9 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(results)")}
+        if "curves" not in columns:  # a ledger written by kit 0.1 (schema 1)
+            self.db.execute("ALTER TABLE results ADD COLUMN curves TEXT NOT NULL DEFAULT '{}'")
         self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -92,9 +98,12 @@ class Ledger:
         with self._transaction():
             self.db.execute("DELETE FROM figures WHERE sub_sha=? AND ag_sha=?", (rec.sub_sha, rec.ag_sha))
             self.db.execute(
-                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO results (sub_sha, ag_sha, status, reason, seconds, peak_rss, "
+                "questions, results_json, test_accuracy, log_tail, finished_at, curves) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.sub_sha, rec.ag_sha, rec.status, rec.reason, rec.seconds, rec.peak_rss, questions,
-                 rec.results_json, rec.test_accuracy, rec.log_tail, rec.finished_at or time.time()),
+                 rec.results_json, rec.test_accuracy, rec.log_tail, rec.finished_at or time.time(),
+                 json.dumps(rec.curves, sort_keys=True)),
             )
             self.db.executemany("INSERT INTO figures VALUES (?,?,?,?)",
                                 [(rec.sub_sha, rec.ag_sha, n, png) for n, png in rec.figures.items()])
@@ -102,16 +111,16 @@ class Ledger:
     def get(self, sub_sha: str, ag_sha: str) -> Record | None:
         row = self.db.execute(
             "SELECT status, reason, seconds, peak_rss, questions, results_json, test_accuracy, log_tail, "
-            "finished_at FROM results WHERE sub_sha=? AND ag_sha=?", (sub_sha, ag_sha)).fetchone()
+            "finished_at, curves FROM results WHERE sub_sha=? AND ag_sha=?", (sub_sha, ag_sha)).fetchone()
         if row is None:
             return None
-        status, reason, seconds, peak, questions, results_json, acc, log_tail, finished = row
+        status, reason, seconds, peak, questions, results_json, acc, log_tail, finished, curves = row
         figures = dict(self.db.execute(
             "SELECT name, png FROM figures WHERE sub_sha=? AND ag_sha=? ORDER BY name",
             (sub_sha, ag_sha)).fetchall())
         return Record(sub_sha, ag_sha, status, reason, seconds,
                       [QuestionResult(*q) for q in json.loads(questions)], results_json, acc,
-                      figures, log_tail, peak, finished)
+                      figures, log_tail, peak, finished, json.loads(curves or "{}"))
 
     def count(self, ag_sha: str | None = None) -> int:
         if ag_sha is None:

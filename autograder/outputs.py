@@ -6,7 +6,10 @@ writing outputs again after a re-run gives the same files.
 - ``grades.csv``: one row per student; otter's ``final_grades.csv`` columns (``file``, one
   column per question, ``total_points_earned``, ``percent_correct``, ``grading_status``, and the
   first row ``points-per-question``), plus ``student_id``, ``status``, ``reason``, ``seconds``,
-  ``sha256``.
+  ``sha256``, ``version`` (the release the row was graded against).
+- ``curves.csv``: per student and network, what the clean check measured on the student's own
+  learning curves (best epoch, its validation accuracy, final gap, verdict): what a reading
+  was checked against, for questions and disputes.
 - ``superseded.csv``: the submissions the duplicate rule set aside, and ``ignored.csv``.
 - ``feedback/<ID>.html`` with the student's figures in ``feedback/<ID>/``.
 - ``results/<ID>.json``: otter's Gradescope-format results of the graded submission.
@@ -34,7 +37,8 @@ STATUS_TEXT = {
     grade.TIMEOUT: ("制限時間内に終わりませんでした", "did not finish within the time limit"),
     grade.ERROR: ("採点中に止まりました", "grading stopped with an error"),
     grade.INVALID: ("ノートブックとして読めません", "not a readable notebook"),
-    grade.WRONG_VERSION: ("この課題のノートブックではありません", "not a notebook of this assignment"),
+    grade.WRONG_VERSION: ("この課題・この版のノートブックではありません",
+                          "not a notebook of this assignment or version"),
     grade.EMPTY: ("中身がありません", "empty"),
     PENDING: ("まだ採点していません", "not graded yet"),
 }
@@ -68,7 +72,7 @@ def grades_frame(batch: BatchResult, info: AutograderInfo) -> pd.DataFrame:
         "student_id": "", "file": POINTS_POSSIBLE_LABEL,
         **{q: possible.get(q, 0.0) for q in questions},
         "total_points_earned": total_possible, "percent_correct": 1.0, "grading_status": "--",
-        "status": "--", "reason": "", "seconds": "", "sha256": "",
+        "status": "--", "reason": "", "seconds": "", "sha256": "", "version": "",
     }]
     for o in sorted(batch.outcomes, key=lambda o: o.submission.student_id):
         rec = o.record
@@ -76,6 +80,9 @@ def grades_frame(batch: BatchResult, info: AutograderInfo) -> pd.DataFrame:
         scores = {q.name: q.score for q in rec.questions} if rec else {}
         total = sum(scores.values())
         reason = rec.reason if rec else "the batch was interrupted; run the same command again"
+        flags = list(o.target.flags) if o.target else []
+        if flags and status == grade.GRADED:
+            reason = (reason + " | " if reason else "flagged: ") + " | ".join(flags)
         rows.append({
             "student_id": o.submission.student_id, "file": o.submission.key,
             **{q: scores.get(q, 0.0) for q in questions},
@@ -85,6 +92,7 @@ def grades_frame(batch: BatchResult, info: AutograderInfo) -> pd.DataFrame:
             "status": status, "reason": reason,
             "seconds": round(rec.seconds, 1) if rec else "",
             "sha256": o.submission.sha256,
+            "version": o.target.version if o.target else "",
         })
     return pd.DataFrame(rows)
 
@@ -100,6 +108,12 @@ def write_all(batch: BatchResult, info: AutograderInfo, out: Path) -> Written:
         [{"student_id": old.student_id, "file": old.key, "sha256": old.sha256, "kept_instead": new.key}
          for old, new in batch.intake.superseded],
         columns=["student_id", "file", "sha256", "kept_instead"]).to_csv(superseded, index=False)
+    curve_rows = [{"student_id": o.submission.student_id, "network": net, **summary}
+                  for o in sorted(batch.outcomes, key=lambda o: o.submission.student_id)
+                  if o.record for net, summary in sorted(o.record.curves.items())]
+    pd.DataFrame(curve_rows, columns=["student_id", "network", "epochs", "best_epoch",
+                                      "best_val_accuracy", "final_gap", "verdict"]).to_csv(
+        out / "curves.csv", index=False)
     ignored = out / "ignored.csv"
     pd.DataFrame(batch.intake.ignored, columns=["file", "why"]).to_csv(ignored, index=False)
     fb_dir, res_dir = out / "feedback", out / "results"

@@ -35,13 +35,15 @@ def master_notebook(slug: str, root: Path | None = None) -> Path:
     return path
 
 
-def student_dir(slug: str, root: Path | None = None) -> Path:
-    return (repo_root() if root is None else root) / "student_template" / slug
+def student_dir(slug: str, version: str, root: Path | None = None) -> Path:
+    """What is handed out for one version: ``student_template/<slug>/<version>/``."""
+    return (repo_root() if root is None else root) / "student_template" / slug / version
 
 
-def solution_dir(slug: str, root: Path | None = None) -> Path:
-    return (repo_root() if root is None else root) / "solutions" / slug
+def solution_dir(slug: str, version: str, root: Path | None = None) -> Path:
+    """Solution, autograder and manifest of one version: ``solutions/<slug>/<version>/``."""
+    return (repo_root() if root is None else root) / "solutions" / slug / version
 
 
-def autograder_zip(slug: str, root: Path | None = None) -> Path:
-    return solution_dir(slug, root) / "autograder.zip"
+def autograder_zip(slug: str, version: str, root: Path | None = None) -> Path:
+    return solution_dir(slug, version, root) / "autograder.zip"

@@ -1,15 +1,26 @@
-"""Publishing: the master notebook -> student notebook, solution notebook, autograder zip.
+"""Publishing a version: master notebook + version file -> student handout, solution, autograder.
 
-``otter assign`` does the splitting; this module makes its output reproducible (fixed cell ids,
-no timestamps, a zip with fixed dates and sorted entries) so that the committed files can be
-compared with a fresh build, and ships the public form checks (``autograder/forms.py``) beside
-the student notebook as ``kit_checks.py`` so that ``grader.check`` works on Colab too.
+``build`` renders the master for the version (``render.render_master``), lets ``otter assign``
+split it, and lays the result out reproducibly (fixed cell ids, no timestamps, zips with fixed
+dates and sorted entries), so that building twice gives the same bytes:
+
+- ``student_template/<slug>/<version>/``: the student notebook (stamped with the version in
+  ``metadata.fmnist_kit``), its public tests, ``kit_checks.py`` (the form checks the public
+  tests import), ``README.md`` (Colab and local Jupyter, Japanese and English) and
+  ``<slug>-<version>.zip`` holding all of them: the one file handed out;
+- ``solutions/<slug>/<version>/``: the solution notebook, ``autograder.zip`` (with the version's
+  ``kit_params.json``) and ``manifest.json`` (version id, kit version, SHA-256 of the master,
+  the parameters, the tests and every file, and the record of the gate it passed).
+
+``publish`` builds in a temporary folder, runs the gate (``gate.py``) unless the manifest
+already records a passed gate for exactly this content, and only then replaces the folders.
 """
 
 from __future__ import annotations
 
 import contextlib
 import filecmp
+import hashlib
 import io
 import json
 import shutil
@@ -17,22 +28,43 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from autograder import paths
+from autograder import __version__, paths, render, versions
 from autograder.errors import NotebookError, PublishError
 
 SUPPORT_MODULE = "kit_checks.py"
+MANIFEST = "manifest.json"
+STAMP_KEY = "fmnist_kit"
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
 class Release:
+    version: str
     student: Path
     solution: Path
-    autograder_zip: Path
+
+    @property
+    def autograder_zip(self) -> Path:
+        return self.solution / "autograder.zip"
+
+    @property
+    def manifest(self) -> Path:
+        return self.solution / MANIFEST
+
+    def notebook(self, which: str = "student") -> Path:
+        folder = self.student if which == "student" else self.solution
+        (nb,) = [p for p in folder.glob("*.ipynb")]
+        return nb
+
+    @property
+    def student_zip(self) -> Path:
+        (z,) = list(self.student.glob("*.zip"))
+        return z
 
 
-def _read_json_notebook(path: Path) -> dict:
+def read_json_notebook(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -41,47 +73,83 @@ def _read_json_notebook(path: Path) -> dict:
         ) from None
 
 
-def normalise_notebook(path: Path) -> None:
+def dump_notebook(nb: dict) -> str:
+    return json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def normalise_notebook(path: Path, stamp: dict[str, Any] | None = None) -> None:
     """Give cells stable ids and drop volatile metadata so that builds are byte-identical."""
-    nb = _read_json_notebook(path)
+    nb = read_json_notebook(path)
     for i, cell in enumerate(nb.get("cells", [])):
         cell["id"] = f"cell-{i:03d}"
         cell.get("metadata", {}).pop("execution", None)
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-    path.write_text(json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n", "utf-8")
+    if stamp is not None:
+        nb.setdefault("metadata", {})[STAMP_KEY] = stamp
+    path.write_text(dump_notebook(nb), "utf-8")
 
 
-def repack_zip(src: Path, dest: Path) -> None:
-    """Rewrite a zip with sorted entries and fixed dates and modes (reproducible bytes)."""
-    with zipfile.ZipFile(src) as zin:
-        entries = sorted((info.filename, zin.read(info)) for info in zin.infolist()
-                         if not info.is_dir())
+def stamp_of(nb: dict) -> dict[str, Any]:
+    """The kit's stamp in a notebook's metadata (``{}`` when absent or not a mapping)."""
+    meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+    stamp = meta.get(STAMP_KEY)
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def write_zip(dest: Path, entries: list[tuple[str, bytes]], executable: tuple[str, ...] = ()) -> None:
+    """A zip with sorted entries and fixed dates and modes (reproducible bytes)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zout:
-        for name, payload in entries:
+        for name, payload in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=_FIXED_DATE)
-            info.external_attr = (0o755 if name == "run_autograder" else 0o644) << 16
+            info.external_attr = (0o755 if name in executable else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(info, payload)
     dest.write_bytes(buf.getvalue())
 
 
-def build(slug: str, dest: Path, root: Path | None = None) -> Release:
-    """Run otter assign on the master of ``slug`` and lay the result out under ``dest``."""
+def repack_zip(src: Path, dest: Path, replace: dict[str, bytes] | None = None) -> None:
+    """Rewrite a zip reproducibly, replacing the named members' contents."""
+    with zipfile.ZipFile(src) as zin:
+        entries = {info.filename: zin.read(info) for info in zin.infolist() if not info.is_dir()}
+    entries.update(replace or {})
+    write_zip(dest, list(entries.items()), executable=("run_autograder",))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _tree_hash(folder: Path, pattern: str = "*") -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob(pattern)):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def build(slug: str, version: str, dest: Path, root: Path | None = None) -> Release:
+    """Render ``version`` of ``slug`` and lay it out under ``dest`` (no gate, nothing replaced)."""
     from otter.assign import main as otter_assign
 
+    ver = versions.load(slug, version, root)
     master = paths.master_notebook(slug, root)
-    nb = _read_json_notebook(master)
+    nb = read_json_notebook(master)
     if not any("ASSIGNMENT CONFIG" in "".join(c.get("source", "")) for c in nb.get("cells", [])):
         raise PublishError(
             f"{master} has no '# ASSIGNMENT CONFIG' cell, so it is not an Otter Assign master",
             hint="keep the raw config cell at the top of the master notebook",
         )
+    rendered = render.render_master(nb, ver)
+    params_text = versions.params_json(ver)
     with tempfile.TemporaryDirectory(prefix="fmnist-publish-") as tmp:
         work = Path(tmp) / "master"
-        shutil.copytree(master.parent, work, ignore=shutil.ignore_patterns("*.png", ".*"))
+        shutil.copytree(master.parent, work,
+                        ignore=shutil.ignore_patterns("*.png", ".*", "versions", "*.md"))
+        (work / master.name).write_text(dump_notebook(rendered), encoding="utf-8")
+        (work / "kit_params.json").write_text(params_text, encoding="utf-8")
         shutil.copy(Path(__file__).with_name("forms.py"), work / SUPPORT_MODULE)
         out = Path(tmp) / "dist"
         log = io.StringIO()
@@ -90,7 +158,7 @@ def build(slug: str, dest: Path, root: Path | None = None) -> Release:
                 otter_assign(str(work / master.name), str(out), no_pdfs=True, no_run_tests=True)
         except Exception as exc:  # otter raises plain exceptions for master-notebook mistakes
             raise PublishError(
-                f"otter assign failed on {master}: {exc}",
+                f"otter assign failed on {master} (version {version}): {exc}",
                 hint="fix the master notebook; otter's output was:\n" + log.getvalue()[-2000:],
             ) from None
 
@@ -104,45 +172,218 @@ def build(slug: str, dest: Path, root: Path | None = None) -> Release:
         shutil.copy(out / "autograder" / master.name, solution / master.name)
         (zip_src,) = (out / "autograder").glob("*.zip")
         repack_zip(zip_src, solution / "autograder.zip")
-    normalise_notebook(student / master.name)
-    normalise_notebook(solution / master.name)
-    return Release(student, solution, solution / "autograder.zip")
+    stamp = {"assignment": slug, "version": version}
+    normalise_notebook(student / master.name, stamp)
+    normalise_notebook(solution / master.name, stamp)
+    rel = Release(version, student, solution)
+    _write_handout(rel, slug, ver)
+    _write_manifest(rel, slug, ver, master, params_text)
+    return rel
 
 
-def publish(slug: str, root: Path | None = None) -> Release:
-    """Build and replace ``student_template/<slug>`` and ``solutions/<slug>``."""
+def _write_handout(rel: Release, slug: str, ver: versions.Version) -> None:
+    """README with instructions, then one zip of the whole student folder."""
+    name = f"{slug}-{ver.id}"
+    (rel.student / "README.md").write_text(handout_readme(slug, ver), encoding="utf-8")
+    entries = [(f"{name}/{p.relative_to(rel.student).as_posix()}", p.read_bytes())
+               for p in sorted(rel.student.rglob("*")) if p.is_file()]
+    write_zip(rel.student / f"{name}.zip", entries)
+
+
+_PIP = "pip install otter-grader==7.0.0 tensorflow matplotlib pandas"
+
+_README_JA = """# {slug}（版 {version}）
+{who}
+## Google Colab で使う
+
+1. この zip を展開し、`{nb}` を Colab で開きます（ファイル → ノートブックをアップロード）。
+2. 左の「ファイル」欄に `kit_checks.py` と `tests` フォルダ（中身ごと）をアップロードします。
+3. 最初のセルの前に新しいセルを作り、`%pip install -q otter-grader==7.0.0` を実行します。
+4. 上から順にセルを実行します。`grader.check(...)` で答えの形を確かめられます。
+5. 最後のセルで zip を作り、ダウンロードして提出します（`{nb}` だけの提出でもかまいません）。
+
+## 自分のパソコン（Jupyter）で使う
+
+1. この zip を展開したフォルダで `{pip}` を実行します。
+2. `jupyter lab {nb}` で開き、上から順に実行します。ファイルは同じフォルダに置いたままにします。
+
+ノートブックのメタデータ（版の情報）は消さないでください。採点に使います。
+
+---
+
+"""
+
+_README_EN = """# {slug} (version {version})
+{who}
+## On Google Colab
+
+1. Unzip this file and open `{nb}` in Colab (File -> Upload notebook).
+2. In the Files pane on the left, upload `kit_checks.py` and the `tests` folder (with its files).
+3. Add a cell before the first one and run `%pip install -q otter-grader==7.0.0` in it.
+4. Run the cells from top to bottom; `grader.check(...)` checks the form of your answers.
+5. The last cell makes a zip: download it and hand it in (handing in `{nb}` alone is fine too).
+
+## On your own computer (Jupyter)
+
+1. In the unzipped folder run `{pip}`.
+2. Open it with `jupyter lab {nb}` and run the cells from top to bottom; keep the files together.
+
+Do not remove the notebook's metadata (its version): grading uses it.
+"""
+
+
+def handout_readme(slug: str, ver: versions.Version, student_id: str | None = None) -> str:
+    """The handout's README: Colab and local Jupyter (Japanese first unless the version is en)."""
+    fields = {"slug": slug, "version": ver.id, "nb": f"{slug}.ipynb", "pip": _PIP}
+    who_ja = (f"\nこのノートブックは学生 {student_id} 専用です（乱数の種が一人ひとり違います）。\n"
+              if student_id else "")
+    who_en = (f"\nThis notebook is for student {student_id} only (every student has their own seed).\n"
+              if student_id else "")
+    en = _README_EN.format(who=who_en, **fields)
+    return en if ver["language"] == "en" else _README_JA.format(who=who_ja, **fields) + en
+
+
+def content_hashes(rel: Release, master: Path, params_text: str) -> dict[str, str]:
+    with zipfile.ZipFile(rel.autograder_zip) as zf:
+        tests = hashlib.sha256()
+        for n in sorted(n for n in zf.namelist() if n.startswith("tests/")):
+            tests.update(n.encode() + b"\0" + zf.read(n) + b"\0")
+    return {
+        "master": sha256(master.read_bytes()),
+        "params": sha256(params_text.encode("utf-8")),
+        "tests": tests.hexdigest(),
+        "autograder_zip": sha256(rel.autograder_zip.read_bytes()),
+        "solution_notebook": sha256(rel.notebook("solution").read_bytes()),
+        "student_notebook": sha256(rel.notebook("student").read_bytes()),
+        "student_folder": _tree_hash(rel.student, "[!.]*"),
+    }
+
+
+def gate_key(hashes: dict[str, str]) -> str:
+    """What a gate result is valid for: the autograder and both notebooks, and the kit version."""
+    parts = [__version__, hashes["autograder_zip"], hashes["solution_notebook"], hashes["student_notebook"]]
+    return sha256("\n".join(parts).encode())
+
+
+def _write_manifest(rel: Release, slug: str, ver: versions.Version, master: Path,
+                    params_text: str, gate: dict[str, Any] | None = None) -> None:
+    from importlib.metadata import version as dist_version
+
+    hashes = content_hashes(rel, master, params_text)
+    manifest = {
+        "assignment": slug,
+        "version": ver.id,
+        "description": ver["description"],
+        "kit_version": __version__,
+        "otter_grader": dist_version("otter-grader"),
+        "params": versions.render_params(ver),
+        "sha256": hashes,
+        "gate_key": gate_key(hashes),
+        "gate": gate,
+    }
+    rel.manifest.write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+                            encoding="utf-8")
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PublishError(f"cannot read the release manifest {path}: {exc}",
+                           hint="publish the version again") from None
+    if not isinstance(data, dict) or "version" not in data:
+        raise PublishError(f"{path} is not a release manifest", hint="publish the version again")
+    return data
+
+
+def publish(slug: str, version: str, root: Path | None = None, *, regate: bool = False,
+            workers: int | None = None, log=print) -> Release:
+    """Build, gate and replace ``student_template/<slug>/<version>`` and ``solutions/...``."""
+    from autograder import gate
+
+    target = Release(version, paths.student_dir(slug, version, root),
+                     paths.solution_dir(slug, version, root))
     with tempfile.TemporaryDirectory(prefix="fmnist-release-") as tmp:
-        rel = build(slug, Path(tmp), root)
-        targets = {rel.student: paths.student_dir(slug, root),
-                   rel.solution: paths.solution_dir(slug, root)}
-        for src, target in targets.items():
-            if target.exists():
-                shutil.rmtree(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(src, target)
-    sol = paths.solution_dir(slug, root)
-    return Release(paths.student_dir(slug, root), sol, sol / "autograder.zip")
+        rel = build(slug, version, Path(tmp), root)
+        fresh = read_manifest(rel.manifest)
+        previous = read_manifest(target.manifest) if target.manifest.is_file() else {}
+        record = previous.get("gate")
+        if (not regate and record and record.get("passed")
+                and previous.get("gate_key") == fresh["gate_key"]):
+            log(f"gate: passed before for exactly this content (seeds {record.get('seeds')}); "
+                "not run again (--regate runs it)")
+        else:
+            record = gate.run(slug, rel, versions.load(slug, version, root), workers=workers, log=log)
+            if not record["passed"]:
+                raise PublishError(
+                    f"version {version} is refused by the gate; nothing was published:\n  "
+                    + "\n  ".join(record["failures"]),
+                    hint=f"change {versions.versions_dir(slug, root) / (version + '.toml')} "
+                         "(or the master) and publish again")
+        fresh["gate"] = record
+        rel.manifest.write_text(json.dumps(fresh, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+                                encoding="utf-8")
+        for src, dst in ((rel.student, target.student), (rel.solution, target.solution)):
+            if dst.exists():
+                shutil.rmtree(dst)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(src, dst)
+    return target
 
 
-def stale_files(slug: str, root: Path | None = None) -> list[str]:
-    """The committed generated files that differ from a fresh build (empty when up to date)."""
+def stale_files(slug: str, version: str, root: Path | None = None) -> list[str]:
+    """Committed files that differ from a fresh build, or a gate record for other content."""
     with tempfile.TemporaryDirectory(prefix="fmnist-stale-") as tmp:
-        rel = build(slug, Path(tmp), root)
+        rel = build(slug, version, Path(tmp), root)
+        committed = Release(version, paths.student_dir(slug, version, root),
+                            paths.solution_dir(slug, version, root))
         diffs: list[str] = []
-        for fresh, committed in ((rel.student, paths.student_dir(slug, root)),
-                                 (rel.solution, paths.solution_dir(slug, root))):
-            diffs += _tree_diff(fresh, committed)
+        for fresh, old in ((rel.student, committed.student), (rel.solution, committed.solution)):
+            diffs += _tree_diff(fresh, old, skip={MANIFEST})
+        if not committed.manifest.is_file():
+            return diffs + [str(committed.manifest)]
+        new, old = read_manifest(rel.manifest), read_manifest(committed.manifest)
+        gate_rec = old.pop("gate", None)
+        new.pop("gate", None)
+        if new != old:
+            diffs.append(str(committed.manifest))
+        elif not (gate_rec and gate_rec.get("passed")):
+            diffs.append(f"{committed.manifest} (no passed gate recorded)")
         return diffs
 
 
-def _tree_diff(fresh: Path, committed: Path) -> list[str]:
+def _tree_diff(fresh: Path, committed: Path, skip: set[str] = frozenset()) -> list[str]:
     names = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
     if committed.exists():
         names |= {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()
                   and "__pycache__" not in p.parts and p.suffix != ".png"}
     out = []
     for rel in sorted(names):
+        if str(rel) in skip:
+            continue
         a, b = fresh / rel, committed / rel
         if not (a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)):
             out.append(str(committed / rel))
     return out
+
+
+def published(slug: str, root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Version id -> manifest, for every published version of ``slug``."""
+    base = (paths.repo_root() if root is None else root) / "solutions" / slug
+    out = {}
+    if base.is_dir():
+        for d in sorted(base.iterdir()):
+            if (d / MANIFEST).is_file() and (d / "autograder.zip").is_file():
+                out[d.name] = read_manifest(d / MANIFEST)
+    return out
+
+
+def default_version(slug: str, root: Path | None = None) -> str:
+    """The newest published version without per-student variants (the demo's and bench's)."""
+    from autograder.errors import KitError
+
+    plain = [v for v, m in published(slug, root).items() if not m.get("params", {}).get("variants")]
+    if not plain:
+        raise KitError(f"no published version of {slug} without per-student variants",
+                       hint=f"publish one: python -m autograder publish {slug} --version V")
+    return plain[-1]

@@ -28,12 +28,18 @@ def _replace(nb: dict, old: str, new: str) -> dict:
     return nb
 
 
-def solution(slug: str) -> dict:
-    return _load(paths.solution_dir(slug) / f"{slug}.ipynb")
+def _version(slug: str, version: str | None) -> str:
+    from autograder.publish import default_version
+
+    return version or default_version(slug)
 
 
-def blank(slug: str) -> dict:
-    return _load(paths.student_dir(slug) / f"{slug}.ipynb")
+def solution(slug: str, version: str | None = None) -> dict:
+    return _load(paths.solution_dir(slug, _version(slug, version)) / f"{slug}.ipynb")
+
+
+def blank(slug: str, version: str | None = None) -> dict:
+    return _load(paths.student_dir(slug, _version(slug, version)) / f"{slug}.ipynb")
 
 
 def wrong_architecture(slug: str) -> dict:

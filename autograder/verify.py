@@ -413,7 +413,35 @@ def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any]) -> dic
                            "visibility": "visible", "output": tf.summary()})
     total = sum(t["score"] for t in tests)
     return {"tests": tests, "problems": problems, "test_accuracy": measured_test_accuracy(env),
+            "curves": curve_summary(env, params),
             "gradescope": {"score": total, "tests": gradescope}}
+
+
+def curve_summary(env: dict[str, Any], params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per checked history: best epoch, best validation accuracy, final gap and verdict.
+
+    Only histories that passed ``check_histories`` are summarised (the gate reads this to see
+    whether a release's overfitting scenario is unambiguous).
+    """
+    from autograder import curves
+    from autograder import params as params_mod
+
+    out: dict[str, dict[str, Any]] = {}
+    thresholds = params_mod.thresholds(params) if "overfit_yes_at" in params else None
+    for name, h in sorted(env.items()):
+        if not name.startswith("hist_") or isinstance(h, (Unreadable, InconsistentHistory)):
+            continue
+        try:
+            best = curves.best_epoch(h)
+            verdict = curves.overfitting_verdict(h, thresholds) if thresholds else None
+            out[name[len("hist_"):]] = {
+                "epochs": len(curves.history_frame(h)), "best_epoch": best,
+                "best_val_accuracy": round(curves.val_accuracy_at(h, best), 6),
+                "final_gap": round(curves.gap(h), 6),
+                "verdict": verdict.label if verdict else None}
+        except Exception:  # an unusable history: the readings tests report it
+            continue
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

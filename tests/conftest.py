@@ -9,9 +9,13 @@ import zipfile
 import pandas as pd
 import pytest
 
-from autograder import cli, data, demo, paths, samples
+from autograder import cli, data, demo, publish, samples, targets, variants
 
 SLUG = "3-2-overfitting"
+VERSION = "2026"  # the plain version the e2e samples come from
+VARIANT_VERSION = "2027"  # the version with per-student variants
+#: A fixed test secret (so the two students' seeds, and so the outcome, are reproducible).
+COURSE_SECRET = b"test-course-secret-3-2-overfitting-0123456789"
 TIMEOUT = 300  # the solution needs ~100-180 s on a busy 2-core machine; the loop is stopped here
 WORKERS = 3  # the looping notebook sleeps (no CPU), so the trainings run beside it
 
@@ -25,6 +29,7 @@ def lms_batch(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("batch-e2e")
     nb = {name: json.dumps(fn(SLUG), ensure_ascii=False).encode()
           for name, fn in samples.VARIANTS.items()}
+    nb.update(version_samples())
     loop_nb = demo.infinite_loop(SLUG)
     loop_nb["cells"][2]["source"] = "import time\nwhile True:\n    time.sleep(1)\n"
     loop = json.dumps(loop_nb).encode()
@@ -38,21 +43,44 @@ def lms_batch(tmp_path_factory: pytest.TempPathFactory):
         _member("s006_高橋_assignsubmission_file_/最初.ipynb", nb["solution"], day1),
         _member("s006_高橋_assignsubmission_file_/最終.ipynb", nb["blank"], day2),
         _member("s007_伊藤_assignsubmission_file_/3-2-overfitting.ipynb", nb["wrong-architecture"], day1),
+        # versions: per-student variants of 2027, a removed stamp, a version never published
+        _member("s008_渡辺_assignsubmission_file_/3-2-overfitting.ipynb", nb["variant-s008"], day1),
+        _member("s009_山本_assignsubmission_file_/3-2-overfitting.ipynb", nb["variant-s009"], day1),
+        _member("s010_中村_assignsubmission_file_/3-2-overfitting.ipynb", nb["no-stamp"], day1),
+        _member("s011_小林_assignsubmission_file_/3-2-overfitting.ipynb", nb["version-2025"], day1),
     ]
     bulk = tmp / "LMS一括ダウンロード.zip"
     with zipfile.ZipFile(bulk, "w") as zf:
         for info, raw in entries:
             zf.writestr(info, raw)
     out = tmp / "out"
-    ag_zip = tmp / "autograder.zip"  # a private copy: a re-publish during the tests changes nothing
-    ag_zip.write_bytes(paths.autograder_zip(SLUG).read_bytes())
+    secret = tmp / "secret.txt"
+    secret.write_bytes(COURSE_SECRET)
     data.provide_keras_cache()
     t0 = time.monotonic()
-    code = cli.main(["grade", str(bulk), "--out", str(out), "--autograder", str(ag_zip),
+    code = cli.main(["grade", str(bulk), "--out", str(out), "--version", VERSION, "--version",
+                     VARIANT_VERSION, "--secret-file", str(secret), "--keep-work",
                      "--timeout", str(TIMEOUT), "--workers", str(WORKERS)])
     wall = time.monotonic() - t0
     assert code == 0
     return tmp, out, wall
+
+
+def variant_solution(student_id: str) -> dict:
+    """The 2027 solution as student ``student_id``'s handout would be solved (their seed)."""
+    nb = samples.solution(SLUG, VARIANT_VERSION)
+    return variants.personalise(nb, student_id,
+                                targets.derive_seed(COURSE_SECRET, student_id, VARIANT_VERSION))
+
+
+def version_samples() -> dict[str, bytes]:
+    no_stamp = samples.solution(SLUG, VERSION)
+    del no_stamp["metadata"][publish.STAMP_KEY]
+    unknown = samples.solution(SLUG, VERSION)
+    unknown["metadata"][publish.STAMP_KEY]["version"] = "2025"
+    out = {"no-stamp": no_stamp, "version-2025": unknown,
+           "variant-s008": variant_solution("s008"), "variant-s009": variant_solution("s009")}
+    return {k: json.dumps(v, ensure_ascii=False).encode() for k, v in out.items()}
 
 
 @pytest.fixture(scope="session")

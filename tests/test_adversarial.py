@@ -27,6 +27,7 @@ import pytest
 from autograder import cli, corpus, data, grade, inputs, paths
 
 SLUG = "3-2-overfitting"
+VERSION = "2026"  # the version the corpus is built from (samples' default)
 TIMEOUT = 120
 WORKERS = 2
 #: Wall-clock budget of the whole corpus batch on this 2-core machine (about 6 minutes).
@@ -46,7 +47,7 @@ def _tree_digest(root: Path) -> dict[str, str]:
 
 def _watched() -> list[Path]:
     """Host paths no grading may change: the checkout's solutions, assignments and tests."""
-    root = paths.solution_dir(SLUG).parent.parent
+    root = paths.repo_root()
     return [root / "solutions", root / "assignments", root / "tests", root / "student_template"]
 
 
@@ -82,10 +83,10 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> CorpusRun:
     secret.write_bytes(b"\x89PNG\r\n\x1a\n" + SECRET_TOKEN.encode() + b"\n")
     out = tmp / "out"
     ctx = corpus.Context(SLUG, marker, secret, forbidden=(
-        str(paths.solution_dir(SLUG)), str(out / "work" / "*.kit"), str(out / "staging"), str(host)))
+        str(paths.solution_dir(SLUG, VERSION)), str(out / "work" / "*.kit"), str(out / "staging"), str(host)))
     files = corpus.write_corpus(ctx, tmp / "in")
     ag_zip = tmp / "autograder.zip"
-    ag_zip.write_bytes(paths.autograder_zip(SLUG).read_bytes())
+    ag_zip.write_bytes(paths.autograder_zip(SLUG, VERSION).read_bytes())
     data.provide_keras_cache()
     before = {p: h for w in _watched() for p, h in _tree_digest(w).items()}
     before[str(marker)] = hashlib.sha256(marker.read_bytes()).hexdigest()
@@ -243,7 +244,7 @@ def test_forged_score_fools_plain_otter_run(forged_notebook: Path):
     dest.mkdir()
     env = grade.grading_env(data.provide_keras_cache())
     otter = Path(sys.executable).parent / "otter"
-    proc = subprocess.run([str(otter), "run", "-a", str(paths.autograder_zip(SLUG)), "-o", str(dest),
+    proc = subprocess.run([str(otter), "run", "-a", str(paths.autograder_zip(SLUG, VERSION)), "-o", str(dest),
                            str(forged_notebook)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((dest / "results.json").read_text(encoding="utf-8"))
@@ -268,7 +269,7 @@ def test_forged_score_does_not_fool_the_kit(corpus_run: CorpusRun):
 
 def _case_file(tmp_path: Path, name: str) -> Path:
     ctx = corpus.Context(SLUG, tmp_path / "marker.json", tmp_path / "secret.png",
-                         forbidden=(str(paths.solution_dir(SLUG)),))
+                         forbidden=(str(paths.solution_dir(SLUG, VERSION)),))
     return corpus.write_corpus(ctx, tmp_path / "in", [name])[name]
 
 
@@ -286,8 +287,8 @@ def test_hostile_files_are_decided_before_grading(tmp_path: Path, name: str):
     t0 = time.monotonic()
     intake = inputs.collect([path.parent], tmp_path / "staging")
     [sub] = intake.chosen
-    info = grade.autograder_info(paths.autograder_zip(SLUG))
-    rec = engine.precheck(sub, info)
+    info = grade.autograder_info(paths.autograder_zip(SLUG, VERSION))
+    rec, _ = engine.precheck(sub, engine.BatchConfig(info, tmp_path / "out"))
     assert time.monotonic() - t0 < 10
     assert rec is not None and rec.status == case.status and case.reason in rec.reason, rec
     staged = list((tmp_path / "staging").iterdir())

@@ -4,8 +4,10 @@ The class is an LMS-style bulk zip (per-student folders with Japanese names): th
 the blank template, the wrong-readings variant, a corrupt notebook, a PDF instead of a
 notebook, a notebook that loops forever (sleeping, so the trainings keep the cores), and a
 student who handed in twice (the older file is the solution, the newer the blank template:
-the newer counts). It is graded once per session with 3 workers (about 5 minutes: two
-trainings beside one time-out) and every test reads that result.
+the newer counts); and versions: two students' per-student variants of version 2027, a
+2026 notebook whose version stamp was removed, one stamped with a version never published. It is
+graded once per session with 3 workers (about 6 minutes: two trainings at a time beside one
+time-out) and every test reads that result.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import re
 import pandas as pd
 import pytest
 
-from autograder import engine, grade, inputs, outputs
+from autograder import cli, engine, grade, inputs, outputs, samples, targets
 
 pytestmark = pytest.mark.e2e
 SLUG = "3-2-overfitting"
-from conftest import TIMEOUT  # noqa: E402
+from conftest import COURSE_SECRET, TIMEOUT, VARIANT_VERSION, VERSION, variant_solution  # noqa: E402
+
+FULL_MARKS = ("s002", "s008", "s009", "s010")
 
 READINGS_LOST = {"q2a_epoch": 2, "q2b_val_accuracy": 2, "q2c_overfitting": 1}
 
@@ -30,10 +34,11 @@ READINGS_LOST = {"q2a_epoch": 2, "q2b_val_accuracy": 2, "q2c_overfitting": 1}
 def test_one_row_per_student_with_expected_statuses(sheet: pd.DataFrame):
     """Is there exactly one row per student, each with the status its submission deserves?"""
     rows = sheet.iloc[1:].set_index("student_id")
-    assert list(rows.index) == ["s001", "s002", "s003", "s004", "s005", "s006", "s007"]
+    assert list(rows.index) == [f"s{i:03d}" for i in range(1, 12)]
     assert rows["status"].to_dict() == {"s001": "timeout", "s002": "graded", "s003": "graded",
                                         "s004": "invalid", "s005": "invalid", "s006": "graded",
-                                        "s007": "graded"}
+                                        "s007": "graded", "s008": "graded", "s009": "graded",
+                                        "s010": "graded", "s011": "wrong-version"}
     assert f"{TIMEOUT} s" in rows.loc["s001", "reason"]
     assert "cut off" in rows.loc["s004", "reason"]
     assert "レポート.pdf is a .pdf file" in rows.loc["s005", "reason"]
@@ -54,13 +59,29 @@ def test_points_are_exactly_as_expected(sheet: pd.DataFrame):
     assert float(rows.loc["s001", "percent_correct"]) == 0.0
 
 
-def test_solution_scores_full_marks_in_the_batch(sheet: pd.DataFrame):
-    """Does the reference solution, graded inside the batch, score 24 / 24 (percent_correct 1.0)?"""
+@pytest.mark.parametrize("sid", FULL_MARKS)
+def test_solution_scores_full_marks_in_the_batch(sheet: pd.DataFrame, sid: str):
+    """Does each version's solution, graded inside the batch by the autograder its stamp names
+    (2027 with the student's own seed), score 24 / 24 (percent_correct 1.0)?"""
     rows = sheet.iloc[1:].set_index("student_id")
     failed = [q for q in sheet.columns if q.startswith("q")
-              and float(rows.loc["s002", q]) != float(sheet.iloc[0][q])]
-    assert failed == [], rows.loc["s002", "reason"]
-    assert float(rows.loc["s002", "percent_correct"]) == 1.0
+              and float(rows.loc[sid, q]) != float(sheet.iloc[0][q])]
+    assert failed == [], rows.loc[sid, "reason"]
+    assert float(rows.loc[sid, "percent_correct"]) == 1.0
+
+
+def test_each_row_names_its_version_and_the_odd_ones_say_why(sheet: pd.DataFrame):
+    """Is each row graded against its stamp's version; is the stamp-less one graded against the
+    command line's first version and flagged; is the unknown version refused naming the versions?"""
+    rows = sheet.iloc[1:].set_index("student_id")
+    assert rows.loc["s002", "version"] == rows.loc["s010", "version"] == VERSION
+    assert rows.loc["s008", "version"] == rows.loc["s009", "version"] == VARIANT_VERSION
+    assert rows.loc["s002", "reason"] == "" and rows.loc["s008", "reason"] == ""
+    assert rows.loc["s010", "reason"].startswith("flagged: no version stamp")
+    assert f"graded as version {VERSION}" in rows.loc["s010", "reason"]
+    reason = rows.loc["s011", "reason"]
+    assert "'2025'" in reason and "not published" in reason and "2026, 2027" in reason
+    assert float(rows.loc["s011", "total_points_earned"]) == 0
 
 
 def test_latest_submission_counts_and_the_other_is_listed(lms_batch, sheet: pd.DataFrame):
@@ -87,8 +108,8 @@ def test_feedback_has_the_students_curves(lms_batch):
 def test_results_json_and_report(lms_batch):
     """Are otter's results.json per graded student and a self-contained report with test accuracy written?"""
     _, out, _ = lms_batch
-    assert {p.name for p in (out / "results").iterdir()} == {"s002.json", "s003.json", "s006.json",
-                                                             "s007.json"}
+    assert {p.name for p in (out / "results").iterdir()} == {
+        f"{s}.json" for s in ("s002", "s003", "s006", "s007", "s008", "s009", "s010")}
     tests = json.loads((out / "results" / "s003.json").read_text())["tests"]
     sheet = pd.read_csv(out / "grades.csv", keep_default_na=False, dtype={"student_id": str})
     s003 = sheet.set_index("student_id").loc["s003"]
@@ -104,9 +125,11 @@ def test_second_run_grades_nothing(lms_batch):
     before = (out / "grades.csv").read_bytes()
     stream = io.StringIO()
     intake = inputs.collect([tmp / "LMS一括ダウンロード.zip"], out / "staging", exclude=out)
-    info = grade.autograder_info(tmp / "autograder.zip")
-    res = engine.run_batch(intake, engine.BatchConfig(info, out, timeout=TIMEOUT), stream=stream)
-    assert res.graded_now == 0 and res.reused == 5
+    resolver = cli._resolver(SLUG, [VERSION, VARIANT_VERSION], str(tmp / "secret.txt"))
+    info = resolver.infos[VERSION]
+    res = engine.run_batch(intake, engine.BatchConfig(info, out, timeout=TIMEOUT, resolve=resolver),
+                           stream=stream)
+    assert res.graded_now == 0 and res.reused == 8
     outputs.write_all(res, info, out)
     assert (out / "grades.csv").read_bytes() == before
 
@@ -116,3 +139,45 @@ def test_nothing_is_left_running(lms_batch):
     _, out, _ = lms_batch
     assert grade.marked_processes(str((out / "work").resolve())) == []
     assert not (out / "work").exists() or os.listdir(out / "work") == []
+
+
+def _bigger(out, sid: str) -> pd.Series:
+    curves = pd.read_csv(out / "curves.csv", dtype={"student_id": str})
+    return curves[(curves.student_id == sid) & (curves.network == "bigger")].iloc[0]
+
+
+def test_variant_students_have_different_seeds_and_curves(lms_batch):
+    """Do the two 2027 students get different seeds, and did their own curves differ?"""
+    _, out, _ = lms_batch
+    assert (targets.derive_seed(COURSE_SECRET, "s008", VARIANT_VERSION)
+            != targets.derive_seed(COURSE_SECRET, "s009", VARIANT_VERSION))
+    a, b = _bigger(out, "s008"), _bigger(out, "s009")
+    assert a["epochs"] == b["epochs"] == 25  # the 2027 parameters were used
+    assert (a["best_epoch"], a["best_val_accuracy"], a["final_gap"]) != (
+        b["best_epoch"], b["best_val_accuracy"], b["final_gap"])
+
+
+def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
+    """s009 hands in their own notebook with s008's readings typed in: graded with s009's seed,
+    the copied epoch and accuracy are checked against s009's curves and fail."""
+    tmp, out, _ = lms_batch
+    a, b = _bigger(out, "s008"), _bigger(out, "s009")
+    tol = 0.005  # 2027's val_acc_tol
+    # the premise: s008's readings are not also right for s009's curves
+    assert a["best_epoch"] != b["best_epoch"] or abs(a["best_val_accuracy"] - b["best_val_accuracy"]) > tol
+    nb = variant_solution("s009")
+    nb = samples._replace(nb, 'good_epoch_bigger = int(hist_bigger["val_accuracy"].idxmax())',
+                          f"good_epoch_bigger = {int(a['best_epoch'])}")
+    nb = samples._replace(nb, 'val_acc_bigger = float(hist_bigger["val_accuracy"].max())',
+                          f"val_acc_bigger = {float(a['best_val_accuracy'])}")
+    sub = tmp_path / "in" / "s009_copy.ipynb"
+    sub.parent.mkdir()
+    sub.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+    code = cli.main(["grade", str(sub.parent), "--out", str(tmp_path / "out"), "--version",
+                     VARIANT_VERSION, "--secret-file", str(tmp / "secret.txt"), "--timeout", str(TIMEOUT)])
+    assert code == 0
+    row = pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str}).iloc[1]
+    assert row["student_id"] == "s009" and row["status"] == "graded"
+    lost = 4 - float(row["q2a_epoch"]) - float(row["q2b_val_accuracy"])
+    assert lost >= 2, row.to_dict()
+    assert float(row["total_points_earned"]) == 24 - lost  # everything else still passes

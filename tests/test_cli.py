@@ -43,3 +43,37 @@ def test_missing_autograder_zip(tmp_path: Path, capsys: pytest.CaptureFixture[st
                      "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 7 and "publish" in err
+
+
+def test_versions_lists_published_versions_and_diffs(capsys: pytest.CaptureFixture[str]):
+    """Does `versions` list both versions with their gate, and --diff show what changes?"""
+    assert cli.main(["versions"]) == 0
+    out = capsys.readouterr().out
+    assert "2026: published, gate passed on seeds" in out and "2027: published, gate passed" in out
+    assert "units_bigger=512" in out and "units_bigger=256" in out
+    assert cli.main(["versions", "--diff", "2026", "2027"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
+    assert rows["units_bigger"] == ["512", "256"] and rows["variants"] == ["false", "true"]
+    assert "units_smaller" not in rows and "accuracy_threshold" not in rows
+    assert cli.main(["versions", "--keys"]) == 0
+    assert "units_bigger = 512" in capsys.readouterr().out
+
+
+def test_grade_refuses_unknown_version_and_missing_secret(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]):
+    """Are an unpublished --version and a variants version without the secret clear errors?"""
+    nb = tmp_path / "a.ipynb"
+    nb.write_text("{}")
+    code = cli.main(["grade", str(nb), "--version", "1999", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 7 and "1999" in err and "not published" in err and "2026, 2027" in err
+    code = cli.main(["grade", str(nb), "--version", "2027", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 7 and "--secret-file" in err and "Traceback" not in err
+
+
+def test_publish_variants_needs_all_its_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    code = cli.main(["publish", "--version", "2027", "--roster", str(tmp_path / "r.csv")])
+    err = capsys.readouterr().err
+    assert code == 5 and "--secret-file" in err and "--out" in err

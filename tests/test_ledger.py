@@ -68,7 +68,7 @@ def test_a_committed_result_survives_kill_9(tmp_path: Path):
         "for i in range(5):\n"
         "    led.put(Record(f'{i:064d}', 'a' * 64, 'graded', seconds=float(i)))\n"
         "led.db.execute('BEGIN IMMEDIATE')\n"  # an open, uncommitted transaction at kill time
-        "led.db.execute(\"INSERT INTO results VALUES ('x','a','graded','',0,0,'[]','',NULL,'',0)\")\n"
+        "led.db.execute(\"INSERT INTO results VALUES ('x','a','graded','',0,0,'[]','',NULL,'',0,'{}')\")\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True)

@@ -1,7 +1,8 @@
-"""Publishing: generated notebooks are up to date, reproducible, and leak nothing."""
+"""Publishing versions: up to date, reproducible, stamped, leak nothing, differ only by parameters."""
 
 from __future__ import annotations
 
+import difflib
 import filecmp
 import json
 import re
@@ -11,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from autograder import paths, publish
+from autograder import paths, publish, render, targets, variants, versions
 from autograder.errors import NotebookError, PublishError
 
 SLUG = "3-2-overfitting"
+VERSIONS = ("2026", "2027")
 
 
 @pytest.fixture(scope="module")
-def fresh(tmp_path_factory: pytest.TempPathFactory) -> publish.Release:
-    return publish.build(SLUG, tmp_path_factory.mktemp("build"))
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> dict[str, publish.Release]:
+    return {v: publish.build(SLUG, v, tmp_path_factory.mktemp(f"build{v}")) for v in VERSIONS}
 
 
 def _code(nb_path: Path) -> str:
@@ -27,24 +29,50 @@ def _code(nb_path: Path) -> str:
     return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
 
 
-def test_committed_files_are_up_to_date():
-    """Are student_template/ and solutions/ what the master notebook generates now?"""
-    assert publish.stale_files(SLUG) == []
+@pytest.mark.parametrize("version", VERSIONS)
+def test_committed_files_are_up_to_date(version: str):
+    """Are the committed release files what the master and the version file generate now, with a
+    passed gate recorded for exactly this content?"""
+    assert publish.stale_files(SLUG, version) == []
 
 
-def test_build_is_byte_identical(fresh: publish.Release, tmp_path: Path):
-    """Does building twice give byte-identical files, the autograder zip included?"""
-    again = publish.build(SLUG, tmp_path)
-    for a, b in ((fresh.student, again.student), (fresh.solution, again.solution)):
+def test_build_is_byte_identical(fresh: dict[str, publish.Release], tmp_path: Path):
+    """Does building twice give byte-identical files: notebooks, zips, manifest?"""
+    first = fresh["2027"]
+    again = publish.build(SLUG, "2027", tmp_path)
+    for a, b in ((first.student, again.student), (first.solution, again.solution)):
         cmp = filecmp.dircmp(a, b)
         assert not cmp.diff_files and not cmp.left_only and not cmp.right_only
-    assert fresh.autograder_zip.read_bytes() == again.autograder_zip.read_bytes()
+        assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+    for name in ("autograder.zip", "manifest.json"):
+        assert (first.solution / name).read_bytes() == (again.solution / name).read_bytes()
+    assert first.student_zip.read_bytes() == again.student_zip.read_bytes()
 
 
-def test_student_notebook_has_no_solutions(fresh: publish.Release):
+def test_student_notebooks_differ_only_where_parameters_differ(fresh: dict[str, publish.Release]):
+    """Is every line that differs between the 2026 and 2027 notebooks explained by a parameter
+    that differs (its old value replaced by the new one gives the new line)?"""
+    a, b = (versions.render_params(versions.load(SLUG, v)) for v in VERSIONS)
+    changed = [(render.literal(a[k]), render.literal(b[k])) for k, _, _ in versions.diff(a, b)
+               if not isinstance(a[k], (list, str))]
+    changed.append(('"2026"', '"2027"'))  # the version stamp
+    old = fresh["2026"].notebook().read_text(encoding="utf-8").splitlines()
+    new = fresh["2027"].notebook().read_text(encoding="utf-8").splitlines()
+    sm = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    pairs = [(o, n) for tag, i1, i2, j1, j2 in sm.get_opcodes() if tag != "equal"
+             for o, n in zip(old[i1:i2], new[j1:j2], strict=True)]
+    assert len(pairs) >= 10  # units, epochs, sizes, dropout, tolerances, seed, stamp
+    for o, n in pairs:
+        for was, now in changed:
+            o = re.sub(rf"(?<![\w.]){re.escape(was)}(?![\w.])", now, o)
+        assert o == n, (o, n)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_student_notebook_has_no_solutions(fresh: dict[str, publish.Release], version: str):
     """Does the student notebook hold none of the solution code?"""
-    student = _code(fresh.student / f"{SLUG}.ipynb")
-    solution = _code(fresh.solution / f"{SLUG}.ipynb")
+    rel = fresh[version]
+    student, solution = _code(rel.notebook("student")), _code(rel.notebook("solution"))
     for line in ("keras.layers.Dense(128, activation='relu')", "/ 255.0", "model.fit(train_images",
                  "model.evaluate(test_images", 'idxmax()', "keras.layers.Dropout(rate)",
                  "overfitting_bigger = True", 'most_overfit = "bigger"'):
@@ -53,35 +81,108 @@ def test_student_notebook_has_no_solutions(fresh: publish.Release):
     assert not re.search(r"BEGIN SOLUTION|END SOLUTION|# SOLUTION|BEGIN HIDDEN", student)
 
 
-def test_student_folder_has_no_hidden_tests(fresh: publish.Release):
-    """Are hidden tests only in the autograder zip, never in the student's folder?"""
-    with zipfile.ZipFile(fresh.autograder_zip) as zf:
+def test_student_folder_and_zip_have_no_hidden_tests(fresh: dict[str, publish.Release]):
+    """Are hidden tests only in the autograder zip, never in the student's folder or its zip?"""
+    rel = fresh["2026"]
+    with zipfile.ZipFile(rel.autograder_zip) as zf:
         zipped = "\n".join(zf.read(n).decode() for n in zf.namelist() if n.startswith("tests/"))
     hidden_names = re.findall(r"@test_case\(points=\d+, hidden=True\)\ndef (\w+)", zipped)
     assert len(hidden_names) >= 12
-    student_text = "\n".join(p.read_text(encoding="utf-8") for p in fresh.student.rglob("*")
-                             if p.is_file())
+    with zipfile.ZipFile(rel.student_zip) as zf:
+        handed_out = "\n".join(zf.read(n).decode("utf-8") for n in zf.namelist())
+    student_text = "\n".join(p.read_text(encoding="utf-8") for p in rel.student.rglob("*")
+                             if p.is_file() and p.suffix != ".zip") + handed_out
     assert "hidden=True" not in student_text
     for name in hidden_names:
         assert f"def {name}(" not in student_text, name
 
 
-def test_public_checks_are_shipped(fresh: publish.Release):
-    """Can the public tests import their form checks beside the student notebook (Colab)?"""
-    shipped = fresh.student / publish.SUPPORT_MODULE
-    assert shipped.read_text(encoding="utf-8") == (
-        Path(publish.__file__).with_name("forms.py").read_text(encoding="utf-8"))
-    assert "from autograder" not in shipped.read_text(encoding="utf-8")
+def test_handout_zip_holds_everything_the_public_checks_need(fresh: dict[str, publish.Release]):
+    """Does the one zip handed out hold the notebook, its public tests, kit_checks.py and the
+    Colab / local instructions?"""
+    rel = fresh["2027"]
+    with zipfile.ZipFile(rel.student_zip) as zf:
+        names = set(zf.namelist())
+        readme = zf.read(f"{SLUG}-2027/README.md").decode()
+        shipped = zf.read(f"{SLUG}-2027/{publish.SUPPORT_MODULE}").decode()
+    assert {f"{SLUG}-2027/{SLUG}.ipynb", f"{SLUG}-2027/kit_checks.py"} <= names
+    assert len([n for n in names if n.startswith(f"{SLUG}-2027/tests/q")]) == 12
+    assert "pip install -q otter-grader==7.0.0" in readme and "Colab" in readme
+    assert "kit_checks.py" in readme and "tests" in readme and "jupyter lab" in readme
+    assert "Google Colab で使う" in readme  # Japanese with English
+    assert shipped == Path(publish.__file__).with_name("forms.py").read_text(encoding="utf-8")
+    assert "from autograder" not in shipped
+
+
+def test_manifest_and_stamp(fresh: dict[str, publish.Release]):
+    """Does the manifest name the version, the kit version and the hashes of what it describes,
+    and is the version stamped into the student notebook?"""
+    import hashlib
+
+    from autograder import __version__
+
+    rel = fresh["2027"]
+    m = json.loads(rel.manifest.read_text(encoding="utf-8"))
+    assert m["version"] == "2027" and m["kit_version"] == __version__ and m["assignment"] == SLUG
+    assert m["params"]["units_bigger"] == 256 and m["params"]["variants"] is True
+    assert m["sha256"]["master"] == hashlib.sha256(paths.master_notebook(SLUG).read_bytes()).hexdigest()
+    assert m["sha256"]["autograder_zip"] == hashlib.sha256(rel.autograder_zip.read_bytes()).hexdigest()
+    assert {"params", "tests", "student_notebook", "solution_notebook"} <= set(m["sha256"])
+    with zipfile.ZipFile(rel.autograder_zip) as zf:
+        assert json.loads(zf.read("files/kit_params.json")) == m["params"]
+    nb = json.loads(rel.notebook().read_text(encoding="utf-8"))
+    assert nb["metadata"][publish.STAMP_KEY] == {"assignment": SLUG, "version": "2027"}
+
+
+def test_handouts_never_contain_the_secret(tmp_path: Path):
+    """With per-student variants, is the course secret in no file handed out (in any encoding),
+    and does each handout differ from the common one only by its seed and stamp?"""
+    import base64
+
+    secret = b"course-secret-never-to-be-handed-out-42"
+    (tmp_path / "secret.txt").write_bytes(secret + b"\n")
+    (tmp_path / "roster.csv").write_text("student_id\ns001\ns002\n", encoding="utf-8")
+    written = variants.write_handouts(SLUG, "2027", tmp_path / "roster.csv", tmp_path / "secret.txt",
+                                      tmp_path / "out")
+    forms = [secret, secret.hex().encode(), base64.b64encode(secret), secret.decode().encode("utf-16")]
+    blobs = []
+    for z in written.values():
+        blobs.append(z.read_bytes())
+        with zipfile.ZipFile(z) as zf:
+            blobs += [zf.read(n) for n in zf.namelist()]
+    blobs += [p.read_bytes() for d in (tmp_path / "out", paths.student_dir(SLUG, "2027"))
+              for p in d.rglob("*") if p.is_file()]
+    assert len(blobs) > 20
+    for blob in blobs:
+        for form in forms:
+            assert form not in blob
+    seeds = {}
+    for sid, z in written.items():
+        with zipfile.ZipFile(z) as zf:
+            nb = json.loads(zf.read(f"{SLUG}-2027-{sid}/{SLUG}.ipynb"))
+        assert nb["metadata"][publish.STAMP_KEY]["student_id"] == sid
+        code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        seeds[sid] = int(re.search(r"^SEED = (\d+)", code, re.M).group(1))
+        assert seeds[sid] == targets.derive_seed(secret, sid, "2027")
+    assert seeds["s001"] != seeds["s002"]
+
+
+def test_variants_of_a_plain_version_are_refused(tmp_path: Path):
+    (tmp_path / "s").write_text("x" * 40)
+    (tmp_path / "r.csv").write_text("s001\n")
+    with pytest.raises(Exception, match="does not use per-student variants"):
+        variants.write_handouts(SLUG, "2026", tmp_path / "r.csv", tmp_path / "s", tmp_path / "o")
 
 
 def test_master_without_config_is_refused(tmp_path: Path):
     """Is a notebook that is not an Otter Assign master refused with a clear message?"""
     root = tmp_path / "kit"
-    (root / "assignments" / "x").mkdir(parents=True)
+    shutil.copytree(paths.repo_root() / "assignments" / SLUG / "versions",
+                    root / "assignments" / "x" / "versions")
     (root / "assignments" / "x" / "x.ipynb").write_text(json.dumps(
         {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     with pytest.raises(PublishError, match="ASSIGNMENT CONFIG"):
-        publish.build("x", tmp_path / "out", root)
+        publish.build("x", "2026", tmp_path / "out", root)
 
 
 def test_corrupt_master_is_a_notebook_error(tmp_path: Path):
@@ -91,13 +192,29 @@ def test_corrupt_master_is_a_notebook_error(tmp_path: Path):
     master = root / "assignments" / SLUG / f"{SLUG}.ipynb"
     master.write_text(master.read_text(encoding="utf-8")[:5000], encoding="utf-8")
     with pytest.raises(NotebookError, match=re.escape(str(master))):
-        publish.build(SLUG, tmp_path / "out", root)
+        publish.build(SLUG, "2026", tmp_path / "out", root)
 
 
-def test_grader_parameters_match_the_master():
-    """Do the parameters the clean check uses (kit_params.json) equal the master's constants?"""
-    params = json.loads((paths.repo_root() / "assignments" / SLUG / "kit_params.json").read_text())
-    code = _code(paths.master_notebook(SLUG))
-    for key, const in (("n_train", "N_TRAIN"), ("n_val", "N_VAL"), ("epochs", "EPOCHS"),
-                       ("batch_size", "BATCH_SIZE")):
-        assert re.search(rf"^{const} = {params[key]}\b", code, re.M), const
+@pytest.mark.e2e
+def test_a_version_its_own_solution_fails_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Is a version whose accuracy threshold its own solution cannot reach refused by the gate
+    (real gradings), saying which check failed by how much, with nothing published?"""
+    from autograder import data
+
+    monkeypatch.setenv(data.ENV_KIT_HOME, str(tmp_path / "home"))  # the gate's own ledger
+    root = tmp_path / "kit"
+    shutil.copytree(paths.repo_root() / "assignments" / SLUG, root / "assignments" / SLUG)
+    (root / "assignments" / SLUG / "versions" / "strict.toml").write_text(
+        'description = "too strict"\naccuracy_threshold = 0.95\ngate_seeds = [2026, 1, 2]\n',
+        encoding="utf-8")
+    lines: list[str] = []
+    with pytest.raises(PublishError) as exc:
+        publish.publish(SLUG, "strict", root, log=lines.append)
+    text = str(exc.value)
+    assert "version strict is refused by the gate; nothing was published" in text
+    m = re.search(r"seed 2026: the solution scored 21/24, not 100% \(lost: q1_accuracy 0/3\); its test "
+                  r"accuracy (0\.\d{4}) is below the threshold 0\.95 by (0\.\d{4})", text)
+    assert m, text
+    assert float(m.group(2)) == pytest.approx(0.95 - float(m.group(1)), abs=1e-4)
+    assert "stopped after the first round" in text and "strict.toml" in exc.value.hint
+    assert not (root / "student_template").exists() and not (root / "solutions").exists()

@@ -36,7 +36,7 @@ def export(tmp_path: Path, namespace: dict, names: list[str]) -> Path:
 @pytest.fixture(scope="module")
 def zip_tests(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("ag")
-    with zipfile.ZipFile(paths.autograder_zip("3-2-overfitting")) as zf:
+    with zipfile.ZipFile(paths.autograder_zip("3-2-overfitting", "2026")) as zf:
         zf.extractall(dest)
     return dest / "tests"
 

@@ -1,0 +1,167 @@
+"""The gate before publishing a version: real gradings of the release that is about to go out.
+
+A version is refused unless, graded by its own autograder exactly as the TAs will grade:
+
+1. the solution scores 100% on every gate seed (at least 3);
+2. the blank student notebook scores 0;
+3. on every gate seed the overfitting scenario is the one the exercise is about, outside the
+   ambiguous band: Bigger overfits (final gap >= ``overfit_yes_at``), Smaller does not
+   (final gap < ``overfit_no_below``), Bigger overfits most by more than ``choice_tol``, and
+   dropout shrinks Bigger's gap by more than ``gap_tol``.
+
+Every failure is reported with its size ("seed 7: Bigger's final gap 0.041 is inside the
+ambiguous band, 0.009 short of 0.05"). The record (scores, gaps, margins) goes into the
+release's manifest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from autograder import engine, grade, inputs
+from autograder.versions import Version
+
+GATE_TIMEOUT = 900.0
+
+
+def run(slug: str, rel, version: Version, *, workers: int | None = None, log=print) -> dict[str, Any]:
+    """Grade the release's solution on each gate seed and its blank notebook; judge the results.
+
+    Two rounds: the first seed beside the blank notebook, then the other seeds. A version that
+    fails the first round is refused without spending the second (same wall time when it passes:
+    the blank notebook is short, and two workers grade the other seeds side by side).
+    """
+    from autograder import data
+    from autograder.cli import require_sandbox
+
+    seeds = version.gate_seeds
+    grade.ensure_kernel()
+    keras_home = data.provide_keras_cache()
+    sandboxed = require_sandbox(False)
+    info = grade.autograder_info(rel.autograder_zip)
+
+    def resolve(sub: inputs.Submission, nb: dict) -> engine.Target:
+        name = Path(sub.key).stem
+        seed = int(name.rsplit("-", 1)[1]) if name.startswith("solution-seed-") else None
+        return engine.Target(info, version.id, seed)
+
+    # A ledger of its own per version: a second attempt after a refusal re-grades only what
+    # changed (results are keyed by notebook, autograder and seed).
+    cfg = engine.BatchConfig(info, gate_dir(slug, version.id), workers=workers or engine.default_workers(),
+                             timeout=GATE_TIMEOUT, keras_home=keras_home, sandboxed=sandboxed,
+                             resolve=resolve)
+    log(f"gate: grading the solution of version {version.id} on seeds {seeds} and the blank "
+        f"notebook, {cfg.workers} at a time ...")
+    results: dict[str, Any] = {}
+    rounds = [(seeds[:1], True), (seeds[1:], False)]  # (seeds, with the blank notebook)
+    with tempfile.TemporaryDirectory(prefix="fmnist-gate-") as tmp:
+        for n, (round_seeds, with_blank) in enumerate(rounds):
+            subs = Path(tmp) / f"round{n}"
+            subs.mkdir()
+            for s in round_seeds:
+                shutil.copy(rel.notebook("solution"), subs / f"solution-seed-{s}.ipynb")
+            if with_blank:
+                shutil.copy(rel.notebook("student"), subs / "blank.ipynb")
+            intake = inputs.collect([subs], Path(tmp) / "staging")
+            batch = engine.run_batch(intake, cfg, stream=sys.stderr)
+            if batch.interrupted:
+                raise KeyboardInterrupt
+            results.update({Path(o.submission.key).stem: o.record for o in batch.outcomes})
+            judged = seeds[:1] if n == 0 else seeds
+            verdict = judge(version, results, seeds=judged)
+            if not verdict["passed"]:
+                if n == 0 and len(seeds) > 1:
+                    verdict["failures"].append(f"(stopped after the first round: seeds {seeds[1:]} "
+                                               "were not graded)")
+                return verdict
+    return judge(version, results)
+
+
+def gate_dir(slug: str, version: str) -> Path:
+    from autograder.data import kit_home
+
+    return kit_home() / "gate" / f"{slug}-{version}"
+
+
+def judge(version: Version, results: dict[str, Any], seeds: list[int] | None = None) -> dict[str, Any]:
+    """The gate's verdict from each grading's ledger record (pure; unit-tested).
+
+    ``seeds``: the seeds judged so far (default: all gate seeds).
+    """
+    p = version.values
+    seeds = version.gate_seeds if seeds is None else seeds
+    failures: list[str] = []
+    per_seed: dict[str, Any] = {}
+    margins: dict[str, float] = {}
+
+    def margin(name: str, value: float) -> None:
+        margins[name] = round(min(margins.get(name, value), value), 4)
+
+    for s in seeds:
+        rec = results.get(f"solution-seed-{s}")
+        if rec is None or rec.status != grade.GRADED:
+            failures.append(f"seed {s}: the solution was not graded ({_why(rec)})")
+            continue
+        entry: dict[str, Any] = {"score": f"{rec.total:g}/{rec.possible:g}"}
+        if rec.possible <= 0 or rec.total < rec.possible:
+            lost = [f"{q.name} {q.score:g}/{q.possible:g}" for q in rec.questions if q.score < q.possible]
+            why = (f"seed {s}: the solution scored {rec.total:g}/{rec.possible:g}, not 100% "
+                   f"(lost: {', '.join(lost)})")
+            if rec.test_accuracy is not None and rec.test_accuracy < p["accuracy_threshold"]:
+                why += (f"; its test accuracy {rec.test_accuracy:.4f} is below the threshold "
+                        f"{p['accuracy_threshold']} by {p['accuracy_threshold'] - rec.test_accuracy:.4f}")
+            failures.append(why)
+        if rec.test_accuracy is not None:
+            entry["test_accuracy"] = round(rec.test_accuracy, 4)
+            margin("test_accuracy_above_threshold", rec.test_accuracy - p["accuracy_threshold"])
+        curves = rec.curves or {}
+        missing = [n for n in ("bigger", "smaller", "baseline", "dropout") if n not in curves]
+        if missing:
+            failures.append(f"seed {s}: no checked learning curves for {', '.join(missing)}")
+            per_seed[str(s)] = entry
+            continue
+        big, small = curves["bigger"]["final_gap"], curves["smaller"]["final_gap"]
+        others = max(curves[n]["final_gap"] for n in ("smaller", "baseline"))
+        drop = curves["dropout"]["final_gap"]
+        entry.update(bigger_gap=round(big, 4), smaller_gap=round(small, 4),
+                     baseline_gap=round(curves["baseline"]["final_gap"], 4), dropout_gap=round(drop, 4),
+                     bigger_best_epoch=curves["bigger"]["best_epoch"],
+                     bigger_best_val_accuracy=round(curves["bigger"]["best_val_accuracy"], 4))
+        checks = [
+            ("bigger_overfits", big - p["overfit_yes_at"],
+             f"Bigger's final gap {big:.4f} is not a clear 'overfits': {p['overfit_yes_at'] - big:.4f} "
+             f"short of overfit_yes_at {p['overfit_yes_at']}"),
+            ("smaller_does_not", p["overfit_no_below"] - small,
+             f"Smaller's final gap {small:.4f} is not a clear 'does not overfit': "
+             f"{small - p['overfit_no_below']:.4f} above overfit_no_below {p['overfit_no_below']}"),
+            ("bigger_overfits_most", big - others - p["choice_tol"],
+             f"Bigger's final gap {big:.4f} is not clearly the largest: the next is {others:.4f}, "
+             f"closer than choice_tol {p['choice_tol']}"),
+            ("dropout_shrinks_gap", big - drop - p["gap_tol"],
+             f"dropout does not clearly shrink the gap: {big:.4f} -> {drop:.4f} "
+             f"(needs more than gap_tol {p['gap_tol']})"),
+        ]
+        for name, m, why in checks:
+            margin(name, m)
+            if m <= 0:
+                failures.append(f"seed {s}: {why}")
+        per_seed[str(s)] = entry
+    rec = results.get("blank")
+    if rec is None or rec.status != grade.GRADED:
+        failures.append(f"the blank notebook was not graded ({_why(rec)})")
+        blank = None
+    else:
+        blank = f"{rec.total:g}/{rec.possible:g}"
+        if rec.total != 0:
+            earned = [f"{q.name} {q.score:g}" for q in rec.questions if q.score > 0]
+            failures.append(f"the blank notebook scored {rec.total:g}, not 0 (earned: {', '.join(earned)})")
+    return {"passed": not failures, "seeds": seeds, "solution": per_seed, "blank": blank,
+            "minimum_margins": dict(sorted(margins.items())), "failures": failures}
+
+
+def _why(rec: Any) -> str:
+    return f"{rec.status}: {rec.reason}" if rec is not None else "no result"

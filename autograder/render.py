@@ -1,0 +1,161 @@
+"""Rendering the master notebook for one version (before ``otter assign`` splits it).
+
+Three kinds of edits, all checked so that a master and a version cannot silently disagree:
+
+- the upper-case constants of the master (``SEED = 2026``, ``UNITS_BIGGER = 512``, ...; see
+  ``versions.CONSTANTS``) get the version's values; each must be assigned exactly once;
+- ``{{key}}`` placeholders in Markdown cells become the version's values (an unknown key is an
+  error);
+- the seed of otter's ``ASSIGNMENT CONFIG`` becomes the version's seed;
+- with ``language = "en"`` the Japanese half of every bilingual Markdown text and code comment
+  is dropped (the master's convention: Japanese first, then the English after ``/``), and
+  Markdown that would still hold Japanese is an error naming the cell.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from autograder.errors import PublishError
+from autograder.versions import BY_KEY, CONSTANTS, Version
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_JAPANESE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
+_LIST_ITEM = re.compile(r"^(\s*(?:[-*]|\d+\.)\s+)")
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _set_source(cell: dict, text: str) -> None:
+    cell["source"] = text.splitlines(keepends=True)
+
+
+def literal(value: Any) -> str:
+    """How a value is written in Python and in Markdown."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return repr(value)
+
+
+def render_master(nb: dict, version: Version) -> dict:
+    """A copy of the master notebook with ``version``'s values in it."""
+    nb = copy.deepcopy(nb)
+    seen = {name: 0 for name in CONSTANTS}
+    for i, cell in enumerate(nb.get("cells", [])):
+        text = _source(cell)
+        kind = cell.get("cell_type")
+        if kind == "raw" and "ASSIGNMENT CONFIG" in text:
+            text = re.sub(r"(?m)^(\s*(?:autograder_value|student_value):\s*)\S+",
+                          lambda m: m.group(1) + str(version["seed"]), text)
+        elif kind == "code":
+            text = _constants(text, version, seen)
+            if version["language"] == "en":
+                text = english_code(text)
+        elif kind == "markdown":
+            text = _placeholders(text, version, i)
+            if version["language"] == "en":
+                text = english_markdown(text)
+                left = _JAPANESE.search(text)
+                if left:
+                    line = next(ln for ln in text.splitlines() if _JAPANESE.search(ln))
+                    raise PublishError(
+                        f"master cell {i}: Japanese left in the English-only rendering: {line.strip()!r}",
+                        hint="write bilingual Markdown as Japanese first, then '/ English' "
+                             "(a line starting with '/ ', or 'ja / en' in headings and tables)")
+        _set_source(cell, text)
+    missing = [name for name, n in seen.items() if n != 1]
+    if missing:
+        raise PublishError(
+            "the master notebook must assign each version constant exactly once; "
+            + ", ".join(f"{name} ({seen[name]} times)" for name in missing),
+            hint="keep lines like `UNITS_BIGGER = 512  # comment` in the master's code cells")
+    return nb
+
+
+def _constants(text: str, version: Version, seen: dict[str, int]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(2)
+        seen[name] += 1
+        return f"{m.group(1)}{name}{m.group(3)}{literal(version[CONSTANTS[name]])}"
+
+    names = "|".join(sorted(CONSTANTS, key=len, reverse=True))
+    return re.sub(rf"(?m)^(\s*)({names})(\s*=\s*)([^#\n]*?)(?=\s*(?:#|$))", sub, text)
+
+
+def _placeholders(text: str, version: Version, cell: int) -> str:
+    def sub(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key not in BY_KEY:
+            raise PublishError(f"master cell {cell}: unknown placeholder {m.group(0)}",
+                               hint=f"placeholders name version parameters: {', '.join(BY_KEY)}")
+        return literal(version[key])
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def _en_inline(text: str) -> str:
+    """'日本語 / English' -> 'English' (headings, bold labels, table cells); else unchanged."""
+    if " / " in text:
+        ja, en = text.split(" / ", 1)
+        if _JAPANESE.search(ja):
+            lead = re.match(r"^(\s*(?:#+\s*|\*\*|(?:[-*]|\d+\.)\s+)?(?:`[^`]*`:\s*)?)", ja).group(1)
+            return lead + en
+    return re.sub(r"（[^）]*）", "", text) if _JAPANESE.search(text) else text
+
+
+def english_markdown(text: str) -> str:
+    """Keep the English half of each bilingual block of a Markdown cell."""
+    out_blocks = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = block.split("\n")
+        if any(ln.lstrip().startswith("|") for ln in lines):  # a table: cell by cell
+            out_blocks.append("\n".join(
+                "|".join(_en_inline(c) for c in ln.split("|")) if ln.lstrip().startswith("|") else ln
+                for ln in lines))
+            continue
+        items: list[list[str]] = []
+        for ln in lines:
+            if _LIST_ITEM.match(ln) or not items:
+                items.append([ln])
+            else:
+                items[-1].append(ln)
+        out_blocks.append("\n".join(_en_item(item) for item in items))
+    return "\n\n".join(out_blocks)
+
+
+def _en_item(lines: list[str]) -> str:
+    """One paragraph or list item: Japanese lines, then '/ English' lines."""
+    split = next((k for k, ln in enumerate(lines) if ln.lstrip().startswith("/ ")), None)
+    if split is None:
+        return "\n".join(_en_inline(ln) for ln in lines)
+    first = lines[0]
+    marker = _LIST_ITEM.match(first)
+    prefix = marker.group(1) if marker else ""
+    body = first[len(prefix):]
+    label = re.match(r"^(\*\*[^*]+ / [^*]+\*\*:?\s*)", body)
+    if label:
+        prefix += _en_inline(label.group(1).rstrip(": ")) + (": " if ":" in label.group(1) else " ")
+    term = re.match(r"^\*\*[^*]+\*\*（([^）]+)）(:?)\s*", body)  # **用語**（term）: -> **term**:
+    if term and not label:
+        prefix += f"**{term.group(1)}**{term.group(2)} "
+    en = [lines[split].lstrip()[2:]] + [ln.strip() if prefix else ln for ln in lines[split + 1:]]
+    indent = " " * len(marker.group(1)) if marker else ""
+    return prefix + en[0] + "".join("\n" + indent + ln for ln in en[1:])
+
+
+def english_code(text: str) -> str:
+    """Comments and one-line docstrings '日本語 / English' keep their English half."""
+    def comment(m: re.Match[str]) -> str:
+        body = m.group(2)
+        if " / " in body and _JAPANESE.search(body.split(" / ", 1)[0]):
+            return m.group(1) + body.split(" / ", 1)[1]
+        return m.group(0)
+
+    text = re.sub(r"(?m)(#\s*)([^\n'\"]*)$", comment, text)
+    return re.sub(r'(?m)^(\s*""")([^"\n]* / [^"\n]*)(""")$',
+                  lambda m: m.group(1) + comment(re.match(r"()(.*)", m.group(2))) + m.group(3), text)

@@ -1,0 +1,128 @@
+"""Which autograder (and seed) grades each submission: version stamps and per-student variants.
+
+Every published student notebook carries ``metadata.fmnist_kit = {"assignment", "version"}``
+(and ``"student_id"`` for a per-student variant). The grader loads every published version of
+the assignment and picks the one the stamp names:
+
+- a stamp naming a version that is not published, or not among the versions this batch
+  accepts (``grade --version``), gives ``wrong-version`` with the versions involved;
+- a notebook without a stamp (metadata removed) is graded against the batch's default version
+  (the first ``--version``) and flagged;
+- a version with ``variants = true`` derives each student's seed from an HMAC of (course
+  secret, student ID, version); the student ID is the submitter's (the file name / LMS folder,
+  or ``metadata.student_id``), so a notebook copied from another student runs with the
+  submitter's seed and the copied readings are checked against the submitter's curves. A stamp
+  naming another student is flagged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder import grade
+from autograder.engine import Target
+from autograder.errors import GradingError
+from autograder.grade import AutograderInfo
+from autograder.inputs import Submission
+
+#: The secret must be long enough that seeds cannot be guessed by trying secrets.
+MIN_SECRET_BYTES = 16
+
+
+def derive_seed(secret: bytes, student_id: str, version: str) -> int:
+    """The seed of ``student_id`` in ``version``: HMAC-SHA256(secret, version, ID) -> 0..2^31-1."""
+    msg = f"fmnist-kit/{version}/{student_id}".encode()
+    return int.from_bytes(hmac.new(secret, msg, hashlib.sha256).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def read_secret(path: Path) -> bytes:
+    """The course secret from a file (surrounding whitespace ignored); clear errors otherwise."""
+    try:
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        raise GradingError(f"cannot read the course secret {path}: {exc}",
+                           hint="give the file that holds the course secret with --secret-file") from None
+    if len(secret) < MIN_SECRET_BYTES:
+        raise GradingError(f"the course secret in {path} is too short ({len(secret)} bytes)",
+                           hint=f"use at least {MIN_SECRET_BYTES} random characters, e.g. "
+                                "`python -c 'import secrets; print(secrets.token_urlsafe(32))' > secret.txt`")
+    return secret
+
+
+@dataclass
+class VersionResolver:
+    """``engine.Resolver`` for a slug's published versions."""
+
+    slug: str
+    infos: dict[str, AutograderInfo]  # version -> autograder, every published version
+    accepted: list[str]  # versions this batch grades; the first is the default
+    secret: bytes | None = None
+    #: The versions were named on the command line (so a variants one needs the secret now).
+    explicit: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [v for v in self.accepted if v not in self.infos]
+        if unknown or not self.accepted:
+            raise GradingError(
+                f"version(s) {', '.join(unknown) or '(none)'} of {self.slug} are not published",
+                hint=f"published: {', '.join(self.infos) or 'none'}; "
+                     f"publish with: python -m autograder publish {self.slug} --version V")
+        needing = [v for v in self.accepted if self.infos[v].variants]
+        if needing and self.secret is None and self.explicit:
+            raise GradingError(
+                f"version {', '.join(needing)} uses per-student variants: the grader needs the "
+                "course secret to re-derive each student's seed",
+                hint="add --secret-file FILE (the file used when the variants were published)")
+
+    @property
+    def default(self) -> str:
+        return self.accepted[0]
+
+    def __call__(self, sub: Submission, nb: dict) -> Target | tuple[str, str]:
+        from autograder.publish import stamp_of
+
+        stamp = stamp_of(nb)
+        flags: list[str] = []
+        assignment = stamp.get("assignment")
+        if assignment and assignment != self.slug:
+            return grade.WRONG_VERSION, (f"this notebook is for assignment {assignment!r}, "
+                                         f"not {self.slug!r}")
+        version = stamp.get("version")
+        if not version:
+            version = self.default
+            flags.append(f"no version stamp in the notebook (metadata removed?): graded as version "
+                         f"{version}, the batch's default")
+        elif not isinstance(version, str) or version not in self.infos:
+            return grade.WRONG_VERSION, (
+                f"this notebook is version {version!r} of {self.slug}, which is not published; "
+                f"published versions: {', '.join(self.infos)}")
+        elif version not in self.accepted:
+            return grade.WRONG_VERSION, (
+                f"this notebook is version {version} of {self.slug}; this batch grades version"
+                f"{'s' if len(self.accepted) > 1 else ''} {', '.join(self.accepted)}")
+        info = self.infos[version]
+        seed = None
+        if info.variants:
+            if self.secret is None:
+                return grade.ERROR, (f"version {version} uses per-student variants: grade again with "
+                                     "--secret-file (the course secret) to grade this notebook")
+            seed = derive_seed(self.secret, sub.student_id, version)
+            owner = stamp.get("student_id")
+            if owner is not None and str(owner) != sub.student_id:
+                flags.append(f"this notebook was handed out to student {owner}, but handed in as "
+                             f"{sub.student_id}: graded with {sub.student_id}'s seed")
+            elif owner is None:
+                flags.append(f"no student ID in the notebook's stamp: graded with "
+                             f"{sub.student_id}'s seed")
+        return Target(info, version, seed, tuple(flags))
+
+
+def load_published(slug: str, root: Path | None = None) -> dict[str, AutograderInfo]:
+    """Version -> autograder of every published version of ``slug``."""
+    from autograder import paths
+    from autograder.publish import published
+
+    return {v: grade.autograder_info(paths.autograder_zip(slug, v, root)) for v in published(slug, root)}

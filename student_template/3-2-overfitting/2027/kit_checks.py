@@ -1,0 +1,211 @@
+"""Form checks of the answers a student reads off the curves (public tests).
+
+This module is shipped beside the student notebook as ``kit_checks.py`` (see ``publish``), so
+it imports nothing from the kit: the public checks must run on Google Colab too. They check the
+*form* of an answer only and never compare it with the curves, so they cannot leak the answer.
+Every failure is a :class:`ReadingError`, an ``AssertionError`` whose bilingual message
+(Japanese first, then English) otter-grader shows as feedback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NoReturn
+
+import numpy as np
+
+
+class ReadingError(AssertionError):
+    """An answer of the wrong form or too far from the curves; the message is the feedback."""
+
+
+def _fail(name: str, ja: str, en: str) -> NoReturn:
+    """Raise one bilingual message, prefixed by the variable the student filled in."""
+    raise ReadingError(f"{name}: {ja} / {en}")
+
+
+def _shown(value: object) -> tuple[str, str]:
+    """Describe ``value`` briefly in Japanese and English for a message."""
+    if isinstance(value, str):
+        text = value if len(value) <= 30 else value[:27] + "..."
+        return f"文字列 {text!r}", f"the string {text!r}"
+    if isinstance(value, int | float | np.number | np.bool_):
+        text = repr(value.item() if isinstance(value, np.generic) else value)
+        return text, text
+    kind = type(value).__name__
+    return f"{kind} 型の値", f"a value of type {kind}"
+
+
+def _placeholder(value: object, name: str, what_ja: str, what_en: str) -> None:
+    """Reject the values every reading shares as "not answered yet": ``...`` and ``None``."""
+    if value is Ellipsis:
+        _fail(
+            name,
+            f"... をあなたの答え（{what_ja}）に書き換えてください",
+            f"Replace ... with your answer ({what_en}).",
+        )
+    if value is None:
+        sep = " " if what_ja[-1].isascii() else ""
+        _fail(
+            name,
+            f"答えが None です。{what_ja}{sep}で答えてください",
+            f"The answer is None; write {what_en}.",
+        )
+
+
+def as_epoch(value: object, name: str, n_epochs: int) -> int:
+    """Coerce an epoch answer to ``int`` in ``1..n_epochs``.
+
+    Whole floats such as ``7.0`` are accepted because arithmetic in a notebook produces them;
+    ``True`` is refused although Python counts it as 1, since it is never meant as an epoch.
+    """
+    what_ja, what_en = "エポック数（整数）", f"an epoch number, a whole number from 1 to {n_epochs}"
+    _placeholder(value, name, what_ja, what_en)
+    ja, en = _shown(value)
+    if isinstance(value, bool | np.bool_):
+        _fail(
+            name,
+            f"True や False ではなくエポック数を整数で答えてください（{ja}）",
+            f"True or False is not an epoch; write a whole number (got {en}).",
+        )
+    if isinstance(value, str):
+        _fail(
+            name,
+            f"エポック数は文字列ではなく整数で答えてください。引用符を外してください（{ja}）",
+            f"The epoch count must be a whole number, not a string (got {en}); remove the quotes.",
+        )
+    if isinstance(value, int | np.integer):
+        epoch = int(value)
+    elif isinstance(value, float | np.floating):
+        if not (math.isfinite(float(value)) and float(value).is_integer()):
+            _fail(
+                name,
+                f"エポック数は整数で答えてください（{ja}）",
+                f"The epoch count must be a whole number (got {en}).",
+            )
+        epoch = int(value)
+    else:
+        _fail(
+            name,
+            f"エポック数は整数で答えてください（{ja}）",
+            f"The epoch count must be a whole number (got {en}).",
+        )
+    if not 1 <= epoch <= n_epochs:
+        _fail(
+            name,
+            f"エポック数は 1 から {n_epochs} の範囲で答えてください（{epoch}）",
+            f"The epoch must be between 1 and {n_epochs} (got {epoch}).",
+        )
+    return epoch
+
+
+def as_accuracy(value: object, name: str) -> float:
+    """Coerce an accuracy answer to a ``float`` fraction in ``0..1``.
+
+    A value in ``(1, 100]`` is almost surely a percentage, so the message says how to write it.
+    """
+    _placeholder(value, name, "0 から 1 の小数", "a fraction between 0 and 1")
+    ja, en = _shown(value)
+    if isinstance(value, bool | np.bool_):
+        _fail(
+            name,
+            f"True や False ではなく精度を 0 から 1 の小数で答えてください（{ja}）",
+            f"True or False is not an accuracy; write a fraction between 0 and 1 (got {en}).",
+        )
+    if isinstance(value, str):
+        _fail(
+            name,
+            f"精度は文字列ではなく数値で答えてください。引用符を外してください（{ja}）",
+            f"The accuracy must be a number, not a string (got {en}); remove the quotes.",
+        )
+    if not isinstance(value, int | float | np.integer | np.floating):
+        _fail(
+            name,
+            f"精度は 0 から 1 の小数で答えてください（{ja}）",
+            f"The accuracy must be a number between 0 and 1 (got {en}).",
+        )
+    acc = float(value)
+    if not math.isfinite(acc):
+        _fail(
+            name,
+            f"精度は 0 から 1 の小数で答えてください（{acc}）",
+            f"The accuracy must be a number between 0 and 1 (got {acc}).",
+        )
+    if 1.0 < acc <= 100.0:
+        _fail(
+            name,
+            f"百分率のようです。{acc / 100:g} のように 0 から 1 の小数で書いてください"
+            f"（{acc:g} ではなく）",
+            f"This looks like a percentage; write {acc / 100:g}, not {acc:g}.",
+        )
+    if not 0.0 <= acc <= 1.0:
+        _fail(
+            name,
+            f"精度は 0 から 1 の範囲で答えてください（{acc:g}）",
+            f"The accuracy must be between 0 and 1 (got {acc:g}).",
+        )
+    return acc
+
+
+def as_yes_no(value: object, name: str) -> bool:
+    """Coerce a yes/no answer; only ``True`` and ``False`` count, so "no" cannot read as truthy."""
+    _placeholder(value, name, "True または False", "True or False")
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    ja, en = _shown(value)
+    quotes_ja = "引用符を付けずに" if isinstance(value, str) else ""
+    quotes_en = " without quotes" if isinstance(value, str) else ""
+    _fail(
+        name,
+        f"{quotes_ja} True または False で答えてください（{ja}）".strip(),
+        f"Use True or False{quotes_en} (got {en}).",
+    )
+
+
+def _normal(text: str) -> str:
+    """Case- and spacing-insensitive form of a choice."""
+    return " ".join(text.split()).casefold()
+
+
+def as_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """Match ``value`` to ``choices`` ignoring case and spacing; return the listed spelling."""
+    if not choices:
+        raise ValueError("choices must not be empty")
+    listed = ", ".join(repr(c) for c in choices)
+    _placeholder(value, name, f"{listed} のいずれか", f"one of {listed}")
+    ja, en = _shown(value)
+    if isinstance(value, str):
+        for choice in choices:
+            if _normal(choice) == _normal(value):
+                return choice
+    _fail(
+        name,
+        f"次のいずれかを文字列で答えてください: {listed}（{ja}）",
+        f"Answer with one of {listed}, as a string (got {en}).",
+    )
+
+
+# --- public tests: form only -------------------------------------------------------------
+
+
+def check_form_epoch(value: object, name: str, n_epochs: int) -> None:
+    """Public test: is ``value`` a usable epoch? Says nothing about whether it is right."""
+    as_epoch(value, name, n_epochs)
+
+
+def check_form_accuracy(value: object, name: str) -> None:
+    """Public test: is ``value`` a usable accuracy? Says nothing about whether it is right."""
+    as_accuracy(value, name)
+
+
+def check_form_yes_no(value: object, name: str) -> None:
+    """Public test: is ``value`` ``True`` or ``False``? Says nothing about which is right."""
+    as_yes_no(value, name)
+
+
+def check_form_choice(value: object, name: str, choices: Sequence[str]) -> None:
+    """Public test: is ``value`` one of ``choices``? Says nothing about which is right."""
+    as_choice(value, name, choices)
+
+

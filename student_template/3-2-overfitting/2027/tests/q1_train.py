@@ -1,0 +1,11 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q1_train"
+points = 1
+
+@test_case(points=0, hidden=False)
+def test_train_form(history):
+    assert hasattr(history, 'history') and 'accuracy' in history.history, 'history には model.fit(...) の結果を入れてください / history must hold what model.fit(...) returns'
+

@@ -1,0 +1,12 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q2a_epoch"
+points = 2
+
+@test_case(points=0, hidden=False)
+def test_epoch_form(good_epoch_bigger, EPOCHS):
+    from kit_checks import check_form_epoch
+    check_form_epoch(good_epoch_bigger, 'good_epoch_bigger', EPOCHS)
+

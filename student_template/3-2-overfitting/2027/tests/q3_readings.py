@@ -1,0 +1,13 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q3_readings"
+points = 2
+
+@test_case(points=0, hidden=False)
+def test_part3_form(dropout_shrinks_gap, best_technique):
+    from kit_checks import check_form_choice, check_form_yes_no
+    check_form_yes_no(dropout_shrinks_gap, 'dropout_shrinks_gap')
+    check_form_choice(best_technique, 'best_technique', ['dropout', 'l2', 'augmentation'])
+

@@ -1,0 +1,284 @@
+"""Versions as data: validation, rendering, stamps, seeds, the gate's judgement (no training)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograder import engine, gate, grade, paths, publish, render, targets, variants, versions
+from autograder.errors import ConfigError, GradingError, PublishError
+from autograder.grade import AutograderInfo, QuestionResult
+from autograder.inputs import Submission
+from autograder.ledger import Record
+
+SLUG = "3-2-overfitting"
+
+
+@pytest.fixture()
+def kit(tmp_path: Path) -> Path:
+    """A copy of the assignment folder to write version files into."""
+    root = tmp_path / "kit"
+    shutil.copytree(paths.repo_root() / "assignments" / SLUG, root / "assignments" / SLUG)
+    return root
+
+
+def _write(root: Path, name: str, text: str) -> Path:
+    path = root / "assignments" / SLUG / "versions" / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_committed_versions_load_and_differ():
+    """Do the shipped version files validate, and do 2026 and 2027 differ in several parameters?"""
+    assert {"2026", "2027"} <= set(versions.available(SLUG))
+    a, b = versions.load(SLUG, "2026"), versions.load(SLUG, "2027")
+    changed = {k for k, _, _ in versions.diff(versions.render_params(a), versions.render_params(b))}
+    assert {"seed", "units_bigger", "epochs", "n_train", "dropout_rate", "variants"} <= changed
+    assert len(a.gate_seeds) >= 3 and len(b.gate_seeds) >= 3
+
+
+@pytest.mark.parametrize("text, match", [
+    ("units_biger = 256\n", r"(?s)2099\.toml: 'units_biger' is not a parameter.*did you mean 'units_bigger'"),
+    ('units_bigger = "256"\n', r"2099\.toml: units_bigger = '256' is not a whole number"),
+    ("dropout_rate = 1.5\n", r"2099\.toml: dropout_rate = 1\.5 must lie in 0\.05\.\.0\.9"),
+    ("variants = 1\n", r"variants = 1 is not true or false"),
+    ("seed = true\n", r"seed = True is not a whole number"),
+    ("units_baseline = 600\n", r"'units_baseline': Baseline must have fewer units than Bigger"),
+    ("n_train = 50001\n", r"n_train = 50001 must lie in 1000\.\.50000"),
+    ("overfit_no_below = 0.06\n", r"overfit_no_below must be below overfit_yes_at"),
+    ("gate_seeds = [1, 1, 2]\n", r"gate_seeds = \[1, 1, 2\] needs at least 3 different seeds"),
+    ('language = "fr"\n', r"language = 'fr' must be one of"),
+    ("units_bigger = \n", r"2099\.toml is not valid TOML"),
+])
+def test_wrong_keys_and_values_name_file_and_key(kit: Path, text: str, match: str):
+    """Is each wrong key or value refused with a message naming the file and the key?"""
+    _write(kit, "2099", text)
+    with pytest.raises(ConfigError, match=match):
+        versions.load(SLUG, "2099", kit)
+
+
+def test_missing_version_lists_the_known_ones(kit: Path):
+    with pytest.raises(ConfigError, match=r"no version file .*1999\.toml") as exc:
+        versions.load(SLUG, "1999", kit)
+    assert "2026" in exc.value.hint and "2027" in exc.value.hint
+    with pytest.raises(ConfigError, match="not a usable version id"):
+        versions.load(SLUG, "../2026", kit)
+
+
+def test_defaults_fill_what_a_file_leaves_out(kit: Path):
+    """Does a version file with one key get every other parameter's default?"""
+    _write(kit, "2099", "units_bigger = 1024\n")
+    v = versions.load(SLUG, "2099", kit)
+    assert v["units_bigger"] == 1024
+    assert all(v[p.key] == p.default for p in versions.SCHEMA if p.key != "units_bigger")
+    assert v.gate_seeds == [v["seed"], v["seed"] + 1, v["seed"] + 2]
+
+
+def _master() -> dict:
+    return json.loads(paths.master_notebook(SLUG).read_text(encoding="utf-8"))
+
+
+def _code(nb: dict) -> str:
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def test_render_sets_every_constant_and_the_otter_seed():
+    """Does rendering put each version value into its master constant and otter's seed config?"""
+    v = versions.load(SLUG, "2027")
+    nb = render.render_master(_master(), v)
+    code = _code(nb)
+    for const, key in versions.CONSTANTS.items():
+        assert re.search(rf"^{const} = {re.escape(render.literal(v[key]))}(\s|$)", code, re.M), const
+    config = "".join(nb["cells"][0]["source"])
+    assert "autograder_value: 2027" in config and "student_value: 2027" in config
+    text = "".join("".join(c["source"]) for c in nb["cells"])
+    assert "{{" not in text and "Bigger（256+256）" in text and "Bigger (256+256)" in text
+
+
+def test_render_refuses_a_master_that_disagrees(kit: Path):
+    """Are a missing constant and an unknown placeholder refused, naming what is wrong?"""
+    v = versions.load(SLUG, "2026")
+    nb = _master()
+    for c in nb["cells"]:
+        c["source"] = "".join(c["source"]).replace("UNITS_BIGGER = 512", "BIG = 512")
+    with pytest.raises(PublishError, match=r"UNITS_BIGGER \(0 times\)"):
+        render.render_master(nb, v)
+    nb = _master()
+    nb["cells"][1]["source"] = "Bigger has {{units_biggest}} units"
+    with pytest.raises(PublishError, match=r"master cell 1: unknown placeholder \{\{units_biggest\}\}"):
+        render.render_master(nb, v)
+
+
+def test_english_only_rendering_leaves_no_japanese_prompt():
+    """With language = "en", is every Markdown cell English only, and the code unchanged in meaning?"""
+    v = versions.load(SLUG, "2026")
+    en = dataclasses.replace(v, values=dict(v.values, language="en"))
+    nb = render.render_master(_master(), en)
+    ja = render.render_master(_master(), v)
+    md = [("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    assert md and not any(render._JAPANESE.search(m) for m in md)
+    assert any(m.startswith("## Build the model") for m in md)
+    assert any("1. `Flatten`: turn a 28×28 image" in m for m in md)
+    assert any("- **dropout**: randomly disabling connections" in m for m in md)
+    strip = re.compile(r"#.*$|\"\"\".*\"\"\"", re.M)  # comments and one-line docstrings differ
+    assert strip.sub("", _code(nb)) == strip.sub("", _code(ja))
+
+
+def test_diff_lists_only_changed_parameters():
+    a = versions.render_params(versions.load(SLUG, "2026"))
+    b = dict(a, units_bigger=256, dropout_rate=0.4)
+    assert versions.diff(a, b) == [("units_bigger", 512, 256), ("dropout_rate", 0.5, 0.4)]
+    assert versions.diff(a, dict(a)) == []
+
+
+# --------------------------------------------------------------------------- seeds and stamps
+
+def test_derived_seeds_depend_on_secret_id_and_version():
+    s = b"x" * 32
+    seed = targets.derive_seed(s, "s001", "2027")
+    assert seed == targets.derive_seed(s, "s001", "2027") and 0 <= seed < 2**31
+    others = {targets.derive_seed(s, "s002", "2027"), targets.derive_seed(s, "s001", "2028"),
+              targets.derive_seed(b"y" * 32, "s001", "2027")}
+    assert seed not in others and len(others) == 3
+
+
+def test_short_or_missing_secret_is_refused(tmp_path: Path):
+    (tmp_path / "s").write_text("short\n")
+    with pytest.raises(GradingError, match="too short"):
+        targets.read_secret(tmp_path / "s")
+    with pytest.raises(GradingError, match="cannot read the course secret"):
+        targets.read_secret(tmp_path / "missing")
+
+
+def _info(version: str, variants_on: bool = False) -> AutograderInfo:
+    return AutograderInfo(Path(f"/nowhere/{version}.zip"), version * 8, SLUG, ("q1_scale",), (1.0,),
+                          version=version, variants=variants_on)
+
+
+def _sub(student_id: str) -> Submission:
+    return Submission(f"{student_id}.ipynb", student_id, student_id, Path("/nowhere"), "ab" * 32, 0.0,
+                      True)
+
+
+def _nb(**stamp: str) -> dict:
+    return {"cells": [], "metadata": {publish.STAMP_KEY: stamp} if stamp else {}}
+
+
+def test_resolver_picks_the_stamped_version_and_refuses_others():
+    """Stamp -> that version; unknown / not accepted -> wrong-version naming the versions; none ->
+    the default, flagged."""
+    r = targets.VersionResolver(SLUG, {"2026": _info("2026"), "2027": _info("2027")}, ["2026"])
+    t = r(_sub("s1"), _nb(assignment=SLUG, version="2026"))
+    assert isinstance(t, engine.Target) and t.version == "2026" and t.seed is None and not t.flags
+    status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2025"))
+    assert status == grade.WRONG_VERSION and "'2025'" in reason and "2026, 2027" in reason
+    status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2027"))
+    assert status == grade.WRONG_VERSION and "version 2027" in reason and "grades version 2026" in reason
+    status, reason = r(_sub("s1"), _nb(assignment="9-9-other", version="2026"))
+    assert status == grade.WRONG_VERSION and "9-9-other" in reason
+    t = r(_sub("s1"), _nb())
+    assert t.version == "2026" and "no version stamp" in t.flags[0]
+
+
+def test_resolver_derives_the_submitters_seed_for_variants():
+    """Variants: the seed comes from the submitter's ID; a stamp naming someone else is flagged."""
+    infos = {"2027": _info("2027", variants_on=True)}
+    with pytest.raises(GradingError, match="course secret"):
+        targets.VersionResolver(SLUG, infos, ["2027"])
+    secret = b"k" * 32
+    r = targets.VersionResolver(SLUG, infos, ["2027"], secret)
+    own = r(_sub("s008"), _nb(assignment=SLUG, version="2027", student_id="s008"))
+    assert own.seed == targets.derive_seed(secret, "s008", "2027") and not own.flags
+    copied = r(_sub("s009"), _nb(assignment=SLUG, version="2027", student_id="s008"))
+    assert copied.seed == targets.derive_seed(secret, "s009", "2027") != own.seed
+    assert "handed out to student s008" in copied.flags[0]
+    assert copied.key != own.key  # never one ledger entry for two seeds
+
+
+def test_unpublished_accepted_version_is_refused():
+    with pytest.raises(GradingError, match="not published"):
+        targets.VersionResolver(SLUG, {"2026": _info("2026")}, ["2030"])
+
+
+def test_roster_reading(tmp_path: Path):
+    f = tmp_path / "r.csv"
+    f.write_bytes("\ufeffname,student_id\n山田,s001\n佐藤,s002\n\n".encode())
+    assert variants.read_roster(f) == ["s001", "s002"]
+    f.write_text("s001\ns002\ns001\n")
+    with pytest.raises(ConfigError, match="row 3: student s001 is listed twice"):
+        variants.read_roster(f)
+    f.write_text("student_id\ns001\n../x\n")
+    with pytest.raises(ConfigError, match=r"row 3: '\.\./x' is not a usable student ID"):
+        variants.read_roster(f)
+
+
+def test_personalise_changes_only_seed_and_stamp():
+    nb = json.loads((paths.student_dir(SLUG, "2027") / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
+    mine = variants.personalise(nb, "s001", 12345)
+    assert re.search(r"^SEED = 12345", _code(mine), re.M)
+    assert _code(mine).replace("SEED = 12345", "SEED = 2027") == _code(nb)
+    assert mine["metadata"][publish.STAMP_KEY] == {"assignment": SLUG, "version": "2027",
+                                                   "student_id": "s001"}
+    assert "student_id" not in nb["metadata"][publish.STAMP_KEY]  # the original is untouched
+
+
+# --------------------------------------------------------------------------- the gate's judgement
+
+def _rec(total_lost: dict[str, float] | None = None, curves: dict | None = None,
+         acc: float | None = 0.87) -> Record:
+    qs = [QuestionResult(f"q{i}", 2.0, 2.0) for i in range(12)]
+    for name, lost in (total_lost or {}).items():
+        qs.append(QuestionResult(name, 3.0 - lost, 3.0))
+    good = {"bigger": {"final_gap": 0.09, "best_epoch": 12, "best_val_accuracy": 0.85},
+            "baseline": {"final_gap": 0.03}, "smaller": {"final_gap": 0.004},
+            "dropout": {"final_gap": 0.02}}
+    return Record("s", "a", grade.GRADED, "", questions=qs, test_accuracy=acc,
+                  curves=good if curves is None else curves)
+
+
+def _blank(score: float = 0.0) -> Record:
+    return Record("b", "a", grade.GRADED, "", questions=[QuestionResult("q1_model", score, 3.0)])
+
+
+def test_gate_passes_a_clean_version_with_its_margins():
+    v = versions.load(SLUG, "2026")
+    res = {f"solution-seed-{s}": _rec() for s in v.gate_seeds} | {"blank": _blank()}
+    out = gate.judge(v, res)
+    assert out["passed"] and out["failures"] == [] and out["blank"] == "0/3"
+    assert out["minimum_margins"]["bigger_overfits"] == pytest.approx(0.04)
+    assert out["minimum_margins"]["smaller_does_not"] == pytest.approx(0.016)
+
+
+def test_gate_refusals_say_which_check_failed_by_how_much():
+    v = versions.load(SLUG, "2026")
+    s1, s2, s3 = v.gate_seeds
+    ambiguous = {"bigger": {"final_gap": 0.041, "best_epoch": 9, "best_val_accuracy": 0.84},
+                 "baseline": {"final_gap": 0.03}, "smaller": {"final_gap": 0.0237},
+                 "dropout": {"final_gap": 0.02}}
+    res = {f"solution-seed-{s1}": _rec({"q1_accuracy": 3.0}, acc=0.8712),
+           f"solution-seed-{s2}": _rec(curves=ambiguous),
+           f"solution-seed-{s3}": _rec(), "blank": _blank(3.0)}
+    out = gate.judge(dataclasses.replace(v, values=dict(v.values, accuracy_threshold=0.95)), res)
+    text = "\n".join(out["failures"])
+    assert not out["passed"]
+    assert f"seed {s1}: the solution scored 24/27, not 100% (lost: q1_accuracy 0/3)" in text
+    assert "test accuracy 0.8712 is below the threshold 0.95 by 0.0788" in text
+    assert f"seed {s2}: Bigger's final gap 0.0410 is not a clear 'overfits': 0.0090 short" in text
+    assert f"seed {s2}: Smaller's final gap 0.0237 is not a clear 'does not overfit': 0.0037 above" in text
+    assert "the blank notebook scored 3, not 0 (earned: q1_model 3)" in text
+    assert f"seed {s3}:" not in text
+
+
+def test_variant_notebook_without_secret_in_an_implicit_batch_says_what_to_do():
+    """With no --version given, a 2027 notebook in a batch without the secret is not graded
+    wrongly: its row says to grade again with --secret-file (plain versions still grade)."""
+    infos = {"2026": _info("2026"), "2027": _info("2027", variants_on=True)}
+    r = targets.VersionResolver(SLUG, infos, ["2027", "2026"], None, explicit=False)
+    status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2027", student_id="s1"))
+    assert status == grade.ERROR and "--secret-file" in reason
+    assert r(_sub("s1"), _nb(assignment=SLUG, version="2026")).version == "2026"
