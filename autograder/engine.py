@@ -175,7 +175,7 @@ def precheck(sub: Submission, cfg: BatchConfig) -> tuple[Record | None, Target |
         reason = f"not a notebook: {Path(sub.key).name} is {kind}; hand in the .ipynb notebook"
     if nb is None:
         return Record(sub.sha256, ag.sha256, status, reason), None
-    target = cfg.resolve(sub, nb) if cfg.resolve else Target(ag)
+    target = cfg.resolve(sub, nb) if cfg.resolve else Target(ag, ag.version)
     if not isinstance(target, Target):
         status, reason = target
         return Record(sub.sha256, ag.sha256, status, reason), None

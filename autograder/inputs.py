@@ -13,7 +13,9 @@ the zip's own name. The default pattern takes the first folder or file name up t
 ``_`` (Moodle's ``Taro Yamada_123456_assignsubmission_file_/``, Canvas's
 ``yamadataro_12345_678_hw.ipynb``, ``s001_3-2.ipynb`` -> ``s001``).
 
-Duplicate rule (several submissions with one ID): a notebook beats a file that is not one;
+Duplicate rule (several submissions with one ID): a notebook whose metadata names a student
+other than the one it was handed in as (when either name is another submission's in the batch)
+loses to the student's own submission and is flagged; a notebook beats a file that is not one;
 then the *latest* wins: by the pattern's ``time`` group if it has one (compared as text, so use
 sortable stamps such as ``20240601T1200``), else by modification time (the entry's time inside
 a zip); equal times -> the later path in sorted order. The others are listed as superseded.
@@ -52,6 +54,10 @@ class Submission:
     time_text: str = ""  # the pattern's ``time`` group, if any
     status: str = ""  # decided before grading (a zip without a notebook, an unreadable member)
     reason: str = ""
+    #: The ID the file/folder name gives (the pattern), when the notebook's metadata overrode it.
+    path_id: str = ""
+    #: Set by ``resolve`` when that overridden ID is another student's in the same batch.
+    id_conflict: str = ""
 
 
 @dataclass
@@ -102,9 +108,21 @@ def resolve(found: list[Submission], ignored: list[tuple[str, str]] | None = Non
     by_id: dict[str, list[Submission]] = {}
     for s in found:
         by_id.setdefault(s.student_id, []).append(s)
+    # A notebook whose metadata names one student, handed in under another student's name: the
+    # metadata rule keeps it under the metadata's ID, but the TA must see it when either name is
+    # another submission's in this batch.
+    for s in found:
+        if not s.path_id:
+            continue
+        names = [o.path_id or o.student_id for o in found if o is not s]
+        if s.path_id in by_id or s.student_id in names:
+            s.id_conflict = (f"the notebook's metadata says student {s.student_id}, but it was handed "
+                             f"in as {s.path_id}")
     intake = Intake(ignored=list(ignored or []))
     for sid in sorted(by_id):
-        subs = sorted(by_id[sid], key=lambda s: (s.is_notebook, s.time_text, s.mtime, s.key))
+        # a notebook handed in under another name never beats the student's own submission
+        subs = sorted(by_id[sid], key=lambda s: (not s.id_conflict, s.is_notebook, s.time_text,
+                                                  s.mtime, s.key))
         winner = subs[-1]
         intake.chosen.append(winner)
         intake.superseded.extend((s, winner) for s in subs[:-1])
@@ -252,8 +270,11 @@ class _Gatherer:
         staged = self.staging / f"{sha[:20]}{suffix.lower() if suffix.isascii() else ''}"
         if not staged.exists():
             staged.write_bytes(raw)
-        sid, ttext = student_id(id_path, self.pattern, _metadata_id(raw) if is_nb else None)
-        self.found.append(Submission(key, id_path, sid, staged, sha, mtime, is_nb, ttext))
+        meta_id = _metadata_id(raw) if is_nb else None
+        sid, ttext = student_id(id_path, self.pattern, meta_id)
+        path_id = student_id(id_path, self.pattern)[0] if meta_id else ""
+        self.found.append(Submission(key, id_path, sid, staged, sha, mtime, is_nb, ttext,
+                                     path_id=path_id if path_id != sid else ""))
 
     def add_decided(self, key: str, id_path: str, mtime: float, status: str, reason: str) -> None:
         sid, ttext = student_id(id_path, self.pattern)

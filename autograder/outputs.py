@@ -81,6 +81,8 @@ def grades_frame(batch: BatchResult, info: AutograderInfo) -> pd.DataFrame:
         total = sum(scores.values())
         reason = rec.reason if rec else "the batch was interrupted; run the same command again"
         flags = list(o.target.flags) if o.target else []
+        if o.submission.id_conflict:
+            flags.insert(0, o.submission.id_conflict)
         if flags and status == grade.GRADED:
             reason = (reason + " | " if reason else "flagged: ") + " | ".join(flags)
         rows.append({
@@ -105,9 +107,10 @@ def write_all(batch: BatchResult, info: AutograderInfo, out: Path) -> Written:
     grades_frame(batch, info).to_csv(csv, index=False)
     superseded = out / "superseded.csv"
     pd.DataFrame(
-        [{"student_id": old.student_id, "file": old.key, "sha256": old.sha256, "kept_instead": new.key}
+        [{"student_id": old.student_id, "file": old.key, "sha256": old.sha256, "kept_instead": new.key,
+          "note": old.id_conflict}
          for old, new in batch.intake.superseded],
-        columns=["student_id", "file", "sha256", "kept_instead"]).to_csv(superseded, index=False)
+        columns=["student_id", "file", "sha256", "kept_instead", "note"]).to_csv(superseded, index=False)
     curve_rows = [{"student_id": o.submission.student_id, "network": net, **summary}
                   for o in sorted(batch.outcomes, key=lambda o: o.submission.student_id)
                   if o.record for net, summary in sorted(o.record.curves.items())]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from autograder.engine import Target
 from autograder.errors import GradingError
 from autograder.grade import AutograderInfo
 from autograder.inputs import Submission
+
+#: Seeding calls whose argument is not the notebook's ``SEED`` (which the grader sets).
+_OWN_SEED = re.compile(r"\b(set_random_seed|set_seed|random\.seed)\(\s*(?!SEED\s*\))([^)\n]*)\)")
 
 #: The secret must be long enough that seeds cannot be guessed by trying secrets.
 MIN_SECRET_BYTES = 16
@@ -117,6 +121,10 @@ class VersionResolver:
             elif owner is None:
                 flags.append(f"no student ID in the notebook's stamp: graded with "
                              f"{sub.student_id}'s seed")
+            own = own_seeding(nb)
+            if own:
+                flags.append(f"the notebook seeds with its own value ({'; '.join(own[:3])}), not "
+                             "SEED: its curves may not be the ones its seed gives")
         return Target(info, version, seed, tuple(flags))
 
 
@@ -126,3 +134,14 @@ def load_published(slug: str, root: Path | None = None) -> dict[str, AutograderI
     from autograder.publish import published
 
     return {v: grade.autograder_info(paths.autograder_zip(slug, v, root)) for v in published(slug, root)}
+
+
+def own_seeding(nb: dict) -> list[str]:
+    """Seeding calls in code cells that do not use ``SEED`` (a copied notebook pinning a seed)."""
+    found = []
+    for cell in nb.get("cells", []):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            src = cell.get("source", "")
+            src = "".join(src) if isinstance(src, list) else str(src)
+            found += [m.group(0) for m in _OWN_SEED.finditer(src)]
+    return found

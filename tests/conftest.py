@@ -59,7 +59,7 @@ def lms_batch(tmp_path_factory: pytest.TempPathFactory):
     data.provide_keras_cache()
     t0 = time.monotonic()
     code = cli.main(["grade", str(bulk), "--out", str(out), "--version", VERSION, "--version",
-                     VARIANT_VERSION, "--secret-file", str(secret), "--keep-work",
+                     VARIANT_VERSION, "--secret-file", str(secret),
                      "--timeout", str(TIMEOUT), "--workers", str(WORKERS)])
     wall = time.monotonic() - t0
     assert code == 0

@@ -162,7 +162,9 @@ def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
     the copied epoch and accuracy are checked against s009's curves and fail."""
     tmp, out, _ = lms_batch
     a, b = _bigger(out, "s008"), _bigger(out, "s009")
-    tol = 0.005  # 2027's val_acc_tol
+    from autograder import publish
+
+    tol = publish.published(SLUG)[VARIANT_VERSION]["params"]["val_acc_tol"]
     # the premise: s008's readings are not also right for s009's curves
     assert a["best_epoch"] != b["best_epoch"] or abs(a["best_val_accuracy"] - b["best_val_accuracy"]) > tol
     nb = variant_solution("s009")
@@ -179,5 +181,7 @@ def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
     row = pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str}).iloc[1]
     assert row["student_id"] == "s009" and row["status"] == "graded"
     lost = 4 - float(row["q2a_epoch"]) - float(row["q2b_val_accuracy"])
-    assert lost >= 2, row.to_dict()
+    print(f"copied readings: epoch {a['best_epoch']} (own {b['best_epoch']}), accuracy "
+          f"{a['best_val_accuracy']} (own {b['best_val_accuracy']}): {lost:g} of 4 points lost")
+    assert lost >= 2, row.to_dict()  # at least one of the two copied readings fails
     assert float(row["total_points_earned"]) == 24 - lost  # everything else still passes

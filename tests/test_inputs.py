@@ -176,3 +176,23 @@ def test_identical_content_is_staged_once(tmp_path: Path):
     intake = inputs.collect([d], tmp_path / "stage")
     assert len(intake.chosen) == 2 and intake.chosen[0].sha256 == intake.chosen[1].sha256
     assert len(list((tmp_path / "stage").iterdir())) == 1
+
+
+def test_metadata_naming_another_student_of_the_batch_is_flagged(tmp_path: Path):
+    """A newer notebook in s002's folder whose metadata says s001 (who handed in too): flagged, and
+    it cannot replace s001's own submission."""
+    import zipfile
+
+    bulk = tmp_path / "bulk.zip"
+    with zipfile.ZipFile(bulk, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("s001_a/nb.ipynb", (2026, 6, 1, 0, 0, 0)), nb_bytes("x = 1"))
+        zf.writestr(zipfile.ZipInfo("s002_b/nb.ipynb", (2026, 6, 2, 0, 0, 0)),
+                    nb_bytes("x = 2", student_id="s001"))
+        zf.writestr(zipfile.ZipInfo("s003_c/nb.ipynb", (2026, 6, 1, 0, 0, 0)),
+                    nb_bytes("x = 3", student_id="B2012345"))
+    intake = inputs.collect([bulk], tmp_path / "stage")
+    chosen = {s.student_id: s for s in intake.chosen}
+    assert chosen["s001"].key.endswith("s001_a/nb.ipynb")  # the newer impostor does not win
+    [(old, new)] = intake.superseded
+    assert old.key.endswith("s002_b/nb.ipynb") and "handed in as s002" in old.id_conflict
+    assert chosen["B2012345"].id_conflict == ""  # its name is no other submission's

@@ -282,3 +282,15 @@ def test_variant_notebook_without_secret_in_an_implicit_batch_says_what_to_do():
     status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2027", student_id="s1"))
     assert status == grade.ERROR and "--secret-file" in reason
     assert r(_sub("s1"), _nb(assignment=SLUG, version="2026")).version == "2026"
+
+
+def test_a_variant_notebook_pinning_its_own_seed_is_flagged():
+    """Does a notebook that seeds with a literal (a copy pinning its author's seed) get flagged?"""
+    secret = b"k" * 32
+    r = targets.VersionResolver(SLUG, {"2027": _info("2027", variants_on=True)}, ["2027"], secret)
+    nb = _nb(assignment=SLUG, version="2027", student_id="s009")
+    nb["cells"] = [{"cell_type": "code", "source": "keras.utils.set_random_seed(SEED)\n"}]
+    assert r(_sub("s009"), nb).flags == ()
+    nb["cells"].append({"cell_type": "code", "source": "keras.utils.set_random_seed(123456)\n"})
+    flags = r(_sub("s009"), nb).flags
+    assert len(flags) == 1 and "set_random_seed(123456)" in flags[0]
