@@ -23,6 +23,7 @@ import filecmp
 import hashlib
 import io
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -88,6 +89,34 @@ def normalise_notebook(path: Path, stamp: dict[str, Any] | None = None) -> None:
             cell["execution_count"] = None
     if stamp is not None:
         nb.setdefault("metadata", {})[STAMP_KEY] = stamp
+    path.write_text(dump_notebook(nb), "utf-8")
+
+
+INIT_CELL = """# otter-grader の準備（Colab などでは一度インストールします）
+# / set up otter-grader (installed once where it is missing, e.g. on Colab)
+try:
+    import otter
+except ImportError:
+    %pip install -q otter-grader==7.0.0
+    import otter
+grader = otter.Notebook({name})
+"""
+
+
+def colab_init_cell(path: Path, english_only: bool = False) -> None:
+    """Replace otter's first cell (``import otter``) by one that installs otter where it is
+    missing (Colab), so the student's first cell does not fail there."""
+    nb = read_json_notebook(path)
+    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"
+             and "".join(c.get("source", "")).startswith("# Initialize Otter")]
+    if len(cells) != 1:
+        raise PublishError(f"{path}: otter's init cell ('# Initialize Otter') not found once",
+                           hint="keep `init_cell: true` in the master's ASSIGNMENT CONFIG")
+    name = json.dumps(path.name)
+    text = INIT_CELL.format(name=name)
+    if english_only:
+        text = re.sub(r"\A#[^\n]*\n# / ", "# ", text)
+    cells[0]["source"] = text.splitlines(keepends=True)
     path.write_text(dump_notebook(nb), "utf-8")
 
 
@@ -173,8 +202,9 @@ def build(slug: str, version: str, dest: Path, root: Path | None = None) -> Rele
         (zip_src,) = (out / "autograder").glob("*.zip")
         repack_zip(zip_src, solution / "autograder.zip")
     stamp = {"assignment": slug, "version": version}
-    normalise_notebook(student / master.name, stamp)
-    normalise_notebook(solution / master.name, stamp)
+    for nb_path in (student / master.name, solution / master.name):
+        normalise_notebook(nb_path, stamp)
+        colab_init_cell(nb_path, english_only=ver["language"] == "en")
     rel = Release(version, student, solution)
     _write_handout(rel, slug, ver)
     _write_manifest(rel, slug, ver, master, params_text)

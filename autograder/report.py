@@ -68,6 +68,10 @@ def class_report_html(batch, info) -> str:
     ax.set_xlabel("人数 / students")
     ax.invert_yaxis()
     parts.append(f"<p><img alt='status counts' src='{_png_b64(fig)}'></p>")
+    versions = Counter(o.target.version for o in outs if o.target and o.target.version)
+    if versions:
+        parts.append("<p>版 / versions: " + ", ".join(
+            f"{e(v)} × {n}" for v, n in sorted(versions.items())) + "</p>")
 
     parts.append("<h2>得点の分布 / Score histogram (graded)</h2>")
     if graded and possible:

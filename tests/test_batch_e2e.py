@@ -117,6 +117,7 @@ def test_results_json_and_report(lms_batch):
     report = (out / "report.html").read_text(encoding="utf-8")
     assert report.count("data:image/png;base64,") == 4
     assert re.search(r"中央値 / median 0\.8\d{3}", report) and "s001" in report
+    assert "版 / versions: 2026 × 6, 2027 × 2" in report
 
 
 def test_second_run_grades_nothing(lms_batch):

@@ -218,3 +218,14 @@ def test_a_version_its_own_solution_fails_is_refused(tmp_path: Path, monkeypatch
     assert float(m.group(2)) == pytest.approx(0.95 - float(m.group(1)), abs=1e-4)
     assert "stopped after the first round" in text and "strict.toml" in exc.value.hint
     assert not (root / "student_template").exists() and not (root / "solutions").exists()
+
+
+def test_first_cell_installs_otter_where_it_is_missing(fresh: dict[str, publish.Release]):
+    """Does the student's first cell install otter-grader when it is missing (Colab), and does
+    the notebook tell Colab users what to upload?"""
+    nb = json.loads(fresh["2026"].notebook().read_text(encoding="utf-8"))
+    first = "".join(nb["cells"][0]["source"])
+    assert "except ImportError:\n    %pip install -q otter-grader==7.0.0\n    import otter" in first
+    assert first.rstrip().endswith('grader = otter.Notebook("3-2-overfitting.ipynb")')
+    intro = "".join(nb["cells"][1]["source"])
+    assert "Google Colab" in intro and "`tests`" in intro and "kit_checks.py" in intro
