@@ -3,7 +3,9 @@
 Each submission runs in its own worker process (``grade.grade_one``) from a clean copy with a
 fresh Jupyter kernel; a thread per parallel slot supervises one worker at a time (timeout,
 memory, Ctrl-C). Only the main thread writes the ledger and the progress display. Results
-already in the ledger (same submission bytes, same autograder) are reused, not graded again.
+already in the ledger (same submission bytes, same autograder, same seed) are reused, not graded
+again. Each submission's ``Target`` (autograder, version, seed) comes from ``BatchConfig.resolve``
+(the version stamp, ``targets.py``), or is the one autograder of the batch.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ A version is refused unless, graded by its own autograder exactly as the TAs wil
    (final gap < ``overfit_no_below``), Bigger overfits most by more than ``choice_tol``, and
    dropout shrinks Bigger's gap by more than ``gap_tol``.
 
-Every failure is reported with its size ("seed 7: Bigger's final gap 0.041 is inside the
-ambiguous band, 0.009 short of 0.05"). The record (scores, gaps, margins) goes into the
-release's manifest.
+Every failure is reported with its size ("seed 7: Bigger's final gap 0.0410 is not a clear
+'overfits': 0.0090 short of overfit_yes_at 0.05"). The record (scores, gaps, margins) goes into
+the release's manifest.
 """
 
 from __future__ import annotations

@@ -228,8 +228,8 @@ _README_JA = """# {slug}（版 {version}）
 
 1. この zip を展開し、`{nb}` を Colab で開きます（ファイル → ノートブックをアップロード）。
 2. 左の「ファイル」欄に `kit_checks.py` と `tests` フォルダ（中身ごと）をアップロードします。
-3. 最初のセルの前に新しいセルを作り、`%pip install -q otter-grader==7.0.0` を実行します。
-4. 上から順にセルを実行します。`grader.check(...)` で答えの形を確かめられます。
+3. 上から順にセルを実行します。最初のセルが otter-grader を入れます（入っていない場合だけ）。
+4. `grader.check(...)` のセルで答えの形を確かめられます。
 5. 最後のセルで zip を作り、ダウンロードして提出します（`{nb}` だけの提出でもかまいません）。
 
 ## 自分のパソコン（Jupyter）で使う
@@ -249,8 +249,8 @@ _README_EN = """# {slug} (version {version})
 
 1. Unzip this file and open `{nb}` in Colab (File -> Upload notebook).
 2. In the Files pane on the left, upload `kit_checks.py` and the `tests` folder (with its files).
-3. Add a cell before the first one and run `%pip install -q otter-grader==7.0.0` in it.
-4. Run the cells from top to bottom; `grader.check(...)` checks the form of your answers.
+3. Run the cells from top to bottom; the first cell installs otter-grader 7.0.0 if it is missing.
+4. The `grader.check(...)` cells check the form of your answers.
 5. The last cell makes a zip: download it and hand it in (handing in `{nb}` alone is fine too).
 
 ## On your own computer (Jupyter)
