@@ -104,6 +104,11 @@ def check_notebook(path: Path) -> tuple[dict | None, str, str]:
             return None, INVALID, "not a notebook: the file ends in the middle of a character (cut off)"
         return None, INVALID, "not a notebook: the file is not UTF-8 text"
     except json.JSONDecodeError as exc:
+        text = exc.doc.rstrip()
+        if exc.msg.startswith("Unterminated string") or exc.pos >= len(text):
+            # the JSON stops before the notebook does: an interrupted upload or copy
+            return None, INVALID, (f"not a notebook: the file ends before the notebook does, at line "
+                                   f"{exc.lineno} (cut off)")
         return None, INVALID, f"not a notebook: broken JSON at line {exc.lineno} ({exc.msg})"
     if isinstance(nb, dict) and "nbformat" in nb and nb.get("nbformat") != 4:
         return None, INVALID, (

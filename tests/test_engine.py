@@ -110,7 +110,7 @@ def test_mixed_batch_statuses_and_points(mixed):
     assert "15 s" in reasons["hangs"]
     assert reasons["hog"].startswith("memory:") and "1.0 GiB" in reasons["hog"]
     assert "5-1-regression" in reasons["other"]
-    assert "broken JSON" in reasons["corrupt"]
+    assert "(cut off)" in reasons["corrupt"]  # the first 40 bytes of a notebook
     assert "notes.txt is a .txt file" in reasons["notes"]
     assert reasons["crash"].startswith("the grader stopped")
 
@@ -318,3 +318,17 @@ def test_a_relative_output_folder_works(tmp_path: Path, tiny_zip: Path, monkeypa
     sheet = pd.read_csv(tmp_path / "rel-out" / "grades.csv", keep_default_na=False, dtype={"student_id": str})
     row = sheet.set_index("student_id").loc["good"]
     assert code == 0 and row["status"] == "graded", row["reason"]
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.5, 0.97])
+def test_a_notebook_cut_anywhere_is_reported_as_cut_off(tmp_path: Path, cut: float):
+    """Wherever an upload stops (inside a string or between values), is it called cut off, with
+    the line, not a vague 'broken JSON'? A file broken in the middle is still 'broken JSON'."""
+    text = json.dumps(json.loads(notebook("print('x')")), indent=1)
+    f = tmp_path / "cut.ipynb"
+    f.write_text(text[: int(len(text) * cut)], encoding="utf-8")
+    status, reason = grade.check_notebook(f)[1:]
+    assert status == "invalid" and "the file ends before the notebook does" in reason
+    assert reason.endswith("(cut off)") and "at line" in reason
+    f.write_text(text.replace('"cells"', '"cells" "oops"', 1), encoding="utf-8")
+    assert "broken JSON at line" in grade.check_notebook(f)[2]
