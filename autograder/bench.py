@@ -50,15 +50,15 @@ with open("bench_dump.json", "w") as _f:
 def _solution_workdir(tmp: Path, seed: int | None) -> Path:
     """A folder holding the solution notebook and its public tests, as a student would have."""
     work = tmp / "nb"
-    version = _default_version(SLUG)
+    from autograder.publish import default_version
+    from autograder.variants import set_seed
+
+    version = default_version(SLUG)
     shutil.copytree(paths.student_dir(SLUG, version), work)
     nb = json.loads((paths.solution_dir(SLUG, version) / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
     cells = [c for c in nb["cells"] if "grader.export" not in "".join(c.get("source", ""))]
     if seed is not None:
-        for c in cells:
-            src = "".join(c.get("source", ""))
-            if src.lstrip().startswith("# TensorFlow"):
-                c["source"] = src.replace("SEED = 2026", f"SEED = {seed}")
+        set_seed(cells, seed)
     cells.append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
                   "source": DUMP_CELL})
     nb["cells"] = cells
@@ -272,7 +272,9 @@ def fairness(seeds: list[int], thread_settings: list[str]) -> int:
 def bench_sandbox(repeat: int) -> None:
     """Grade the solution with and without the sandbox, alternating; print times and the ratio."""
     from autograder import grade, samples
+    from autograder.publish import default_version
 
+    ag_zip = paths.autograder_zip(SLUG, default_version(SLUG))
     keras_home = data.provide_keras_cache()
     times: dict[bool, list[float]] = {True: [], False: []}
     scores: dict[bool, list[float]] = {True: [], False: []}
@@ -280,7 +282,6 @@ def bench_sandbox(repeat: int) -> None:
         sub = samples.write(SLUG, Path(tmp) / "in", ["solution"])["solution"]
         for i in range(repeat):
             for sandboxed in (True, False):
-                ag_zip = paths.autograder_zip(SLUG, _default_version(SLUG))
                 res = grade.grade_one(sub, ag_zip, Path(tmp) / f"w{i}{sandboxed}",
                                       timeout=1800, keras_home=keras_home, sandboxed=sandboxed)
                 times[sandboxed].append(res.seconds)
@@ -306,9 +307,3 @@ def main(args: argparse.Namespace) -> int:
 
         run_batch_benchmark(args.batch)
     return 0
-
-
-def _default_version(slug: str) -> str:
-    from autograder.publish import default_version
-
-    return default_version(slug)

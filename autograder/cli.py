@@ -130,11 +130,15 @@ def _show(value: object) -> str:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from autograder import engine, inputs
+    from autograder import engine, inputs, sandbox
     from autograder.errors import GradingError
     from autograder.grade import autograder_info, ensure_kernel
 
     resolver = None
+    if args.autograder and (args.version or args.secret_file):
+        raise GradingError("--autograder grades every notebook with that one zip: it cannot be combined "
+                           "with --version or --secret-file",
+                           hint="drop --autograder to grade each notebook by its version stamp")
     if args.autograder:
         ag_zip = Path(args.autograder)
         if not ag_zip.is_file():
@@ -148,7 +152,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise GradingError("--workers and --timeout must be positive, --memory 0 (no limit) or more",
                            hint="e.g. --workers 2 --timeout 300 --memory 4")
     ensure_kernel()
-    sandboxed = require_sandbox(args.unsafe_no_sandbox)
+    sandboxed = sandbox.require(args.unsafe_no_sandbox)
     from autograder import data
 
     keras_home = data.provide_keras_cache()
@@ -180,24 +184,6 @@ def _resolver(slug: str, chosen: list[str] | None, secret_file: str | None):
     secret = targets.read_secret(Path(secret_file)) if secret_file else None
     accepted = list(chosen) if chosen else list(infos)[::-1]  # newest first: the default
     return targets.VersionResolver(slug, infos, accepted, secret, explicit=bool(chosen))
-
-
-def require_sandbox(unsafe: bool) -> bool:
-    """True when grading runs sandboxed; refuse when the sandbox cannot run, unless told to."""
-    from autograder import sandbox
-    from autograder.errors import GradingError
-
-    if unsafe:
-        print("WARNING: --unsafe-no-sandbox: student code runs with your rights, network and files",
-              file=sys.stderr)
-        return False
-    status = sandbox.probe()
-    if not status.available:
-        raise GradingError(
-            f"the grading sandbox (bubblewrap) cannot run here: {status.reason}",
-            hint="fix that, or grade without isolation by adding --unsafe-no-sandbox "
-                 "(only for notebooks you trust)")
-    return True
 
 
 def _run_and_report(intake, cfg, info) -> int:
@@ -234,7 +220,7 @@ def _run_and_report(intake, cfg, info) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from autograder import demo, engine, inputs, paths
+    from autograder import demo, engine, inputs, paths, sandbox
     from autograder.errors import GradingError
     from autograder.grade import autograder_info, ensure_kernel
     from autograder.publish import default_version
@@ -245,7 +231,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise GradingError(f"autograder zip not found: {ag_zip}",
                            hint=f"run: python -m autograder publish {DEFAULT_SLUG} --version {version}")
     ensure_kernel()
-    sandboxed = require_sandbox(args.unsafe_no_sandbox)
+    sandboxed = sandbox.require(args.unsafe_no_sandbox)
     from autograder import data
 
     keras_home = data.provide_keras_cache()

@@ -424,12 +424,14 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = "3-2-
     import tempfile
 
     from autograder import data, inputs, paths, samples
+    from autograder.publish import default_version
 
     stream = stream if stream is not None else sys.stdout
     tmp = Path(tempfile.mkdtemp(prefix="fmnist-batch-bench-", dir=work))
     home = data.provide_keras_cache()
     env = grade.grading_env(home)
-    ag_zip = paths.autograder_zip(slug, _default_version(slug))
+    version = default_version(slug)
+    ag_zip = paths.autograder_zip(slug, version)
     grade.ensure_kernel()
     copies = []
     for i in range(n):
@@ -444,7 +446,7 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = "3-2-
         print(text, file=stream, flush=True)
 
     bare_dir = tmp / "bare"
-    shutil.copytree(paths.student_dir(slug, _default_version(slug)), bare_dir)
+    shutil.copytree(paths.student_dir(slug, version), bare_dir)
     bare_nb = json.loads(copies[0].read_text(encoding="utf-8"))  # without the export cell, which
     bare_nb["cells"] = [c for c in bare_nb["cells"]  # grading skips (it re-runs the whole notebook)
                         if "grader.export(" not in "".join(c.get("source", ""))]
@@ -505,9 +507,3 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = "3-2-
         "TensorFlow and runs all tests on the exported values)")
     log(f"  files kept in {tmp}")
     return out
-
-
-def _default_version(slug: str) -> str:
-    from autograder.publish import default_version
-
-    return default_version(slug)

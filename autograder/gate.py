@@ -35,13 +35,12 @@ def run(slug: str, rel, version: Version, *, workers: int | None = None, log=pri
     fails the first round is refused without spending the second (same wall time when it passes:
     the blank notebook is short, and two workers grade the other seeds side by side).
     """
-    from autograder import data
-    from autograder.cli import require_sandbox
+    from autograder import data, sandbox
 
     seeds = version.gate_seeds
     grade.ensure_kernel()
     keras_home = data.provide_keras_cache()
-    sandboxed = require_sandbox(False)
+    sandboxed = sandbox.require(False)
     info = grade.autograder_info(rel.autograder_zip)
 
     def resolve(sub: inputs.Submission, nb: dict) -> engine.Target:

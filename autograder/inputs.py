@@ -111,11 +111,9 @@ def resolve(found: list[Submission], ignored: list[tuple[str, str]] | None = Non
     # A notebook whose metadata names one student, handed in under another student's name: the
     # metadata rule keeps it under the metadata's ID, but the TA must see it when either name is
     # another submission's in this batch.
-    for s in found:
-        if not s.path_id:
-            continue
-        names = [o.path_id or o.student_id for o in found if o is not s]
-        if s.path_id in by_id or s.student_id in names:
+    names = {o.path_id or o.student_id for o in found}  # what each was handed in as
+    for s in found:  # (s's own name is its path_id, never its student_id: no self-match)
+        if s.path_id and (s.path_id in by_id or s.student_id in names):
             s.id_conflict = (f"the notebook's metadata says student {s.student_id}, but it was handed "
                              f"in as {s.path_id}")
     intake = Intake(ignored=list(ignored or []))

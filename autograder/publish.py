@@ -139,12 +139,11 @@ def write_zip(dest: Path, entries: list[tuple[str, bytes]], executable: tuple[st
     dest.write_bytes(buf.getvalue())
 
 
-def repack_zip(src: Path, dest: Path, replace: dict[str, bytes] | None = None) -> None:
-    """Rewrite a zip reproducibly, replacing the named members' contents."""
+def repack_zip(src: Path, dest: Path) -> None:
+    """Rewrite a zip reproducibly (sorted entries, fixed dates and modes)."""
     with zipfile.ZipFile(src) as zin:
-        entries = {info.filename: zin.read(info) for info in zin.infolist() if not info.is_dir()}
-    entries.update(replace or {})
-    write_zip(dest, list(entries.items()), executable=("run_autograder",))
+        entries = [(info.filename, zin.read(info)) for info in zin.infolist() if not info.is_dir()]
+    write_zip(dest, entries, executable=("run_autograder",))
 
 
 def sha256(data: bytes) -> str:

@@ -150,12 +150,10 @@ def _en_item(lines: list[str]) -> str:
 
 def english_code(text: str) -> str:
     """Comments and one-line docstrings '日本語 / English' keep their English half."""
-    def comment(m: re.Match[str]) -> str:
+    def english(m: re.Match[str]) -> str:
         body = m.group(2)
-        if " / " in body and _JAPANESE.search(body.split(" / ", 1)[0]):
-            return m.group(1) + body.split(" / ", 1)[1]
-        return m.group(0)
+        ja, sep, en = body.partition(" / ")
+        return m.group(1) + en + m.group(3) if sep and _JAPANESE.search(ja) else m.group(0)
 
-    text = re.sub(r"(?m)(#\s*)([^\n'\"]*)$", comment, text)
-    return re.sub(r'(?m)^(\s*""")([^"\n]* / [^"\n]*)(""")$',
-                  lambda m: m.group(1) + comment(re.match(r"()(.*)", m.group(2))) + m.group(3), text)
+    text = re.sub(r"(?m)(#\s*)([^\n'\"]*)()$", english, text)
+    return re.sub(r'(?m)^(\s*""")([^"\n]*)(""")$', english, text)

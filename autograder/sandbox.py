@@ -415,3 +415,20 @@ def run(
                 proc.kill()
                 proc.wait()
     return SandboxResult(proc.returncode, timed_out, out.truncated, time.monotonic() - start, Path(log))
+
+
+def require(unsafe: bool) -> bool:
+    """True when grading runs sandboxed; refuse when the sandbox cannot run, unless told to."""
+    from autograder.errors import GradingError
+
+    if unsafe:
+        print("WARNING: --unsafe-no-sandbox: student code runs with your rights, network and files",
+              file=sys.stderr)
+        return False
+    status = probe()
+    if not status.available:
+        raise GradingError(
+            f"the grading sandbox (bubblewrap) cannot run here: {status.reason}",
+            hint="fix that, or grade without isolation by adding --unsafe-no-sandbox "
+                 "(only for notebooks you trust)")
+    return True

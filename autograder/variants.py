@@ -9,9 +9,9 @@ secret itself is written nowhere; the grader re-derives each seed from the secre
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
-import json
 import re
 import shutil
 from pathlib import Path
@@ -50,11 +50,10 @@ def read_roster(path: Path) -> list[str]:
     return ids
 
 
-def personalise(nb: dict, student_id: str, seed: int) -> dict:
-    """The handout notebook of one student: their seed, their ID in the stamp."""
-    nb = json.loads(json.dumps(nb))
+def set_seed(cells: list[dict], seed: int) -> None:
+    """Set the notebook's one ``SEED = ...`` line (in place) to ``seed``."""
     hits = 0
-    for cell in nb.get("cells", []):
+    for cell in cells:
         if cell.get("cell_type") != "code":
             continue
         src = "".join(cell.get("source", ""))
@@ -63,8 +62,14 @@ def personalise(nb: dict, student_id: str, seed: int) -> dict:
             hits += n
             cell["source"] = new.splitlines(keepends=True)
     if hits != 1:
-        raise ConfigError(f"the student notebook assigns SEED {hits} times, expected once",
+        raise ConfigError(f"the notebook assigns SEED {hits} times, expected once",
                           hint="republish the version from the master")
+
+
+def personalise(nb: dict, student_id: str, seed: int) -> dict:
+    """The handout notebook of one student: their seed, their ID in the stamp."""
+    nb = copy.deepcopy(nb)
+    set_seed(nb.get("cells", []), seed)
     nb["metadata"].setdefault(publish.STAMP_KEY, {})["student_id"] = student_id
     return nb
 

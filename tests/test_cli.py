@@ -77,3 +77,10 @@ def test_publish_variants_needs_all_its_options(tmp_path: Path, capsys: pytest.C
     code = cli.main(["publish", "--version", "2027", "--roster", str(tmp_path / "r.csv")])
     err = capsys.readouterr().err
     assert code == 5 and "--secret-file" in err and "--out" in err
+
+
+def test_one_autograder_and_versions_do_not_mix(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    code = cli.main(["grade", str(tmp_path), "--autograder", str(tmp_path / "ag.zip"), "--version",
+                     "2026", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 7 and "cannot be combined with --version" in err

@@ -229,3 +229,12 @@ def test_first_cell_installs_otter_where_it_is_missing(fresh: dict[str, publish.
     assert first.rstrip().endswith('grader = otter.Notebook("3-2-overfitting.ipynb")')
     intro = "".join(nb["cells"][1]["source"])
     assert "Google Colab" in intro and "`tests`" in intro and "kit_checks.py" in intro
+
+
+def test_fairness_bench_runs_the_seed_it_is_given(tmp_path: Path):
+    """Does the fairness benchmark's notebook carry the seed asked for (the one SEED line)?"""
+    from autograder import bench
+
+    nb = json.loads((bench._solution_workdir(tmp_path, 7) / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert re.findall(r"^SEED = (\d+)", code, re.M) == ["7"]
