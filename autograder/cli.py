@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 from autograder import __version__
+from autograder.catalog import SLUG
 from autograder.errors import KitError
-
-DEFAULT_SLUG = "3-2-overfitting"
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -26,7 +25,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from autograder import publish, versions
+    from autograder.release import publish, versions
 
     chosen = args.version or versions.available(args.slug)
     if not chosen:
@@ -59,8 +58,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _publish_variants(args: argparse.Namespace, chosen: list[str]) -> int:
-    from autograder import variants
     from autograder.errors import ConfigError
+    from autograder.release import variants
 
     if not (args.roster and args.secret_file and args.out) or len(chosen) != 1:
         raise ConfigError("per-student variants need --version V, --roster CSV, --secret-file FILE "
@@ -75,12 +74,13 @@ def _publish_variants(args: argparse.Namespace, chosen: list[str]) -> int:
 
 
 def _cmd_versions(args: argparse.Namespace) -> int:
-    from autograder import publish, versions
+    from autograder import catalog
+    from autograder.release import versions
 
     if args.keys:
         print(versions.describe_keys())
         return 0
-    pub = publish.published(args.slug)
+    pub = catalog.published(args.slug)
     if args.diff:
         a, b = args.diff
         params = {}
@@ -130,9 +130,9 @@ def _show(value: object) -> str:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from autograder import engine, inputs, sandbox
     from autograder.errors import GradingError
-    from autograder.grade import autograder_info, ensure_kernel
+    from autograder.grading import engine, inputs, sandbox
+    from autograder.grading.run_one import autograder_info, ensure_kernel
 
     resolver = None
     if args.autograder and (args.version or args.secret_file):
@@ -174,8 +174,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _resolver(slug: str, chosen: list[str] | None, secret_file: str | None):
-    from autograder import targets
     from autograder.errors import GradingError
+    from autograder.grading import targets
 
     infos = targets.load_published(slug)
     if not infos:
@@ -189,7 +189,8 @@ def _resolver(slug: str, chosen: list[str] | None, secret_file: str | None):
 def _run_and_report(intake, cfg, info) -> int:
     import signal
 
-    from autograder import engine, outputs
+    from autograder.grading import engine
+    from autograder.report import outputs, style
 
     def _term(signum, frame):  # `kill` (SIGTERM) stops as cleanly as Ctrl-C
         raise KeyboardInterrupt
@@ -202,7 +203,7 @@ def _run_and_report(intake, cfg, info) -> int:
     written = outputs.write_all(batch, info, cfg.out)
     counts: dict[str, int] = {}
     for o in batch.outcomes:
-        st = o.record.status if o.record else outputs.PENDING
+        st = o.record.status if o.record else style.PENDING
         counts[st] = counts.get(st, 0) + 1
     print(f"graded now {batch.graded_now}, from the ledger {batch.reused}, in {batch.wall:.0f} s: "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -220,23 +221,25 @@ def _run_and_report(intake, cfg, info) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from autograder import demo, engine, inputs, paths, sandbox
+    from autograder import paths
+    from autograder.catalog import default_version
     from autograder.errors import GradingError
-    from autograder.grade import autograder_info, ensure_kernel
-    from autograder.publish import default_version
+    from autograder.grading import engine, inputs, sandbox
+    from autograder.grading.run_one import autograder_info, ensure_kernel
+    from autograder.tools import demo
 
-    version = default_version(DEFAULT_SLUG)
-    ag_zip = paths.autograder_zip(DEFAULT_SLUG, version)
+    version = default_version(SLUG)
+    ag_zip = paths.autograder_zip(SLUG, version)
     if not ag_zip.is_file():
         raise GradingError(f"autograder zip not found: {ag_zip}",
-                           hint=f"run: python -m autograder publish {DEFAULT_SLUG} --version {version}")
+                           hint=f"run: python -m autograder publish {SLUG} --version {version}")
     ensure_kernel()
     sandboxed = sandbox.require(args.unsafe_no_sandbox)
     from autograder import data
 
     keras_home = data.provide_keras_cache()
     out = Path(args.out)
-    subs = demo.write_samples(DEFAULT_SLUG, out / "submissions")
+    subs = demo.write_samples(SLUG, out / "submissions")
     print(f"demo class of {len(subs)} submissions written to {out / 'submissions'}: "
           f"{', '.join(subs)}")
     print(f"grading with {args.workers} worker(s), time limit {args.timeout:.0f} s each "
@@ -249,7 +252,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from autograder import bench
+    from autograder.tools import bench
 
     return bench.main(args)
 
@@ -267,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_data)
 
     pub = sub.add_parser("publish", help="generate student/solution notebooks and autograder")
-    pub.add_argument("slug", nargs="?", default=DEFAULT_SLUG, help="assignment (folder name)")
+    pub.add_argument("slug", nargs="?", default=SLUG, help="assignment (folder name)")
     pub.add_argument("--version", action="append", metavar="V",
                      help="version to publish (assignments/<slug>/versions/V.toml); repeatable; "
                      "default: every version file")
@@ -282,14 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     pub.set_defaults(func=_cmd_publish)
 
     vs = sub.add_parser("versions", help="list the versions of an assignment, or compare two")
-    vs.add_argument("slug", nargs="?", default=DEFAULT_SLUG, help="assignment (folder name)")
+    vs.add_argument("slug", nargs="?", default=SLUG, help="assignment (folder name)")
     vs.add_argument("--diff", nargs=2, metavar=("A", "B"), help="show the parameters that differ")
     vs.add_argument("--keys", action="store_true",
                     help="list the parameters a version file may set, with defaults")
     vs.set_defaults(func=_cmd_versions)
 
-    from autograder.engine import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, default_workers
-    from autograder.inputs import DEFAULT_ID_PATTERN
+    from autograder.grading.engine import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, default_workers
+    from autograder.grading.inputs import DEFAULT_ID_PATTERN
 
     g = sub.add_parser(
         "grade", help="grade submissions (notebooks, folders, otter or LMS zips) in parallel, offline",
@@ -297,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         "running the same command again only grades what is not done yet.")
     g.add_argument("inputs", nargs="+", help=".ipynb files, folders, otter export zips, LMS bulk zips")
     g.add_argument("--out", default="grading-out", help="output folder (default: %(default)s)")
-    g.add_argument("--slug", default=DEFAULT_SLUG, help="assignment (default: %(default)s)")
+    g.add_argument("--slug", default=SLUG, help="assignment (default: %(default)s)")
     g.add_argument("--version", action="append", metavar="V",
                    help="version(s) this batch grades; repeatable; the first grades notebooks "
                    "without a version stamp (default: every published version, newest first)")
@@ -326,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--out", default="demo-out", help="output folder (default: %(default)s)")
     dm.add_argument("--workers", "-j", type=int, default=default_workers(),
                     help="submissions graded at once (default: %(default)s)")
-    from autograder.demo import DEMO_TIMEOUT
+    from autograder.tools.demo import DEMO_TIMEOUT
 
     dm.add_argument("--timeout", type=float, default=DEMO_TIMEOUT,
                     help="seconds one submission may take (default: %(default)s)")

@@ -9,7 +9,11 @@ import zipfile
 import pandas as pd
 import pytest
 
-from autograder import cli, data, demo, publish, samples, targets, variants
+from autograder import cli, data
+from autograder.grading import targets
+from autograder.notebook import STAMP_KEY
+from autograder.release import variants
+from autograder.tools import demo, samples
 
 SLUG = "3-2-overfitting"
 VERSION = "2026"  # the plain version the e2e samples come from
@@ -75,9 +79,9 @@ def variant_solution(student_id: str) -> dict:
 
 def version_samples() -> dict[str, bytes]:
     no_stamp = samples.solution(SLUG, VERSION)
-    del no_stamp["metadata"][publish.STAMP_KEY]
+    del no_stamp["metadata"][STAMP_KEY]
     unknown = samples.solution(SLUG, VERSION)
-    unknown["metadata"][publish.STAMP_KEY]["version"] = "2025"
+    unknown["metadata"][STAMP_KEY]["version"] = "2025"
     out = {"no-stamp": no_stamp, "version-2025": unknown,
            "variant-s008": variant_solution("s008"), "variant-s009": variant_solution("s009")}
     return {k: json.dumps(v, ensure_ascii=False).encode() for k, v in out.items()}

@@ -21,10 +21,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import corpus
 import pandas as pd
 import pytest
 
-from autograder import cli, corpus, data, grade, inputs, paths
+from autograder import cli, data, paths
+from autograder.grading import inputs, run_one
 
 SLUG = "3-2-overfitting"
 VERSION = "2026"  # the version the corpus is built from (samples' default)
@@ -66,7 +68,7 @@ class CorpusRun:
         return self.out / "work" / str(self.sheet.loc[name, "sha256"])[:20]
 
     def probes(self, name: str) -> list[dict]:
-        executed = self.workdir(name) / "results" / grade.EXECUTED_NOTEBOOK
+        executed = self.workdir(name) / "results" / run_one.EXECUTED_NOTEBOOK
         if not executed.is_file() or executed.is_symlink():
             return []
         return corpus.probe_results(json.loads(executed.read_text(encoding="utf-8")))
@@ -126,7 +128,7 @@ def test_case_gets_its_status_and_exactly_its_honest_score(corpus_run: CorpusRun
     allowed = case.status if isinstance(case.status, tuple) else (case.status,)
     assert row["status"] in allowed, (row["status"], row["reason"])
     assert "internal error" not in row["reason"], row["reason"]
-    if row["status"] != grade.GRADED:
+    if row["status"] != run_one.GRADED:
         assert row["reason"], "a submission that was not graded needs a reason"
     if case.reason:
         assert case.reason in row["reason"], row["reason"]
@@ -140,7 +142,7 @@ def test_case_gets_its_status_and_exactly_its_honest_score(corpus_run: CorpusRun
 def test_the_batch_goes_on_with_one_row_per_case_within_budget(corpus_run: CorpusRun):
     """Is every case in the grade sheet, nothing left running, and the batch within its budget?"""
     assert sorted(corpus_run.sheet.index) == sorted(corpus.CASES)
-    assert grade.marked_processes(str((corpus_run.out / "work").resolve())) == []
+    assert run_one.marked_processes(str((corpus_run.out / "work").resolve())) == []
     assert corpus_run.wall < BUDGET_SECONDS, f"the corpus took {corpus_run.wall:.0f} s"
 
 
@@ -216,11 +218,11 @@ def test_fork_bomb_and_memory_hog_are_stopped(corpus_run: CorpusRun):
     for name in ("fork-bomb", "allocate-20-gb", "print-1-gb"):
         row = corpus_run.sheet.loc[name]
         assert float(row["seconds"]) < TIMEOUT * 0.75, (name, row["seconds"], row["reason"])
-        if row["status"] == grade.ERROR:
+        if row["status"] == run_one.ERROR:
             assert row["reason"], name
     probes = corpus_run.probes("fork-bomb")
     assert probes in ([], [{"refused": True}])  # none: the tree was killed for its memory
-    if corpus_run.sheet.loc["fork-bomb", "status"] == grade.ERROR:
+    if corpus_run.sheet.loc["fork-bomb", "status"] == run_one.ERROR:
         assert "memory" in corpus_run.sheet.loc["fork-bomb", "reason"]
 
 
@@ -242,7 +244,7 @@ def test_forged_score_fools_plain_otter_run(forged_notebook: Path):
     """
     dest = forged_notebook.parent / "otter-run"
     dest.mkdir()
-    env = grade.grading_env(data.provide_keras_cache())
+    env = run_one.grading_env(data.provide_keras_cache())
     otter = Path(sys.executable).parent / "otter"
     proc = subprocess.run([str(otter), "run", "-a", str(paths.autograder_zip(SLUG, VERSION)), "-o", str(dest),
                            str(forged_notebook)], env=env, capture_output=True, text=True, timeout=600)
@@ -259,7 +261,7 @@ def test_forged_score_does_not_fool_the_kit(corpus_run: CorpusRun):
     name = "patch-otter-testfile-run"
     assert corpus.CASES[name].build(corpus_run.ctx) == corpus.forged_score_notebook(SLUG)
     row = corpus_run.sheet.loc[name]
-    assert (row["status"], float(row["total_points_earned"])) == (grade.GRADED, 0.0)
+    assert (row["status"], float(row["total_points_earned"])) == (run_one.GRADED, 0.0)
     disagree = row["reason"].count("passed in the student's kernel but fails the clean check")
     assert disagree >= 8, row["reason"]  # every question whose public check the clean run fails
 
@@ -280,14 +282,14 @@ HOSTILE_FILES = ("zip-bomb", "zip-bomb-lying-header", "zip-symlink-outside", "zi
 @pytest.mark.parametrize("name", HOSTILE_FILES)
 def test_hostile_files_are_decided_before_grading(tmp_path: Path, name: str):
     """Is each hostile file or zip decided at intake or precheck, quickly, and nothing extracted?"""
-    from autograder import engine
+    from autograder.grading import engine
 
     case = corpus.CASES[name]
     path = _case_file(tmp_path, name)
     t0 = time.monotonic()
     intake = inputs.collect([path.parent], tmp_path / "staging")
     [sub] = intake.chosen
-    info = grade.autograder_info(paths.autograder_zip(SLUG, VERSION))
+    info = run_one.autograder_info(paths.autograder_zip(SLUG, VERSION))
     rec, _ = engine.precheck(sub, engine.BatchConfig(info, tmp_path / "out"))
     assert time.monotonic() - t0 < 10
     assert rec is not None and rec.status == case.status and case.reason in rec.reason, rec
@@ -299,7 +301,7 @@ def test_hostile_files_are_decided_before_grading(tmp_path: Path, name: str):
 def test_a_lying_zip_bomb_is_refused_with_little_memory(tmp_path: Path):
     """Does intake of a zip whose header under-states its size stay under 300 MB of memory?"""
     path = _case_file(tmp_path, "zip-bomb-lying-header")
-    script = ("import sys\nfrom pathlib import Path\nfrom autograder import inputs\n"
+    script = ("import sys\nfrom pathlib import Path\nfrom autograder.grading import inputs\n"
               "[s] = inputs.collect([Path(sys.argv[1])], Path(sys.argv[2])).chosen\n"
               "assert s.status == 'invalid', s\n"
               # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec

@@ -20,7 +20,10 @@ import re
 import pandas as pd
 import pytest
 
-from autograder import cli, engine, grade, inputs, outputs, samples, targets
+from autograder import catalog, cli
+from autograder.grading import engine, inputs, run_one, targets
+from autograder.report import outputs
+from autograder.tools import samples
 
 pytestmark = pytest.mark.e2e
 SLUG = "3-2-overfitting"
@@ -138,7 +141,7 @@ def test_second_run_grades_nothing(lms_batch):
 def test_nothing_is_left_running(lms_batch):
     """After the batch (with a timed-out infinite loop), is no grading process still alive?"""
     _, out, _ = lms_batch
-    assert grade.marked_processes(str((out / "work").resolve())) == []
+    assert run_one.marked_processes(str((out / "work").resolve())) == []
     assert not (out / "work").exists() or os.listdir(out / "work") == []
 
 
@@ -163,9 +166,8 @@ def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
     the copied epoch and accuracy are checked against s009's curves and fail."""
     tmp, out, _ = lms_batch
     a, b = _bigger(out, "s008"), _bigger(out, "s009")
-    from autograder import publish
 
-    tol = publish.published(SLUG)[VARIANT_VERSION]["params"]["val_acc_tol"]
+    tol = catalog.published(SLUG)[VARIANT_VERSION]["params"]["val_acc_tol"]
     # the premise: s008's readings are not also right for s009's curves
     assert a["best_epoch"] != b["best_epoch"] or abs(a["best_val_accuracy"] - b["best_val_accuracy"]) > tol
     nb = variant_solution("s009")

@@ -21,8 +21,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from autograder import engine, grade, inputs, outputs
 from autograder.errors import GradingError
+from autograder.grading import engine, inputs, run_one
+from autograder.report import feedback, outputs
 
 SCENARIO = Path(__file__).parent / "scenarios" / "tiny"
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,12 +71,12 @@ def write_class(folder: Path, files: dict[str, str | bytes]) -> Path:
 
 def batch(folder: Path, out: Path, ag: Path, **kw) -> engine.BatchResult:
     intake = inputs.collect([folder], out / "staging", exclude=out)
-    cfg = engine.BatchConfig(grade.autograder_info(ag), out, **{"workers": 2, "timeout": 60, **kw})
+    cfg = engine.BatchConfig(run_one.autograder_info(ag), out, **{"workers": 2, "timeout": 60, **kw})
     return engine.run_batch(intake, cfg, stream=io.StringIO())
 
 
 def marked(out: Path) -> list[psutil.Process]:
-    return grade.marked_processes(str((out / "work").resolve()))
+    return run_one.marked_processes(str((out / "work").resolve()))
 
 
 def csv_without_timing(path: Path) -> pd.DataFrame:
@@ -143,7 +144,7 @@ def test_outputs_grade_sheet_feedback_report(mixed):
     """Do grades.csv (otter's points row first), feedback, results.json and the report get written?"""
     res, tmp, _ = mixed
     out = tmp / "out"
-    info = grade.autograder_info(next((tmp.parent).rglob("tiny-autograder.zip")))
+    info = run_one.autograder_info(next((tmp.parent).rglob("tiny-autograder.zip")))
     written = outputs.write_all(res, info, out)
     df = pd.read_csv(written.csv, keep_default_na=False)
     assert list(df.columns[:4]) == ["student_id", "file", "q1_value", "q2_text"]
@@ -247,7 +248,7 @@ def test_progress_plain_lines_when_not_a_terminal():
     """Without a terminal, is there one plain line per result with counts and an ETA?"""
     stream = io.StringIO()
     prog = engine.Progress(total=3, to_grade=2, workers=1, stream=stream)
-    from autograder.ledger import Record
+    from autograder.grading.ledger import Record
 
     prog.seen("s001", Record("a", "b", "graded", seconds=10.0), fresh=True)
     lines = stream.getvalue().splitlines()
@@ -265,7 +266,7 @@ def test_progress_redraws_one_line_on_a_terminal():
 
     stream = Tty()
     prog = engine.Progress(total=4, to_grade=4, workers=2, stream=stream)
-    from autograder.ledger import Record
+    from autograder.grading.ledger import Record
 
     prog.seen("s001", Record("a", "b", "timeout", seconds=30.0), fresh=True)
     last = stream.getvalue().split("\r")[-1]
@@ -275,12 +276,12 @@ def test_progress_redraws_one_line_on_a_terminal():
 
 def test_other_assignment_without_metadata_is_wrong_version(tiny_zip: Path):
     """Is a notebook with no otter metadata and none of the questions called wrong-version?"""
-    info = grade.autograder_info(tiny_zip)
+    info = run_one.autograder_info(tiny_zip)
     nb = json.loads(notebook("import numpy as np\nnp.zeros(3)", assignment=None))
-    status, reason = grade.check_assignment(nb, info)
+    status, reason = run_one.check_assignment(nb, info)
     assert status == "wrong-version" and "0 of its 2 questions" in reason
     nb_ok = json.loads(notebook("grader.check('q1_value')\ngrader.check('q2_text')", assignment=None))
-    assert grade.check_assignment(nb_ok, info) == ("graded", "")
+    assert run_one.check_assignment(nb_ok, info) == ("graded", "")
 
 
 def test_student_feedback_hides_the_hidden_tests_code():
@@ -289,7 +290,7 @@ def test_student_feedback_hides_the_hidden_tests_code():
            "        Error at line 17 in test q1_model:\n"
            "              check_architecture(model, hidden_units=[128], params=101770)\n"
            "        AssertionError: 全結合層のユニット数が [64, 10] です / units [64, 10]\n")
-    msg = outputs.student_message(out)
+    msg = feedback.student_message(out)
     assert "hidden_units=[128]" not in msg and "Error at line" not in msg
     assert "AssertionError: 全結合層のユニット数が [64, 10] です" in msg and "✘ Test case failed" in msg
 
@@ -299,10 +300,10 @@ def test_a_cut_off_upload_says_so(tmp_path: Path):
     raw = json.dumps(json.loads(notebook("print('学習')")), ensure_ascii=False).encode()
     f = tmp_path / "cut.ipynb"
     f.write_bytes(raw[: raw.index("学".encode()) + 1])
-    assert grade.check_notebook(f)[1:] == ("invalid", "not a notebook: the file ends in the middle of a "
+    assert run_one.check_notebook(f)[1:] == ("invalid", "not a notebook: the file ends in the middle of a "
                                                       "character (cut off)")
     f.write_bytes(b"\xff\xfe{" + raw)
-    assert grade.check_notebook(f)[2] == "not a notebook: the file is not UTF-8 text"
+    assert run_one.check_notebook(f)[2] == "not a notebook: the file is not UTF-8 text"
 
 
 def test_a_relative_output_folder_works(tmp_path: Path, tiny_zip: Path, monkeypatch: pytest.MonkeyPatch):
@@ -327,8 +328,8 @@ def test_a_notebook_cut_anywhere_is_reported_as_cut_off(tmp_path: Path, cut: flo
     text = json.dumps(json.loads(notebook("print('x')")), indent=1)
     f = tmp_path / "cut.ipynb"
     f.write_text(text[: int(len(text) * cut)], encoding="utf-8")
-    status, reason = grade.check_notebook(f)[1:]
+    status, reason = run_one.check_notebook(f)[1:]
     assert status == "invalid" and "the file ends before the notebook does" in reason
     assert reason.endswith("(cut off)") and "at line" in reason
     f.write_text(text.replace('"cells"', '"cells" "oops"', 1), encoding="utf-8")
-    assert "broken JSON at line" in grade.check_notebook(f)[2]
+    assert "broken JSON at line" in run_one.check_notebook(f)[2]

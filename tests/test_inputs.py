@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import inputs
+from autograder.grading import inputs
 
 
 def nb_bytes(*sources: str, **metadata: object) -> bytes:

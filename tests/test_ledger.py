@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.grade import QuestionResult
-from autograder.ledger import Ledger, Record
+from autograder.grading.ledger import Ledger, Record
+from autograder.grading.run_one import QuestionResult
 
 
 def record(sub: str = "s" * 64, ag: str = "a" * 64, **kw) -> Record:
@@ -63,7 +63,7 @@ def test_a_committed_result_survives_kill_9(tmp_path: Path):
     code = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from autograder.ledger import Ledger, Record\n"
+        "from autograder.grading.ledger import Ledger, Record\n"
         "led = Ledger(Path(sys.argv[1]))\n"
         "for i in range(5):\n"
         "    led.put(Record(f'{i:064d}', 'a' * 64, 'graded', seconds=float(i)))\n"

@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder import paths, publish, render, targets, variants, versions
+from autograder import forms, paths
+from autograder.catalog import SUPPORT_MODULE
 from autograder.errors import NotebookError, PublishError
+from autograder.grading import targets
+from autograder.notebook import STAMP_KEY
+from autograder.release import publish, render, variants, versions
 
 SLUG = "3-2-overfitting"
 VERSIONS = ("2026", "2027")
@@ -104,13 +108,13 @@ def test_handout_zip_holds_everything_the_public_checks_need(fresh: dict[str, pu
     with zipfile.ZipFile(rel.student_zip) as zf:
         names = set(zf.namelist())
         readme = zf.read(f"{SLUG}-2027/README.md").decode()
-        shipped = zf.read(f"{SLUG}-2027/{publish.SUPPORT_MODULE}").decode()
+        shipped = zf.read(f"{SLUG}-2027/{SUPPORT_MODULE}").decode()
     assert {f"{SLUG}-2027/{SLUG}.ipynb", f"{SLUG}-2027/kit_checks.py"} <= names
     assert len([n for n in names if n.startswith(f"{SLUG}-2027/tests/q")]) == 12
     assert "the first cell installs otter-grader 7.0.0" in readme and "Colab" in readme
     assert "kit_checks.py" in readme and "tests" in readme and "jupyter lab" in readme
     assert "Google Colab で使う" in readme  # Japanese with English
-    assert shipped == Path(publish.__file__).with_name("forms.py").read_text(encoding="utf-8")
+    assert shipped == Path(forms.__file__).read_text(encoding="utf-8")
     assert "from autograder" not in shipped
 
 
@@ -131,7 +135,7 @@ def test_manifest_and_stamp(fresh: dict[str, publish.Release]):
     with zipfile.ZipFile(rel.autograder_zip) as zf:
         assert json.loads(zf.read("files/kit_params.json")) == m["params"]
     nb = json.loads(rel.notebook().read_text(encoding="utf-8"))
-    assert nb["metadata"][publish.STAMP_KEY] == {"assignment": SLUG, "version": "2027"}
+    assert nb["metadata"][STAMP_KEY] == {"assignment": SLUG, "version": "2027"}
 
 
 def test_handouts_never_contain_the_secret(tmp_path: Path):
@@ -160,7 +164,7 @@ def test_handouts_never_contain_the_secret(tmp_path: Path):
     for sid, z in written.items():
         with zipfile.ZipFile(z) as zf:
             nb = json.loads(zf.read(f"{SLUG}-2027-{sid}/{SLUG}.ipynb"))
-        assert nb["metadata"][publish.STAMP_KEY]["student_id"] == sid
+        assert nb["metadata"][STAMP_KEY]["student_id"] == sid
         code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
         seeds[sid] = int(re.search(r"^SEED = (\d+)", code, re.M).group(1))
         assert seeds[sid] == targets.derive_seed(secret, sid, "2027")
@@ -233,7 +237,7 @@ def test_first_cell_installs_otter_where_it_is_missing(fresh: dict[str, publish.
 
 def test_fairness_bench_runs_the_seed_it_is_given(tmp_path: Path):
     """Does the fairness benchmark's notebook carry the seed asked for (the one SEED line)?"""
-    from autograder import bench
+    from autograder.tools import bench
 
     nb = json.loads((bench._solution_workdir(tmp_path, 7) / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import data, sandbox
-from autograder.sandbox import Limits, SandboxError
+from autograder import data
+from autograder.grading import sandbox
+from autograder.grading.sandbox import Limits, SandboxError
 
 STATUS = sandbox.probe()
 needs_bwrap = pytest.mark.skipif(not STATUS.available, reason=f"no sandbox here: {STATUS.reason}")
@@ -319,7 +320,7 @@ def test_user_mode_works_for_an_unprivileged_grader():
         script = textwrap.dedent(f"""
             import sys; sys.path.insert(0, {str(CHECKOUT)!r})
             from pathlib import Path
-            from autograder import sandbox
+            from autograder.grading import sandbox
             print(sandbox.probe())
             r = sandbox.run([sys.executable, "-c", {USER_MODE_SNIPPET!r}], workdir=Path({str(work)!r}),
                             log=Path({str(work / 'log')!r}), limits=sandbox.Limits(processes=30), timeout=30)

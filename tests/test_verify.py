@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autograder import paths, verify
+from autograder import paths
+from autograder.grading import clean_check
 
 keras = pytest.importorskip("keras")
 
@@ -27,10 +28,10 @@ def export(tmp_path: Path, namespace: dict, names: list[str]) -> Path:
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        exec(verify.export_cell(names), namespace)  # noqa: S102 - the cell is the kit's own code
+        exec(clean_check.export_cell(names), namespace)  # noqa: S102 - the cell is the kit's own code
     finally:
         os.chdir(cwd)
-    return tmp_path / verify.ARTIFACTS
+    return tmp_path / clean_check.ARTIFACTS
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def zip_tests(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_public_tests_drop_every_hidden_case(zip_tests: Path, tmp_path: Path):
     """Does the kernel's copy of the tests keep the public cases and none of the hidden ones?"""
-    verify.public_tests(zip_tests, tmp_path)
+    clean_check.public_tests(zip_tests, tmp_path)
     full = "".join(p.read_text() for p in zip_tests.glob("*.py"))
     public = "".join(p.read_text() for p in tmp_path.glob("*.py"))
     assert full.count("hidden=True") >= 12 and "hidden=True" not in public
@@ -52,7 +53,7 @@ def test_public_tests_drop_every_hidden_case(zip_tests: Path, tmp_path: Path):
 
 def test_required_names_cover_the_readings(zip_tests: Path):
     """Are the answers, histories and networks all among the exported names?"""
-    names = verify.required_names(zip_tests)
+    names = clean_check.required_names(zip_tests)
     for name in ("model", "test_acc", "good_epoch_bigger", "hist_bigger", "net_bigger",
                  "best_technique", "train_images"):
         assert name in names
@@ -70,7 +71,7 @@ def test_round_trip_of_plain_values(tmp_path: Path):
           "h": frame, "i": Hist(), "j": np.arange(12.0).reshape(3, 4), "k": np.zeros((2100, 1000)),
           "fn": len}
     folder = export(tmp_path, ns, [*ns, "absent"])
-    env, problems = verify.load_environment(folder)
+    env, problems = clean_check.load_environment(folder)
     assert problems == []
     assert env["a"] == 7 and type(env["a"]) is int
     assert isinstance(env["b"], np.integer) and env["b"] == 3
@@ -79,14 +80,14 @@ def test_round_trip_of_plain_values(tmp_path: Path):
     pd.testing.assert_frame_equal(env["h"], frame, check_index_type=False)
     assert env["i"].history == {"accuracy": [0.1, 0.2]}
     np.testing.assert_array_equal(env["j"], ns["j"])
-    assert env["k"] == verify.ArraySummary((2100, 1000), np.dtype("float64"), 0.0, 0.0)
+    assert env["k"] == clean_check.ArraySummary((2100, 1000), np.dtype("float64"), 0.0, 0.0)
 
 
 def test_model_comes_back_with_its_weights(tmp_path: Path):
     """Is an exported network rebuilt from its config with identical weights?"""
     model = tiny_model()
     folder = export(tmp_path, {"model": model}, ["model"])
-    env, problems = verify.load_environment(folder)
+    env, problems = clean_check.load_environment(folder)
     assert problems == []
     for a, b in zip(model.get_weights(), env["model"].get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -102,8 +103,8 @@ def test_an_always_equal_object_is_not_an_answer(tmp_path: Path):
         __hash__ = object.__hash__
 
     folder = export(tmp_path, {"most_overfit": Liar()}, ["most_overfit"])
-    env, _ = verify.load_environment(folder)
-    assert isinstance(env["most_overfit"], verify.Unreadable)
+    env, _ = clean_check.load_environment(folder)
+    assert isinstance(env["most_overfit"], clean_check.Unreadable)
     assert env["most_overfit"] != "bigger"
 
 
@@ -111,11 +112,11 @@ def test_code_in_a_model_config_is_refused(tmp_path: Path):
     """Is a model whose config names a non-Keras module refused instead of imported?"""
     model = tiny_model()
     folder = export(tmp_path, {"model": model}, ["model"])
-    records = json.loads((folder / verify.ENV_FILE).read_text())
+    records = json.loads((folder / clean_check.ENV_FILE).read_text())
     records["model"]["config"]["config"]["layers"][1]["module"] = "os"
-    (folder / verify.ENV_FILE).write_text(json.dumps(records))
-    env, problems = verify.load_environment(folder)
-    assert isinstance(env["model"], verify.Unreadable)
+    (folder / clean_check.ENV_FILE).write_text(json.dumps(records))
+    env, problems = clean_check.load_environment(folder)
+    assert isinstance(env["model"], clean_check.Unreadable)
     assert any("only Keras layers" in p for p in problems)
 
 
@@ -126,16 +127,16 @@ def test_symlinked_artifact_is_refused(tmp_path: Path):
     np.save(secret, np.arange(3))
     (folder / "p.npy").unlink()
     (folder / "p.npy").symlink_to(secret)
-    env, problems = verify.load_environment(folder)
-    assert isinstance(env["p"], verify.Unreadable) and problems
+    env, problems = clean_check.load_environment(folder)
+    assert isinstance(env["p"], clean_check.Unreadable) and problems
 
 
 def test_missing_or_broken_export(tmp_path: Path):
     """Do a notebook that never reached the end and a corrupt export give a reason, not a crash?"""
-    env, problems = verify.load_environment(tmp_path)
+    env, problems = clean_check.load_environment(tmp_path)
     assert env == {} and "did not reach the end" in problems[0]
-    (tmp_path / verify.ENV_FILE).write_text("{not json")
-    env, problems = verify.load_environment(tmp_path)
+    (tmp_path / clean_check.ENV_FILE).write_text("{not json")
+    env, problems = clean_check.load_environment(tmp_path)
     assert env == {} and "not valid JSON" in problems[0]
 
 
@@ -144,8 +145,8 @@ def test_forged_history_is_caught():
     net = tiny_model()
     env = {"net_bigger": net,
            "hist_bigger": pd.DataFrame({"accuracy": [1.0], "val_accuracy": [0.99]})}
-    notes = verify.check_histories(env, {"n_val": 5000})
-    assert notes and isinstance(env["hist_bigger"], verify.InconsistentHistory)
+    notes = clean_check.check_histories(env, {"n_val": 5000})
+    assert notes and isinstance(env["hist_bigger"], clean_check.InconsistentHistory)
     with pytest.raises(AssertionError, match="does not match the trained network"):
         env["hist_bigger"]["val_accuracy"]
 
@@ -160,5 +161,5 @@ def test_honest_history_is_kept():
     acc = float(np.mean(np.argmax(net.predict(x, verbose=0), axis=1) == ds.train_labels[-5000:]))
     frame = pd.DataFrame({"accuracy": [0.3], "val_accuracy": [acc]})
     env = {"net_smaller": net, "hist_smaller": frame}
-    assert verify.check_histories(env, {"n_val": 5000}) == []
+    assert clean_check.check_histories(env, {"n_val": 5000}) == []
     assert env["hist_smaller"] is frame

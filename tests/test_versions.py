@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder import engine, gate, grade, paths, publish, render, targets, variants, versions
+from autograder import paths
 from autograder.errors import ConfigError, GradingError, PublishError
-from autograder.grade import AutograderInfo, QuestionResult
-from autograder.inputs import Submission
-from autograder.ledger import Record
+from autograder.grading import engine, run_one, targets
+from autograder.grading.inputs import Submission
+from autograder.grading.ledger import Record
+from autograder.grading.run_one import AutograderInfo, QuestionResult
+from autograder.notebook import STAMP_KEY
+from autograder.release import gate, render, variants, versions
 
 SLUG = "3-2-overfitting"
 
@@ -166,7 +169,7 @@ def _sub(student_id: str) -> Submission:
 
 
 def _nb(**stamp: str) -> dict:
-    return {"cells": [], "metadata": {publish.STAMP_KEY: stamp} if stamp else {}}
+    return {"cells": [], "metadata": {STAMP_KEY: stamp} if stamp else {}}
 
 
 def test_resolver_picks_the_stamped_version_and_refuses_others():
@@ -176,11 +179,11 @@ def test_resolver_picks_the_stamped_version_and_refuses_others():
     t = r(_sub("s1"), _nb(assignment=SLUG, version="2026"))
     assert isinstance(t, engine.Target) and t.version == "2026" and t.seed is None and not t.flags
     status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2025"))
-    assert status == grade.WRONG_VERSION and "'2025'" in reason and "2026, 2027" in reason
+    assert status == run_one.WRONG_VERSION and "'2025'" in reason and "2026, 2027" in reason
     status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2027"))
-    assert status == grade.WRONG_VERSION and "version 2027" in reason and "grades version 2026" in reason
+    assert status == run_one.WRONG_VERSION and "version 2027" in reason and "grades version 2026" in reason
     status, reason = r(_sub("s1"), _nb(assignment="9-9-other", version="2026"))
-    assert status == grade.WRONG_VERSION and "9-9-other" in reason
+    assert status == run_one.WRONG_VERSION and "9-9-other" in reason
     t = r(_sub("s1"), _nb())
     assert t.version == "2026" and "no version stamp" in t.flags[0]
 
@@ -222,9 +225,9 @@ def test_personalise_changes_only_seed_and_stamp():
     mine = variants.personalise(nb, "s001", 12345)
     assert re.search(r"^SEED = 12345", _code(mine), re.M)
     assert _code(mine).replace("SEED = 12345", "SEED = 2027") == _code(nb)
-    assert mine["metadata"][publish.STAMP_KEY] == {"assignment": SLUG, "version": "2027",
+    assert mine["metadata"][STAMP_KEY] == {"assignment": SLUG, "version": "2027",
                                                    "student_id": "s001"}
-    assert "student_id" not in nb["metadata"][publish.STAMP_KEY]  # the original is untouched
+    assert "student_id" not in nb["metadata"][STAMP_KEY]  # the original is untouched
 
 
 # --------------------------------------------------------------------------- the gate's judgement
@@ -237,12 +240,12 @@ def _rec(total_lost: dict[str, float] | None = None, curves: dict | None = None,
     good = {"bigger": {"final_gap": 0.09, "best_epoch": 12, "best_val_accuracy": 0.85},
             "baseline": {"final_gap": 0.03}, "smaller": {"final_gap": 0.004},
             "dropout": {"final_gap": 0.02}}
-    return Record("s", "a", grade.GRADED, "", questions=qs, test_accuracy=acc,
+    return Record("s", "a", run_one.GRADED, "", questions=qs, test_accuracy=acc,
                   curves=good if curves is None else curves)
 
 
 def _blank(score: float = 0.0) -> Record:
-    return Record("b", "a", grade.GRADED, "", questions=[QuestionResult("q1_model", score, 3.0)])
+    return Record("b", "a", run_one.GRADED, "", questions=[QuestionResult("q1_model", score, 3.0)])
 
 
 def test_gate_passes_a_clean_version_with_its_margins():
@@ -280,7 +283,7 @@ def test_variant_notebook_without_secret_in_an_implicit_batch_says_what_to_do():
     infos = {"2026": _info("2026"), "2027": _info("2027", variants_on=True)}
     r = targets.VersionResolver(SLUG, infos, ["2027", "2026"], None, explicit=False)
     status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2027", student_id="s1"))
-    assert status == grade.ERROR and "--secret-file" in reason
+    assert status == run_one.ERROR and "--secret-file" in reason
     assert r(_sub("s1"), _nb(assignment=SLUG, version="2026")).version == "2026"
 
 

@@ -121,7 +121,7 @@ def python_paths() -> list[Path]:
 
 def package_dir() -> Path:
     """The kit's package folder (with an editable install, a folder of the checkout)."""
-    return Path(__file__).resolve().parent
+    return Path(__file__).resolve().parent.parent
 
 
 def command(

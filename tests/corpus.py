@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import samples
+from autograder.tools import samples
 
 GRADED, ERROR, TIMEOUT, INVALID, EMPTY = "graded", "error", "timeout", "invalid", "empty"
 NO_TRAINING_CEILING = {"q1_scale": 1.0, "q1_model": 3.0, "q2_networks": 2.0, "q3_dropout": 2.0,

@@ -22,8 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from autograder import engine, grade, inputs
-from autograder.versions import Version
+from autograder.grading import engine, inputs, run_one
+from autograder.release.versions import Version
 
 GATE_TIMEOUT = 900.0
 
@@ -35,13 +35,14 @@ def run(slug: str, rel, version: Version, *, workers: int | None = None, log=pri
     fails the first round is refused without spending the second (same wall time when it passes:
     the blank notebook is short, and two workers grade the other seeds side by side).
     """
-    from autograder import data, sandbox
+    from autograder import data
+    from autograder.grading import sandbox
 
     seeds = version.gate_seeds
-    grade.ensure_kernel()
+    run_one.ensure_kernel()
     keras_home = data.provide_keras_cache()
     sandboxed = sandbox.require(False)
-    info = grade.autograder_info(rel.autograder_zip)
+    info = run_one.autograder_info(rel.autograder_zip)
 
     def resolve(sub: inputs.Submission, nb: dict) -> engine.Target:
         name = Path(sub.key).stem
@@ -102,7 +103,7 @@ def judge(version: Version, results: dict[str, Any], seeds: list[int] | None = N
 
     for s in seeds:
         rec = results.get(f"solution-seed-{s}")
-        if rec is None or rec.status != grade.GRADED:
+        if rec is None or rec.status != run_one.GRADED:
             failures.append(f"seed {s}: the solution was not graded ({_why(rec)})")
             continue
         entry: dict[str, Any] = {"score": f"{rec.total:g}/{rec.possible:g}"}
@@ -150,7 +151,7 @@ def judge(version: Version, results: dict[str, Any], seeds: list[int] | None = N
                 failures.append(f"seed {s}: {why}")
         per_seed[str(s)] = entry
     rec = results.get("blank")
-    if rec is None or rec.status != grade.GRADED:
+    if rec is None or rec.status != run_one.GRADED:
         failures.append(f"the blank notebook was not graded ({_why(rec)})")
         blank = None
     else:

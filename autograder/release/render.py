@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from autograder.errors import PublishError
-from autograder.versions import BY_KEY, CONSTANTS, Version
+from autograder.release.versions import BY_KEY, CONSTANTS, Version
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _JAPANESE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")

@@ -445,7 +445,7 @@ def curve_summary(env: dict[str, Any], params: dict[str, Any]) -> dict[str, dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autograder.verify PRIVATE ARTIFACTS``: clean grading of one submission.
+    """``python -m autograder.grading.clean_check PRIVATE ARTIFACTS``: clean grading of one submission.
 
     PRIVATE holds ``tests/`` (all of them) and ``kit_params.json``; the result is written to
     ``PRIVATE/clean.json``. ARTIFACTS is what the notebook's export cell wrote.
@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m autograder.verify PRIVATE ARTIFACTS", file=sys.stderr)
+        print("usage: python -m autograder.grading.clean_check PRIVATE ARTIFACTS", file=sys.stderr)
         return 2
     private, artifacts = Path(args[0]), Path(args[1])
     params_file = private / PARAMS_FILE

@@ -23,11 +23,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import grade
-from autograder.engine import Target
 from autograder.errors import GradingError
-from autograder.grade import AutograderInfo
-from autograder.inputs import Submission
+from autograder.grading import run_one
+from autograder.grading.engine import Target
+from autograder.grading.inputs import Submission
+from autograder.grading.run_one import AutograderInfo
 
 #: Seeding calls whose argument is not the notebook's ``SEED`` (which the grader sets).
 _OWN_SEED = re.compile(r"\b(set_random_seed|set_seed|random\.seed)\(\s*(?!SEED\s*\))([^)\n]*)\)")
@@ -86,13 +86,13 @@ class VersionResolver:
         return self.accepted[0]
 
     def __call__(self, sub: Submission, nb: dict) -> Target | tuple[str, str]:
-        from autograder.publish import stamp_of
+        from autograder.notebook import stamp_of
 
         stamp = stamp_of(nb)
         flags: list[str] = []
         assignment = stamp.get("assignment")
         if assignment and assignment != self.slug:
-            return grade.WRONG_VERSION, (f"this notebook is for assignment {assignment!r}, "
+            return run_one.WRONG_VERSION, (f"this notebook is for assignment {assignment!r}, "
                                          f"not {self.slug!r}")
         version = stamp.get("version")
         if not version:
@@ -100,18 +100,18 @@ class VersionResolver:
             flags.append(f"no version stamp in the notebook (metadata removed?): graded as version "
                          f"{version}, the batch's default")
         elif not isinstance(version, str) or version not in self.infos:
-            return grade.WRONG_VERSION, (
+            return run_one.WRONG_VERSION, (
                 f"this notebook is version {version!r} of {self.slug}, which is not published; "
                 f"published versions: {', '.join(self.infos)}")
         elif version not in self.accepted:
-            return grade.WRONG_VERSION, (
+            return run_one.WRONG_VERSION, (
                 f"this notebook is version {version} of {self.slug}; this batch grades version"
                 f"{'s' if len(self.accepted) > 1 else ''} {', '.join(self.accepted)}")
         info = self.infos[version]
         seed = None
         if info.variants:
             if self.secret is None:
-                return grade.ERROR, (f"version {version} uses per-student variants: grade again with "
+                return run_one.ERROR, (f"version {version} uses per-student variants: grade again with "
                                      "--secret-file (the course secret) to grade this notebook")
             seed = derive_seed(self.secret, sub.student_id, version)
             owner = stamp.get("student_id")
@@ -131,9 +131,9 @@ class VersionResolver:
 def load_published(slug: str, root: Path | None = None) -> dict[str, AutograderInfo]:
     """Version -> autograder of every published version of ``slug``."""
     from autograder import paths
-    from autograder.publish import published
+    from autograder.catalog import published
 
-    return {v: grade.autograder_info(paths.autograder_zip(slug, v, root)) for v in published(slug, root)}
+    return {v: run_one.autograder_info(paths.autograder_zip(slug, v, root)) for v in published(slug, root)}
 
 
 def own_seeding(nb: dict) -> list[str]:

@@ -1,6 +1,6 @@
 """The batch engine: grade many submissions in parallel, record each result as it finishes.
 
-Each submission runs in its own worker process (``grade.grade_one``) from a clean copy with a
+Each submission runs in its own worker process (``run_one.grade_one``) from a clean copy with a
 fresh Jupyter kernel; a thread per parallel slot supervises one worker at a time (timeout,
 memory, Ctrl-C). Only the main thread writes the ledger and the progress display. Results
 already in the ledger (same submission bytes, same autograder, same seed) are reused, not graded
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -26,11 +25,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
-from autograder import grade
 from autograder.errors import GradingError
-from autograder.grade import AutograderInfo
-from autograder.inputs import Intake, Submission
-from autograder.ledger import Ledger, Record
+from autograder.grading import run_one
+from autograder.grading.inputs import Intake, Submission
+from autograder.grading.ledger import Ledger, Record
+from autograder.grading.run_one import AutograderInfo
 
 DEFAULT_TIMEOUT = 300.0
 #: Peak resident memory of the whole tree for the solution is ~2 GB (measured); 4 GiB leaves room.
@@ -171,8 +170,8 @@ def precheck(sub: Submission, cfg: BatchConfig) -> tuple[Record | None, Target |
     ag = cfg.autograder
     if sub.status:
         return Record(sub.sha256, ag.sha256, sub.status, sub.reason), None
-    nb, status, reason = grade.check_notebook(sub.path)
-    if nb is None and not sub.is_notebook and status != grade.EMPTY:
+    nb, status, reason = run_one.check_notebook(sub.path)
+    if nb is None and not sub.is_notebook and status != run_one.EMPTY:
         kind = f"a {Path(sub.key).suffix} file" if Path(sub.key).suffix else "a file without extension"
         reason = f"not a notebook: {Path(sub.key).name} is {kind}; hand in the .ipynb notebook"
     if nb is None:
@@ -181,8 +180,8 @@ def precheck(sub: Submission, cfg: BatchConfig) -> tuple[Record | None, Target |
     if not isinstance(target, Target):
         status, reason = target
         return Record(sub.sha256, ag.sha256, status, reason), None
-    status, reason = grade.check_assignment(nb, target.autograder)
-    if status != grade.GRADED:
+    status, reason = run_one.check_assignment(nb, target.autograder)
+    if status != run_one.GRADED:
         return Record(sub.sha256, target.key, status, reason), target
     return None, target
 
@@ -205,7 +204,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                 try:
                     rec = fut.result()
                 except Exception as exc:  # a fault of the kit, not of the submission: show, don't keep
-                    rec = Record(intake.chosen[todo[sha][0]].sha256, targets[sha].key, grade.ERROR,
+                    rec = Record(intake.chosen[todo[sha][0]].sha256, targets[sha].key, run_one.ERROR,
                                  f"internal error of the grader, not recorded (run again): {exc!r}"[:300])
                     progress.note(f"internal error while grading {intake.chosen[todo[sha][0]].key}: {exc!r}")
                 else:
@@ -217,7 +216,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                     progress.seen(intake.chosen[i].student_id, rec, fresh=True)
                 if not cfg.keep_work:
                     shutil.rmtree(cfg.out / "work" / sha[:20], ignore_errors=True)
-                    shutil.rmtree(grade.private_dir(cfg.out / "work" / sha[:20]), ignore_errors=True)
+                    shutil.rmtree(run_one.private_dir(cfg.out / "work" / sha[:20]), ignore_errors=True)
             progress.tick()
         return False
     except KeyboardInterrupt:
@@ -239,24 +238,24 @@ def _grade_task(sub: Submission, job: str, target: Target, cfg: BatchConfig, sto
     progress.started()
     workdir = cfg.out / "work" / job[:20]
     try:
-        res = grade.grade_one(sub.path, target.autograder.path, workdir, timeout=cfg.timeout,
+        res = run_one.grade_one(sub.path, target.autograder.path, workdir, timeout=cfg.timeout,
                               keras_home=cfg.keras_home, memory_limit=cfg.memory_limit, stop=stop, env=env,
                               sandboxed=cfg.sandboxed, seed=target.seed)
     finally:
         progress.stopped()
-    if res.status == grade.INTERRUPTED:
+    if res.status == run_one.INTERRUPTED:
         return None
     return record_from(res, sub.sha256, target.key, workdir)
 
 
-def record_from(res: grade.GradeResult, sub_sha: str, ag_sha: str, workdir: Path) -> Record:
+def record_from(res: run_one.GradeResult, sub_sha: str, ag_sha: str, workdir: Path) -> Record:
     """Everything worth keeping from a finished grading's folder."""
-    private = grade.private_dir(workdir)
+    private = run_one.private_dir(workdir)
     results_json = _read_text(private / "results.json")  # the clean result, written by the kit
     figures = {}
     for name in FIGURES:
         png = workdir / "submission" / name
-        if grade.own_file(workdir, png) and png.stat().st_size < 20 * 2**20:
+        if run_one.own_file(workdir, png) and png.stat().st_size < 20 * 2**20:
             head = png.read_bytes()
             if head[:8] == b"\x89PNG\r\n\x1a\n":
                 figures[name] = head
@@ -296,7 +295,7 @@ def reap_strays(work: Path) -> int:
         return 0
     import psutil
 
-    return grade.kill_processes(grade.marked_processes(str(work.resolve()), psutil))
+    return run_one.kill_processes(run_one.marked_processes(str(work.resolve()), psutil))
 
 
 class _folder_lock:
@@ -408,102 +407,3 @@ class Progress:
 def _fmt_secs(secs: float) -> str:
     secs = int(round(secs))
     return f"{secs // 60}m{secs % 60:02d}s" if secs >= 60 else f"{secs}s"
-
-
-# --- benchmark: the kit against a plain loop of `otter run` -------------------------------------
-
-def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = "3-2-overfitting",
-                        work: Path | None = None, stream: TextIO | None = None) -> dict:
-    """Grade ``n`` copies of the solution (a) with the kit, (b) with a sequential ``otter run`` loop.
-
-    Also executes one copy bare (``jupyter nbconvert --execute``: no otter, no tests run by the
-    grader) to measure the kit's per-submission overhead. The copies differ by one metadata field
-    so the ledger cannot reuse one result for all. Returns the figures it prints.
-    """
-    import subprocess
-    import tempfile
-
-    from autograder import data, inputs, paths, samples
-    from autograder.publish import default_version
-
-    stream = stream if stream is not None else sys.stdout
-    tmp = Path(tempfile.mkdtemp(prefix="fmnist-batch-bench-", dir=work))
-    home = data.provide_keras_cache()
-    env = grade.grading_env(home)
-    version = default_version(slug)
-    ag_zip = paths.autograder_zip(slug, version)
-    grade.ensure_kernel()
-    copies = []
-    for i in range(n):
-        nb = samples.solution(slug)
-        nb["metadata"]["bench_copy"] = i
-        path = tmp / "in" / f"copy{i:02d}.ipynb"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
-        copies.append(path)
-
-    def log(text: str) -> None:
-        print(text, file=stream, flush=True)
-
-    bare_dir = tmp / "bare"
-    shutil.copytree(paths.student_dir(slug, version), bare_dir)
-    bare_nb = json.loads(copies[0].read_text(encoding="utf-8"))  # without the export cell, which
-    bare_nb["cells"] = [c for c in bare_nb["cells"]  # grading skips (it re-runs the whole notebook)
-                        if "grader.export(" not in "".join(c.get("source", ""))]
-    (bare_dir / f"{slug}.ipynb").write_text(json.dumps(bare_nb, ensure_ascii=False), encoding="utf-8")
-    log(f"batch benchmark: {n} copies of the solution; bare execution of one copy ...")
-    t0 = time.monotonic()
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                    f"--ExecutePreprocessor.kernel_name={grade.paths.KERNEL_NAME}",
-                    "--ExecutePreprocessor.timeout=-1", "--output", "executed.ipynb", f"{slug}.ipynb"],
-                   cwd=bare_dir, env=env, check=True, capture_output=True)
-    bare = time.monotonic() - t0
-    log(f"  bare execution: {bare:.1f} s; (b) sequential loop of `otter run` ...")
-
-    otter = Path(sys.executable).parent / "otter"
-    t0 = time.monotonic()
-    loop_ok = 0
-    for i, path in enumerate(copies):
-        dest = tmp / "loop" / f"{i:02d}"
-        dest.mkdir(parents=True)
-        r = subprocess.run([str(otter), "run", "-a", str(ag_zip), "-o", str(dest), str(path)],
-                           env=env, capture_output=True)
-        loop_ok += r.returncode == 0 and (dest / "results.json").is_file()
-    loop = time.monotonic() - t0
-    log(f"  loop: {loop:.1f} s ({loop_ok}/{n} produced results.json); (a) the kit ...")
-
-    workers = workers or default_workers()
-    info = grade.autograder_info(ag_zip)
-    intake = inputs.collect([tmp / "in"], tmp / "kit" / "staging")
-    t0 = time.monotonic()
-    batch = run_batch(intake, BatchConfig(info, tmp / "kit", workers=workers, keras_home=home),
-                      stream=io.StringIO())
-    kit = time.monotonic() - t0
-    kit_ok = sum(1 for o in batch.outcomes if o.record and o.record.status == grade.GRADED)
-    per_sub = [o.record.seconds for o in batch.outcomes if o.record]
-    mean_grading = sum(per_sub) / len(per_sub) if per_sub else float("nan")
-    out = {
-        "n": n, "workers": workers, "bare_seconds": round(bare, 1),
-        "loop_seconds": round(loop, 1), "kit_seconds": round(kit, 1),
-        "loop_ok": loop_ok, "kit_ok": kit_ok,
-        "speedup_loop_over_kit": round(loop / kit, 2),
-        "kit_seconds_per_submission": round(kit / n, 1),
-        "loop_seconds_per_submission": round(loop / n, 1),
-        "kit_mean_grading_seconds": round(mean_grading, 1),
-        # one grading in the kit (worker + otter + fresh kernel + hidden tests) against bare execution
-        "kit_overhead_vs_bare": round((mean_grading - bare) / bare, 3),
-        "loop_overhead_vs_bare": round((loop / n - bare) / bare, 3),
-    }
-    log(f"\n  {'':34} {'wall s':>8} {'s / submission':>15}")
-    log(f"  {'bare execution (1 notebook)':34} {bare:8.1f} {bare:15.1f}")
-    log(f"  {'(b) loop of `otter run`':34} {loop:8.1f} {loop / n:15.1f}")
-    log(f"  {f'(a) kit, {workers} workers':34} {kit:8.1f} {kit / n:15.1f}")
-    log(f"  ratio loop / kit: {loop / kit:.2f}x  (kit {kit_ok}/{n} graded, loop {loop_ok}/{n})")
-    log(f"  overhead over bare execution, per submission: kit {100 * out['kit_overhead_vs_bare']:+.0f}% "
-        f"(one grading takes {mean_grading:.0f} s with {workers} running side by side), "
-        f"`otter run` {100 * out['loop_overhead_vs_bare']:+.0f}%")
-    log("  what dominates: the notebook's own TensorFlow training (bare execution); the kit adds a "
-        "sandboxed worker with a fresh kernel, and the clean check (a fresh process that loads "
-        "TensorFlow and runs all tests on the exported values)")
-    log(f"  files kept in {tmp}")
-    return out

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder import __version__, paths, render, versions
-from autograder.errors import NotebookError, PublishError
+from autograder import __version__, forms, paths
+from autograder.catalog import MANIFEST, SUPPORT_MODULE, read_manifest
+from autograder.errors import PublishError
+from autograder.notebook import STAMP_KEY, dump_notebook, read_json_notebook
+from autograder.release import render, versions
 
-SUPPORT_MODULE = "kit_checks.py"
-MANIFEST = "manifest.json"
-STAMP_KEY = "fmnist_kit"
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -63,19 +63,6 @@ class Release:
     def student_zip(self) -> Path:
         (z,) = list(self.student.glob("*.zip"))
         return z
-
-
-def read_json_notebook(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NotebookError(
-            f"cannot read notebook {path}: {exc}", hint="open it in Jupyter and save it again"
-        ) from None
-
-
-def dump_notebook(nb: dict) -> str:
-    return json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
 def normalise_notebook(path: Path, stamp: dict[str, Any] | None = None) -> None:
@@ -118,13 +105,6 @@ def colab_init_cell(path: Path, english_only: bool = False) -> None:
         text = re.sub(r"\A#[^\n]*\n# / ", "# ", text)
     cells[0]["source"] = text.splitlines(keepends=True)
     path.write_text(dump_notebook(nb), "utf-8")
-
-
-def stamp_of(nb: dict) -> dict[str, Any]:
-    """The kit's stamp in a notebook's metadata (``{}`` when absent or not a mapping)."""
-    meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
-    stamp = meta.get(STAMP_KEY)
-    return stamp if isinstance(stamp, dict) else {}
 
 
 def write_zip(dest: Path, entries: list[tuple[str, bytes]], executable: tuple[str, ...] = ()) -> None:
@@ -178,7 +158,7 @@ def build(slug: str, version: str, dest: Path, root: Path | None = None) -> Rele
                         ignore=shutil.ignore_patterns("*.png", ".*", "versions", "*.md"))
         (work / master.name).write_text(dump_notebook(rendered), encoding="utf-8")
         (work / "kit_params.json").write_text(params_text, encoding="utf-8")
-        shutil.copy(Path(__file__).with_name("forms.py"), work / SUPPORT_MODULE)
+        shutil.copy(forms.__file__, work / SUPPORT_MODULE)
         out = Path(tmp) / "dist"
         log = io.StringIO()
         try:
@@ -314,21 +294,10 @@ def _write_manifest(rel: Release, slug: str, ver: versions.Version, master: Path
                             encoding="utf-8")
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PublishError(f"cannot read the release manifest {path}: {exc}",
-                           hint="publish the version again") from None
-    if not isinstance(data, dict) or "version" not in data:
-        raise PublishError(f"{path} is not a release manifest", hint="publish the version again")
-    return data
-
-
 def publish(slug: str, version: str, root: Path | None = None, *, regate: bool = False,
             workers: int | None = None, log=print) -> Release:
     """Build, gate and replace ``student_template/<slug>/<version>`` and ``solutions/...``."""
-    from autograder import gate
+    from autograder.release import gate
 
     target = Release(version, paths.student_dir(slug, version, root),
                      paths.solution_dir(slug, version, root))
@@ -394,25 +363,3 @@ def _tree_diff(fresh: Path, committed: Path, skip: set[str] = frozenset()) -> li
         if not (a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)):
             out.append(str(committed / rel))
     return out
-
-
-def published(slug: str, root: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Version id -> manifest, for every published version of ``slug``."""
-    base = (paths.repo_root() if root is None else root) / "solutions" / slug
-    out = {}
-    if base.is_dir():
-        for d in sorted(base.iterdir()):
-            if (d / MANIFEST).is_file() and (d / "autograder.zip").is_file():
-                out[d.name] = read_manifest(d / MANIFEST)
-    return out
-
-
-def default_version(slug: str, root: Path | None = None) -> str:
-    """The newest published version without per-student variants (the demo's and bench's)."""
-    from autograder.errors import KitError
-
-    plain = [v for v, m in published(slug, root).items() if not m.get("params", {}).get("variants")]
-    if not plain:
-        raise KitError(f"no published version of {slug} without per-student variants",
-                       hint=f"publish one: python -m autograder publish {slug} --version V")
-    return plain[-1]

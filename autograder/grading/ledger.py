@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.grade import QuestionResult, Scored
+from autograder.grading.run_one import QuestionResult, Scored
 
 FILENAME = "ledger.sqlite"
 SCHEMA_VERSION = 2  # 2: column ``curves`` (added to a version-1 ledger when opened)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autograder import samples
+from autograder.tools import samples
 
 #: Long enough for the solution on a busy 2-core machine (~120-200 s), short enough that the
 #: looping notebook is stopped within a few minutes.

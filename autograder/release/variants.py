@@ -16,9 +16,11 @@ import re
 import shutil
 from pathlib import Path
 
-from autograder import paths, publish, versions
+from autograder import catalog, paths
 from autograder.errors import ConfigError
-from autograder.targets import derive_seed, read_secret
+from autograder.grading.targets import derive_seed, read_secret
+from autograder.notebook import STAMP_KEY, dump_notebook, read_json_notebook, set_seed
+from autograder.release import publish, versions
 
 _SAFE_ID = re.compile(r"^[\w.\-]{1,64}$", re.UNICODE)
 
@@ -50,33 +52,17 @@ def read_roster(path: Path) -> list[str]:
     return ids
 
 
-def set_seed(cells: list[dict], seed: int) -> None:
-    """Set the notebook's one ``SEED = ...`` line (in place) to ``seed``."""
-    hits = 0
-    for cell in cells:
-        if cell.get("cell_type") != "code":
-            continue
-        src = "".join(cell.get("source", ""))
-        new, n = re.subn(r"(?m)^SEED = \d+", f"SEED = {seed}", src)
-        if n:
-            hits += n
-            cell["source"] = new.splitlines(keepends=True)
-    if hits != 1:
-        raise ConfigError(f"the notebook assigns SEED {hits} times, expected once",
-                          hint="republish the version from the master")
-
-
 def personalise(nb: dict, student_id: str, seed: int) -> dict:
     """The handout notebook of one student: their seed, their ID in the stamp."""
     nb = copy.deepcopy(nb)
     set_seed(nb.get("cells", []), seed)
-    nb["metadata"].setdefault(publish.STAMP_KEY, {})["student_id"] = student_id
+    nb["metadata"].setdefault(STAMP_KEY, {})["student_id"] = student_id
     return nb
 
 
 def write_handouts(slug: str, version: str, roster: Path, secret_file: Path, out: Path) -> dict[str, Path]:
     """One zip per student in ``out/<ID>/``; returns ID -> zip."""
-    manifest = publish.published(slug).get(version)
+    manifest = catalog.published(slug).get(version)
     if manifest is None:
         raise ConfigError(f"version {version} of {slug} is not published",
                           hint=f"publish it first: python -m autograder publish {slug} --version {version}")
@@ -88,13 +74,13 @@ def write_handouts(slug: str, version: str, roster: Path, secret_file: Path, out
     ids = read_roster(roster)
     ver = versions.load(slug, version)
     student = paths.student_dir(slug, version)
-    base = publish.read_json_notebook(student / f"{slug}.ipynb")
+    base = read_json_notebook(student / f"{slug}.ipynb")
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for sid in ids:
         nb = personalise(base, sid, derive_seed(secret, sid, version))
         name = f"{slug}-{version}-{sid}"
-        entries = [(f"{name}/{slug}.ipynb", publish.dump_notebook(nb).encode("utf-8")),
+        entries = [(f"{name}/{slug}.ipynb", dump_notebook(nb).encode("utf-8")),
                    (f"{name}/README.md", publish.handout_readme(slug, ver, sid).encode("utf-8"))]
         for p in sorted(student.rglob("*")):
             rel = p.relative_to(student).as_posix()

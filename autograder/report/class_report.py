@@ -7,6 +7,8 @@ printed in its grading run, the slowest submissions, and the submissions that ne
 
 from __future__ import annotations
 
+from autograder.report.style import CSS, PENDING, STATUS_TEXT
+
 
 def _png_b64(fig) -> str:
     import base64
@@ -38,15 +40,13 @@ def class_report_html(batch, info) -> str:
     import html
     from collections import Counter
 
-    from autograder.outputs import _CSS, PENDING, STATUS_TEXT
-
     e = html.escape
     outs = batch.outcomes
     statuses = Counter(o.record.status if o.record else PENDING for o in outs)
     graded = [o for o in outs if o.record and o.record.status == "graded"]
     possible = sum(info.points) or (graded[0].record.possible if graded else 0.0)
     parts = [f"<!doctype html><html lang='ja'><head><meta charset='utf-8'><title>クラスの採点レポート / "
-             f"class report</title><style>{_CSS}</style></head><body>",
+             f"class report</title><style>{CSS}</style></head><body>",
              f"<h1>クラスの採点レポート / Class report: {e(info.assignment_name)}</h1>",
              f"<p>{len(outs)} 人 / students · 採点済み / graded {len(graded)} · "
              f"今回採点 / graded in this run {batch.graded_now} · 記録から / from the ledger "

@@ -29,7 +29,7 @@ def _replace(nb: dict, old: str, new: str) -> dict:
 
 
 def _version(slug: str, version: str | None) -> str:
-    from autograder.publish import default_version
+    from autograder.catalog import default_version
 
     return version or default_version(slug)
 

@@ -15,6 +15,7 @@ thread settings and checks every run's readings against the curves of the other 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -25,10 +26,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TextIO
 
 from autograder import data, paths
+from autograder.catalog import SLUG, default_version
+from autograder.grading import engine, inputs, run_one
+from autograder.notebook import set_seed
+from autograder.tools import samples
 
-SLUG = "3-2-overfitting"
 PART_MARKERS = ("# パート1", "# パート2", "# パート3")
 DUMP_CELL = """
 import json as _json
@@ -50,8 +55,6 @@ with open("bench_dump.json", "w") as _f:
 def _solution_workdir(tmp: Path, seed: int | None) -> Path:
     """A folder holding the solution notebook and its public tests, as a student would have."""
     work = tmp / "nb"
-    from autograder.publish import default_version
-    from autograder.variants import set_seed
 
     version = default_version(SLUG)
     shutil.copytree(paths.student_dir(SLUG, version), work)
@@ -271,8 +274,6 @@ def fairness(seeds: list[int], thread_settings: list[str]) -> int:
 
 def bench_sandbox(repeat: int) -> None:
     """Grade the solution with and without the sandbox, alternating; print times and the ratio."""
-    from autograder import grade, samples
-    from autograder.publish import default_version
 
     ag_zip = paths.autograder_zip(SLUG, default_version(SLUG))
     keras_home = data.provide_keras_cache()
@@ -282,7 +283,7 @@ def bench_sandbox(repeat: int) -> None:
         sub = samples.write(SLUG, Path(tmp) / "in", ["solution"])["solution"]
         for i in range(repeat):
             for sandboxed in (True, False):
-                res = grade.grade_one(sub, ag_zip, Path(tmp) / f"w{i}{sandboxed}",
+                res = run_one.grade_one(sub, ag_zip, Path(tmp) / f"w{i}{sandboxed}",
                                       timeout=1800, keras_home=keras_home, sandboxed=sandboxed)
                 times[sandboxed].append(res.seconds)
                 scores[sandboxed].append(res.total)
@@ -303,7 +304,98 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "sandbox", 0):
         bench_sandbox(args.sandbox)
     if getattr(args, "batch", 0):
-        from autograder.engine import run_batch_benchmark
-
         run_batch_benchmark(args.batch)
     return 0
+
+
+# --- benchmark: the kit against a plain loop of `otter run` -------------------------------------
+
+def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = SLUG,
+                        work: Path | None = None, stream: TextIO | None = None) -> dict:
+    """Grade ``n`` copies of the solution (a) with the kit, (b) with a sequential ``otter run`` loop.
+
+    Also executes one copy bare (``jupyter nbconvert --execute``: no otter, no tests run by the
+    grader) to measure the kit's per-submission overhead. The copies differ by one metadata field
+    so the ledger cannot reuse one result for all. Returns the figures it prints.
+    """
+    stream = stream if stream is not None else sys.stdout
+    tmp = Path(tempfile.mkdtemp(prefix="fmnist-batch-bench-", dir=work))
+    home = data.provide_keras_cache()
+    env = run_one.grading_env(home)
+    version = default_version(slug)
+    ag_zip = paths.autograder_zip(slug, version)
+    run_one.ensure_kernel()
+    copies = []
+    for i in range(n):
+        nb = samples.solution(slug)
+        nb["metadata"]["bench_copy"] = i
+        path = tmp / "in" / f"copy{i:02d}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+        copies.append(path)
+
+    def log(text: str) -> None:
+        print(text, file=stream, flush=True)
+
+    bare_dir = tmp / "bare"
+    shutil.copytree(paths.student_dir(slug, version), bare_dir)
+    bare_nb = json.loads(copies[0].read_text(encoding="utf-8"))  # without the export cell, which
+    bare_nb["cells"] = [c for c in bare_nb["cells"]  # grading skips (it re-runs the whole notebook)
+                        if "grader.export(" not in "".join(c.get("source", ""))]
+    (bare_dir / f"{slug}.ipynb").write_text(json.dumps(bare_nb, ensure_ascii=False), encoding="utf-8")
+    log(f"batch benchmark: {n} copies of the solution; bare execution of one copy ...")
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                    f"--ExecutePreprocessor.kernel_name={paths.KERNEL_NAME}",
+                    "--ExecutePreprocessor.timeout=-1", "--output", "executed.ipynb", f"{slug}.ipynb"],
+                   cwd=bare_dir, env=env, check=True, capture_output=True)
+    bare = time.monotonic() - t0
+    log(f"  bare execution: {bare:.1f} s; (b) sequential loop of `otter run` ...")
+
+    otter = Path(sys.executable).parent / "otter"
+    t0 = time.monotonic()
+    loop_ok = 0
+    for i, path in enumerate(copies):
+        dest = tmp / "loop" / f"{i:02d}"
+        dest.mkdir(parents=True)
+        r = subprocess.run([str(otter), "run", "-a", str(ag_zip), "-o", str(dest), str(path)],
+                           env=env, capture_output=True)
+        loop_ok += r.returncode == 0 and (dest / "results.json").is_file()
+    loop = time.monotonic() - t0
+    log(f"  loop: {loop:.1f} s ({loop_ok}/{n} produced results.json); (a) the kit ...")
+
+    workers = workers or engine.default_workers()
+    info = run_one.autograder_info(ag_zip)
+    intake = inputs.collect([tmp / "in"], tmp / "kit" / "staging")
+    t0 = time.monotonic()
+    batch = engine.run_batch(intake, engine.BatchConfig(info, tmp / "kit", workers=workers, keras_home=home),
+                      stream=io.StringIO())
+    kit = time.monotonic() - t0
+    kit_ok = sum(1 for o in batch.outcomes if o.record and o.record.status == run_one.GRADED)
+    per_sub = [o.record.seconds for o in batch.outcomes if o.record]
+    mean_grading = sum(per_sub) / len(per_sub) if per_sub else float("nan")
+    out = {
+        "n": n, "workers": workers, "bare_seconds": round(bare, 1),
+        "loop_seconds": round(loop, 1), "kit_seconds": round(kit, 1),
+        "loop_ok": loop_ok, "kit_ok": kit_ok,
+        "speedup_loop_over_kit": round(loop / kit, 2),
+        "kit_seconds_per_submission": round(kit / n, 1),
+        "loop_seconds_per_submission": round(loop / n, 1),
+        "kit_mean_grading_seconds": round(mean_grading, 1),
+        # one grading in the kit (worker + otter + fresh kernel + hidden tests) against bare execution
+        "kit_overhead_vs_bare": round((mean_grading - bare) / bare, 3),
+        "loop_overhead_vs_bare": round((loop / n - bare) / bare, 3),
+    }
+    log(f"\n  {'':34} {'wall s':>8} {'s / submission':>15}")
+    log(f"  {'bare execution (1 notebook)':34} {bare:8.1f} {bare:15.1f}")
+    log(f"  {'(b) loop of `otter run`':34} {loop:8.1f} {loop / n:15.1f}")
+    log(f"  {f'(a) kit, {workers} workers':34} {kit:8.1f} {kit / n:15.1f}")
+    log(f"  ratio loop / kit: {loop / kit:.2f}x  (kit {kit_ok}/{n} graded, loop {loop_ok}/{n})")
+    log(f"  overhead over bare execution, per submission: kit {100 * out['kit_overhead_vs_bare']:+.0f}% "
+        f"(one grading takes {mean_grading:.0f} s with {workers} running side by side), "
+        f"`otter run` {100 * out['loop_overhead_vs_bare']:+.0f}%")
+    log("  what dominates: the notebook's own TensorFlow training (bare execution); the kit adds a "
+        "sandboxed worker with a fresh kernel, and the clean check (a fresh process that loads "
+        "TensorFlow and runs all tests on the exported values)")
+    log(f"  files kept in {tmp}")
+    return out

@@ -2,10 +2,10 @@
 
 Run from the repository root::
 
-    .venv/bin/python -m autograder.measure part1 [--seeds 0 1 ...] [--spe 50 200]
-    .venv/bin/python -m autograder.measure sweep [--seeds 0 1 2] [--configs N_TRAIN:N_VAL:BATCH ...]
-    .venv/bin/python -m autograder.measure part2 [--seeds 0 1 2 3 4] [--threads default 1]
-    .venv/bin/python -m autograder.measure spe-check
+    .venv/bin/python -m autograder.tools.measure part1 [--seeds 0 1 ...] [--spe 50 200]
+    .venv/bin/python -m autograder.tools.measure sweep [--seeds 0 1 2] [--configs N_TRAIN:N_VAL:BATCH ...]
+    .venv/bin/python -m autograder.tools.measure part2 [--seeds 0 1 2 3 4] [--threads default 1]
+    .venv/bin/python -m autograder.tools.measure spe-check
 
 Every training runs in a child process (one at a time, never in parallel) whose environment is
 set before TensorFlow is imported, so ``TF_NUM_INTRAOP_THREADS`` takes effect. Each training
@@ -143,7 +143,7 @@ def run_jobs(jobs: list[dict], threads: str = "default") -> list[dict]:
     if threads != "default":
         env["TF_NUM_INTRAOP_THREADS"] = str(threads)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autograder.measure", "_worker"],
+        [sys.executable, "-m", "autograder.tools.measure", "_worker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["_worker"]:
         _worker()
         return
-    p = argparse.ArgumentParser(prog="python -m autograder.measure", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m autograder.tools.measure", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 

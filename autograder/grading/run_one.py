@@ -2,9 +2,9 @@
 
 The submission is checked (is it a notebook at all? of this assignment?) and copied into a
 fresh folder with otter's layout, the public tests only and the kit's export cell appended.
-Stage A: ``autograder.worker`` runs otter's autograder on it in the bubblewrap sandbox with the
+Stage A: ``autograder.grading.worker`` runs otter's autograder on it in the bubblewrap sandbox with the
 kit's registered kernel and the offline Fashion-MNIST cache; the export cell writes the tested
-values as plain data. Stage B: ``autograder.verify`` rebuilds those values in a fresh process
+values as plain data. Stage B: ``autograder.grading.clean_check`` rebuilds those values in a fresh process
 that runs no student code and runs all tests, hidden ones included: that is the score. Both
 stages are supervised (time limit, memory limit on the whole process tree, Ctrl-C); every
 process carries ``FMNIST_KIT_WORKDIR`` so the whole tree can be found and killed. Logs and
@@ -162,7 +162,8 @@ def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
     The full tests and the release's parameters go to ``private_dir(workdir)``; the notebook
     gets the kit's export cell appended after the student's cells.
     """
-    from autograder import params, verify
+    from autograder import params
+    from autograder.grading import clean_check
 
     private = private_dir(workdir)
     for d in (workdir, private):
@@ -176,7 +177,7 @@ def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
         zf.extractall(private / "source")
     shutil.copytree(private / "source", workdir / "source", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("tests"))
-    verify.public_tests(private / "source" / "tests", workdir / "source" / "tests")
+    clean_check.public_tests(private / "source" / "tests", workdir / "source" / "tests")
     shutil.copytree(private / "source" / "tests", private / "tests")
     kit_params = private / "source" / "files" / params.PARAMS_FILE
     if kit_params.is_file():
@@ -186,7 +187,7 @@ def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
         "name": paths.KERNEL_NAME, "display_name": "Python 3 (fmnist-kit)", "language": "python"}
     cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
     cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                  "source": verify.export_cell(verify.required_names(private / "tests"))})
+                  "source": clean_check.export_cell(clean_check.required_names(private / "tests"))})
     nb["cells"] = cells
     (workdir / "submission" / "submission.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     return workdir
@@ -243,7 +244,7 @@ def grade_one(
     run_env[WORKDIR_MARKER] = str(workdir.resolve())
     readonly = [data.source_dir().resolve()]
     rc, why, peak = _run_stage(
-        [sys.executable, "-m", "autograder.worker", str(workdir)], workdir, private / "grading.log",
+        [sys.executable, "-m", "autograder.grading.worker", str(workdir)], workdir, private / "grading.log",
         run_env, readonly, timeout, memory_limit, stop, sandboxed)
 
     def res(status: str, reason: str = "", questions: list[QuestionResult] | None = None,
@@ -274,15 +275,15 @@ def grade_one(
         artifacts = private / "no_artifacts"  # missing or planted: grade as "nothing exported"
         artifacts.mkdir(exist_ok=True)
     rc, why, _ = _run_stage(
-        [sys.executable, "-m", "autograder.verify", str(private), str(artifacts)], private,
-        private / "verify.log", clean_env, [*readonly, artifacts.resolve()], CLEAN_TIMEOUT,
+        [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)], private,
+        private / "clean_check.log", clean_env, [*readonly, artifacts.resolve()], CLEAN_TIMEOUT,
         memory_limit, stop, sandboxed)
     if why == "stop":
         return res(INTERRUPTED, "the batch was interrupted")
     clean_json = private / "clean.json"
     if rc != 0 or why or not clean_json.is_file():
         return res(ERROR, f"the clean check failed ({why or f'exit {rc}'}): "
-                          f"{_read_tail(private / 'verify.log')}")
+                          f"{_read_tail(private / 'clean_check.log')}")
     try:
         questions = parse_results(clean_json)
         clean = json.loads(clean_json.read_text(encoding="utf-8"))
@@ -366,7 +367,7 @@ def _run_stage(
 ) -> tuple[int | None, str, int]:
     """Run one stage in a child process (in the sandbox unless told otherwise), supervised."""
     if sandboxed:
-        from autograder import sandbox
+        from autograder.grading import sandbox
 
         argv = sandbox.command(argv, workdir=workdir, readonly=readonly, env=env)
     with open(log, "wb") as logf:
