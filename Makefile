@@ -38,7 +38,7 @@ test: setup
 	$(PY) -m pytest
 
 test-fast: setup
-	$(PY) -m pytest -m "not e2e"
+	$(PY) -m pytest -m unit
 
 bench: setup
 	$(PY) -m autograder bench
@@ -48,6 +48,7 @@ publish: setup
 
 lint: setup
 	$(VENV)/bin/ruff check autograder tests
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(STAMPS) demo-out .pytest_cache

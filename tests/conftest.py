@@ -1,95 +1,23 @@
-"""Shared fixtures: the one real mixed batch that every end-to-end test reads (graded once)."""
+"""Test tiers by folder: ``unit/`` (seconds), ``slow/`` (real kernels, the sandbox, kill -9),
+``e2e/`` (real notebooks with real TensorFlow training). A test may name a slower tier itself
+(``@pytest.mark.e2e``); it then runs only in that tier."""
 
 from __future__ import annotations
 
-import json
-import time
-import zipfile
+from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from autograder import cli, data
-from autograder.grading import targets
-from autograder.notebook import STAMP_KEY
-from autograder.release import variants
-from autograder.tools import demo, samples
-
-SLUG = "3-2-overfitting"
-VERSION = "2026"  # the plain version the e2e samples come from
-VARIANT_VERSION = "2027"  # the version with per-student variants
-#: A fixed test secret (so the two students' seeds, and so the outcome, are reproducible).
-COURSE_SECRET = b"test-course-secret-3-2-overfitting-0123456789"
-TIMEOUT = 300  # the solution needs ~100-180 s on a busy 2-core machine; the loop is stopped here
-WORKERS = 3  # the looping notebook sleeps (no CPU), so the trainings run beside it
+TIERS = ("unit", "slow", "e2e")
+_HERE = Path(__file__).parent
 
 
-def _member(name: str, data_: bytes, when: tuple[int, ...]) -> tuple[zipfile.ZipInfo, bytes]:
-    return zipfile.ZipInfo(name, date_time=when), data_
-
-
-@pytest.fixture(scope="session")
-def lms_batch(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("batch-e2e")
-    nb = {name: json.dumps(fn(SLUG), ensure_ascii=False).encode()
-          for name, fn in samples.VARIANTS.items()}
-    nb.update(version_samples())
-    loop_nb = demo.infinite_loop(SLUG)
-    loop_nb["cells"][2]["source"] = "import time\nwhile True:\n    time.sleep(1)\n"
-    loop = json.dumps(loop_nb).encode()
-    day1, day2 = (2026, 6, 1, 10, 0, 0), (2026, 6, 2, 10, 0, 0)
-    entries = [
-        _member("s001_無限ループ_assignsubmission_file_/3-2-overfitting.ipynb", loop, day1),
-        _member("s002_山田太郎_assignsubmission_file_/3-2-overfitting.ipynb", nb["solution"], day1),
-        _member("s003_佐藤花子_assignsubmission_file_/3-2-overfitting.ipynb", nb["wrong-readings"], day1),
-        _member("s004_鈴木一郎_assignsubmission_file_/3-2-overfitting.ipynb", nb["blank"][:500], day1),
-        _member("s005_田中_assignsubmission_file_/レポート.pdf", b"%PDF-1.4 not a notebook", day1),
-        _member("s006_高橋_assignsubmission_file_/最初.ipynb", nb["solution"], day1),
-        _member("s006_高橋_assignsubmission_file_/最終.ipynb", nb["blank"], day2),
-        _member("s007_伊藤_assignsubmission_file_/3-2-overfitting.ipynb", nb["wrong-architecture"], day1),
-        # versions: per-student variants of 2027, a removed stamp, a version never published
-        _member("s008_渡辺_assignsubmission_file_/3-2-overfitting.ipynb", nb["variant-s008"], day1),
-        _member("s009_山本_assignsubmission_file_/3-2-overfitting.ipynb", nb["variant-s009"], day1),
-        _member("s010_中村_assignsubmission_file_/3-2-overfitting.ipynb", nb["no-stamp"], day1),
-        _member("s011_小林_assignsubmission_file_/3-2-overfitting.ipynb", nb["version-2025"], day1),
-    ]
-    bulk = tmp / "LMS一括ダウンロード.zip"
-    with zipfile.ZipFile(bulk, "w") as zf:
-        for info, raw in entries:
-            zf.writestr(info, raw)
-    out = tmp / "out"
-    secret = tmp / "secret.txt"
-    secret.write_bytes(COURSE_SECRET)
-    data.provide_keras_cache()
-    t0 = time.monotonic()
-    code = cli.main(["grade", str(bulk), "--out", str(out), "--version", VERSION, "--version",
-                     VARIANT_VERSION, "--secret-file", str(secret),
-                     "--timeout", str(TIMEOUT), "--workers", str(WORKERS)])
-    wall = time.monotonic() - t0
-    assert code == 0
-    return tmp, out, wall
-
-
-def variant_solution(student_id: str) -> dict:
-    """The 2027 solution as student ``student_id``'s handout would be solved (their seed)."""
-    nb = samples.solution(SLUG, VARIANT_VERSION)
-    return variants.personalise(nb, student_id,
-                                targets.derive_seed(COURSE_SECRET, student_id, VARIANT_VERSION))
-
-
-def version_samples() -> dict[str, bytes]:
-    no_stamp = samples.solution(SLUG, VERSION)
-    del no_stamp["metadata"][STAMP_KEY]
-    unknown = samples.solution(SLUG, VERSION)
-    unknown["metadata"][STAMP_KEY]["version"] = "2025"
-    out = {"no-stamp": no_stamp, "version-2025": unknown,
-           "variant-s008": variant_solution("s008"), "variant-s009": variant_solution("s009")}
-    return {k: json.dumps(v, ensure_ascii=False).encode() for k, v in out.items()}
-
-
-@pytest.fixture(scope="session")
-def sheet(lms_batch) -> pd.DataFrame:
-    _, out, _ = lms_batch
-    return pd.read_csv(out / "grades.csv", keep_default_na=False, dtype={"student_id": str})
-
-
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        own = [t for t in TIERS if item.get_closest_marker(t)]
+        if own:
+            continue
+        folder = Path(item.path).relative_to(_HERE).parts[0]
+        if folder not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test lives in tests/unit, tests/slow or tests/e2e")
+        item.add_marker(getattr(pytest.mark, folder))

@@ -35,7 +35,7 @@ from autograder import __version__, forms, paths
 from autograder.catalog import MANIFEST, SUPPORT_MODULE, read_manifest
 from autograder.errors import PublishError
 from autograder.notebook import STAMP_KEY, dump_notebook, read_json_notebook
-from autograder.release import render, versions
+from autograder.release import gate, render, versions
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -297,8 +297,6 @@ def _write_manifest(rel: Release, slug: str, ver: versions.Version, master: Path
 def publish(slug: str, version: str, root: Path | None = None, *, regate: bool = False,
             workers: int | None = None, log=print) -> Release:
     """Build, gate and replace ``student_template/<slug>/<version>`` and ``solutions/...``."""
-    from autograder.release import gate
-
     target = Release(version, paths.student_dir(slug, version, root),
                      paths.solution_dir(slug, version, root))
     with tempfile.TemporaryDirectory(prefix="fmnist-release-") as tmp:

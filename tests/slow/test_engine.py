@@ -26,7 +26,7 @@ from autograder.grading import engine, inputs, run_one
 from autograder.report import feedback, outputs
 
 SCENARIO = Path(__file__).parent / "scenarios" / "tiny"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def notebook(*sources: str, assignment: str | None = "tiny") -> str:

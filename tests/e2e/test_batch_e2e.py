@@ -19,6 +19,7 @@ import re
 
 import pandas as pd
 import pytest
+from kit_constants import SLUG
 
 from autograder import catalog, cli
 from autograder.grading import engine, inputs, run_one, targets
@@ -26,8 +27,8 @@ from autograder.report import outputs
 from autograder.tools import samples
 
 pytestmark = pytest.mark.e2e
-SLUG = "3-2-overfitting"
-from conftest import COURSE_SECRET, TIMEOUT, VARIANT_VERSION, VERSION, variant_solution  # noqa: E402
+from e2e_samples import TIMEOUT, variant_solution  # noqa: E402
+from kit_constants import COURSE_SECRET, VARIANT_VERSION, VERSION  # noqa: E402
 
 FULL_MARKS = ("s002", "s008", "s009", "s010")
 

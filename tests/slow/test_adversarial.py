@@ -24,12 +24,11 @@ from pathlib import Path
 import corpus
 import pandas as pd
 import pytest
+from kit_constants import SLUG, VERSION
 
 from autograder import cli, data, paths
 from autograder.grading import inputs, run_one
 
-SLUG = "3-2-overfitting"
-VERSION = "2026"  # the version the corpus is built from (samples' default)
 TIMEOUT = 120
 WORKERS = 2
 #: Wall-clock budget of the whole corpus batch on this 2-core machine (about 6 minutes).

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from kit_constants import SLUG
 
 from autograder import forms, paths
 from autograder.catalog import SUPPORT_MODULE
@@ -19,7 +20,6 @@ from autograder.grading import targets
 from autograder.notebook import STAMP_KEY
 from autograder.release import publish, render, variants, versions
 
-SLUG = "3-2-overfitting"
 VERSIONS = ("2026", "2027")
 
 

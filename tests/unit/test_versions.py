@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from kit_constants import SLUG
 
 from autograder import paths
 from autograder.errors import ConfigError, GradingError, PublishError
@@ -18,8 +19,6 @@ from autograder.grading.ledger import Record
 from autograder.grading.run_one import AutograderInfo, QuestionResult
 from autograder.notebook import STAMP_KEY
 from autograder.release import gate, render, variants, versions
-
-SLUG = "3-2-overfitting"
 
 
 @pytest.fixture()
