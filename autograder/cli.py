@@ -146,7 +146,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
                                hint=f"run: python -m autograder publish {args.slug}")
         info = autograder_info(ag_zip)
     else:
-        resolver = _resolver(args.slug, args.version, args.secret_file)
+        resolver = resolver_for(args.slug, args.version, args.secret_file)
         info = resolver.infos[resolver.default]
     if args.workers < 1 or args.timeout <= 0 or args.memory < 0:
         raise GradingError("--workers and --timeout must be positive, --memory 0 (no limit) or more",
@@ -173,7 +173,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return _run_and_report(intake, cfg, info)
 
 
-def _resolver(slug: str, chosen: list[str] | None, secret_file: str | None):
+def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
     from autograder.errors import GradingError
     from autograder.grading import targets
 

@@ -708,7 +708,7 @@ def _raw_zip(name: str, deflated: bytes, crc: int, size: int, *, external_attr: 
     return local + deflated + central + end
 
 
-def _deflated_zeros(n_mib: int) -> bytes:
+def deflated_zeros(n_mib: int) -> bytes:
     """Raw deflate of ``n_mib`` MiB of zeros (about 1 KB per MiB), built without inflating it."""
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     zeros = bytes(2**20)
@@ -724,13 +724,13 @@ ZIP_BOMB_MIB = 4095  # the largest size a zip without zip64 can declare
 @case(INVALID, suffix=".zip", reason="too large")
 def zip_bomb(ctx: Context) -> bytes:
     """An otter-style zip whose notebook inflates to 4 GB (4 MB compressed), size declared."""
-    return _raw_zip(f"{ctx.slug}.ipynb", _deflated_zeros(ZIP_BOMB_MIB), 0, ZIP_BOMB_MIB * 2**20)
+    return _raw_zip(f"{ctx.slug}.ipynb", deflated_zeros(ZIP_BOMB_MIB), 0, ZIP_BOMB_MIB * 2**20)
 
 
 @case(INVALID, suffix=".zip", reason="cannot be read")
 def zip_bomb_lying_header(ctx: Context) -> bytes:
     """The same bomb, but the header claims the notebook is 20 KB."""
-    return _raw_zip(f"{ctx.slug}.ipynb", _deflated_zeros(ZIP_BOMB_MIB), 0, 20_000)
+    return _raw_zip(f"{ctx.slug}.ipynb", deflated_zeros(ZIP_BOMB_MIB), 0, 20_000)
 
 
 def _zip(entries: list[tuple[zipfile.ZipInfo, bytes]]) -> bytes:

@@ -107,7 +107,7 @@ def run_batch(intake: Intake, cfg: BatchConfig, *, stream: TextIO | None = None)
     start = time.monotonic()
     cfg.out.mkdir(parents=True, exist_ok=True)
     work = cfg.out / "work"
-    with _folder_lock(cfg.out), Ledger(cfg.out) as ledger:
+    with folder_lock(cfg.out), Ledger(cfg.out) as ledger:
         snaps: dict[str, AutograderInfo] = {}
         cfg = replace(cfg, autograder=_snapshot(cfg.autograder, cfg.out, snaps))
         strays = reap_strays(work)
@@ -298,7 +298,7 @@ def reap_strays(work: Path) -> int:
     return run_one.kill_processes(run_one.marked_processes(str(work.resolve()), psutil))
 
 
-class _folder_lock:
+class folder_lock:
     """One grader per output folder at a time (the lock dies with its process, even on -9)."""
 
     def __init__(self, out: Path) -> None:

@@ -221,7 +221,7 @@ def grade_one(
     """Grade one notebook; never raises for a bad submission (the status says what happened).
 
     Two stages: the notebook runs in its own kernel with the public tests and exports the
-    values the tests need (``verify``); then a fresh process runs all tests on those values.
+    values the tests need (``clean_check``); then a fresh process runs all tests on those values.
     Both run in the bubblewrap sandbox unless ``sandboxed`` is false.
 
     ``memory_limit`` (bytes) caps the summed resident memory of the whole process tree (worker,

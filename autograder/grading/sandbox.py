@@ -25,7 +25,7 @@ student's code from creating further user namespaces.
 Memory: ``RLIMIT_AS`` is not used, TensorFlow reserves gigabytes of address space it never
 touches (3.3 GB peak address space for 1.2 GB resident in a short training run). The cap is
 ``RLIMIT_DATA`` (private writable memory, which is what an allocation uses), per process;
-the caller's tree-wide RSS poll (``grade._supervise``) covers several processes together.
+the caller's tree-wide RSS poll (``run_one``) covers several processes together.
 """
 
 from __future__ import annotations

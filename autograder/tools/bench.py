@@ -52,7 +52,7 @@ with open("bench_dump.json", "w") as _f:
 """
 
 
-def _solution_workdir(tmp: Path, seed: int | None) -> Path:
+def solution_workdir(tmp: Path, seed: int | None) -> Path:
     """A folder holding the solution notebook and its public tests, as a student would have."""
     work = tmp / "nb"
 
@@ -110,7 +110,7 @@ def run_solution(seed: int | None = None, env: dict[str, str] | None = None) -> 
 
     keras_home = data.provide_keras_cache()
     with tempfile.TemporaryDirectory(prefix="fmnist-bench-") as tmp:
-        work = _solution_workdir(Path(tmp), seed)
+        work = solution_workdir(Path(tmp), seed)
         nb = nbformat.read(work / f"{SLUG}.ipynb", as_version=4)
         saved = dict(os.environ)
         os.environ.update(KERAS_HOME=str(keras_home), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")

@@ -16,7 +16,7 @@ def _load(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _replace(nb: dict, old: str, new: str) -> dict:
+def replace_once(nb: dict, old: str, new: str) -> dict:
     hits = 0
     for cell in nb["cells"]:
         src = "".join(cell.get("source", ""))
@@ -44,18 +44,18 @@ def blank(slug: str, version: str | None = None) -> dict:
 
 def wrong_architecture(slug: str) -> dict:
     """Dense(64) instead of Dense(128): loses exactly the architecture points."""
-    return _replace(solution(slug), "keras.layers.Dense(128, activation='relu')",
+    return replace_once(solution(slug), "keras.layers.Dense(128, activation='relu')",
                     "keras.layers.Dense(64, activation='relu')")
 
 
 def wrong_readings(slug: str) -> dict:
     """Readings nobody could take from the curves: epoch 1, accuracy 0.5, Bigger not overfitting."""
     nb = solution(slug)
-    nb = _replace(nb, 'good_epoch_bigger = int(hist_bigger["val_accuracy"].idxmax())',
+    nb = replace_once(nb, 'good_epoch_bigger = int(hist_bigger["val_accuracy"].idxmax())',
                   "good_epoch_bigger = 1")
-    nb = _replace(nb, 'val_acc_bigger = float(hist_bigger["val_accuracy"].max())',
+    nb = replace_once(nb, 'val_acc_bigger = float(hist_bigger["val_accuracy"].max())',
                   "val_acc_bigger = 0.5")
-    nb = _replace(nb, "overfitting_bigger = True", "overfitting_bigger = False")
+    nb = replace_once(nb, "overfitting_bigger = True", "overfitting_bigger = False")
     return nb
 
 

@@ -130,7 +130,7 @@ def test_second_run_grades_nothing(lms_batch):
     before = (out / "grades.csv").read_bytes()
     stream = io.StringIO()
     intake = inputs.collect([tmp / "LMS一括ダウンロード.zip"], out / "staging", exclude=out)
-    resolver = cli._resolver(SLUG, [VERSION, VARIANT_VERSION], str(tmp / "secret.txt"))
+    resolver = cli.resolver_for(SLUG, [VERSION, VARIANT_VERSION], str(tmp / "secret.txt"))
     info = resolver.infos[VERSION]
     res = engine.run_batch(intake, engine.BatchConfig(info, out, timeout=TIMEOUT, resolve=resolver),
                            stream=stream)
@@ -172,9 +172,9 @@ def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
     # the premise: s008's readings are not also right for s009's curves
     assert a["best_epoch"] != b["best_epoch"] or abs(a["best_val_accuracy"] - b["best_val_accuracy"]) > tol
     nb = variant_solution("s009")
-    nb = samples._replace(nb, 'good_epoch_bigger = int(hist_bigger["val_accuracy"].idxmax())',
+    nb = samples.replace_once(nb, 'good_epoch_bigger = int(hist_bigger["val_accuracy"].idxmax())',
                           f"good_epoch_bigger = {int(a['best_epoch'])}")
-    nb = samples._replace(nb, 'val_acc_bigger = float(hist_bigger["val_accuracy"].max())',
+    nb = samples.replace_once(nb, 'val_acc_bigger = float(hist_bigger["val_accuracy"].max())',
                           f"val_acc_bigger = {float(a['best_val_accuracy'])}")
     sub = tmp_path / "in" / "s009_copy.ipynb"
     sub.parent.mkdir()

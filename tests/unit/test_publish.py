@@ -239,6 +239,6 @@ def test_fairness_bench_runs_the_seed_it_is_given(tmp_path: Path):
     """Does the fairness benchmark's notebook carry the seed asked for (the one SEED line)?"""
     from autograder.tools import bench
 
-    nb = json.loads((bench._solution_workdir(tmp_path, 7) / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
+    nb = json.loads((bench.solution_workdir(tmp_path, 7) / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert re.findall(r"^SEED = (\d+)", code, re.M) == ["7"]
