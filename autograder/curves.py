@@ -5,17 +5,23 @@ columns ``accuracy`` and ``val_accuracy`` and, optionally, ``loss`` and ``val_lo
 function here accepts a history in any form :func:`history_frame` accepts (a Keras ``History``,
 a dict of lists, a DataFrame) and never modifies its input.
 
-Tolerances exist because students read values off a picture: epochs whose validation accuracy
-lies within ``tol`` of the peak cannot be told apart from it, so all of them are right answers.
+Tolerances exist because students read values off a picture: epochs whose validation loss lies
+within ``tol`` of the lowest cannot be told apart from it, so all of them are right answers.
 
-The overfitting rule (for a TA looking at the same picture as the student)
---------------------------------------------------------------------------
-Look only at the **last epoch** of the accuracy plot. The *gap* is the training accuracy (solid
-line) minus the validation accuracy (dashed line) at that epoch.
+The readings (for a TA looking at the same picture as the student)
+------------------------------------------------------------------
+Measured on the exercise's networks (``MEASUREMENTS.md``), validation *accuracy* of an
+overfitting network stays flat and noisy after its peak, while validation *loss* has a clear
+minimum early and rises afterwards, as in the TensorFlow tutorial "Overfit and underfit". So:
 
-* gap >= 0.05 (five percentage points or more): the network **overfits** -> answer ``True``.
-* gap <  0.02 (less than two percentage points): it does **not** overfit -> answer ``False``.
-* anything in between is **ambiguous**: both ``True`` and ``False`` are accepted.
+* the **good number of epochs** is where the validation loss (dashed line of the loss plot) is
+  lowest (:func:`good_epoch`); epochs within ``tol`` of that lowest loss are accepted too;
+* **overfitting** is read from how far the validation loss has *risen* from its lowest point by
+  the last epoch (:func:`loss_rise`): a rise of ``yes_at`` or more means the network
+  **overfits** (``True``); a rise below ``no_below`` means it does **not** (``False``): its
+  validation loss is still at (or near) its lowest; in between both answers are accepted;
+* the **gap** (training accuracy minus validation accuracy at the last epoch, :func:`gap`)
+  measures how much a technique of Part 3 eases overfitting.
 
 The two numbers are :class:`Thresholds` ``yes_at`` and ``no_below``. All comparisons allow
 :data:`EPS` of floating-point slack so that a value exactly on a boundary counts as on it.
@@ -38,11 +44,15 @@ __all__ = [
     "Verdict",
     "accepted_epochs",
     "accepts_overfitting_answer",
-    "best_epoch",
     "best_technique",
+    "curve_difference",
     "final_gaps",
+    "final_rises",
     "gap",
+    "good_epoch",
     "history_frame",
+    "loss_at",
+    "loss_rise",
     "most_overfit",
     "overfitting_verdict",
     "val_accuracy_at",
@@ -123,30 +133,55 @@ def history_frame(history: HistoryLike) -> pd.DataFrame:
     return pd.DataFrame(arrays, index=pd.RangeIndex(1, n + 1, name="epoch"))
 
 
-def best_epoch(h: HistoryLike) -> int:
-    """First epoch with the highest validation accuracy (the peak of the dashed line)."""
-    return int(history_frame(h)["val_accuracy"].idxmax())
+def _val_loss(h: HistoryLike) -> pd.Series:
+    frame = history_frame(h)
+    if "val_loss" not in frame.columns:
+        raise ValueError("history lacks 'val_loss': pass validation data to fit() (the loss is "
+                         "recorded by Keras whenever there is validation data)")
+    return frame["val_loss"]
+
+
+def good_epoch(h: HistoryLike) -> int:
+    """First epoch with the lowest validation loss (the bottom of the dashed loss curve)."""
+    return int(_val_loss(h).idxmin())
 
 
 def accepted_epochs(h: HistoryLike, tol: float = 0.01) -> list[int]:
-    """Epochs whose validation accuracy is within ``tol`` of the peak.
+    """Epochs whose validation loss is within ``tol`` of the lowest.
 
-    On a plot these points are indistinguishable from the best one, so each is a right answer
-    to "at which epoch is validation accuracy highest?".
+    On a plot these points are indistinguishable from the lowest one, so each is a right answer
+    to "at which epoch is the validation loss lowest?".
     """
     if tol < 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
-    val = history_frame(h)["val_accuracy"]
-    return [int(e) for e in val.index[val >= val.max() - tol - EPS]]
+    val = _val_loss(h)
+    return [int(e) for e in val.index[val <= val.min() + tol + EPS]]
+
+
+def loss_at(h: HistoryLike, epoch: int) -> float:
+    """Validation loss at ``epoch`` (1-based)."""
+    val = _val_loss(h)
+    _check_epoch(epoch, len(val))
+    return float(val.at[int(epoch)])
+
+
+def loss_rise(h: HistoryLike) -> float:
+    """How far the validation loss at the last epoch lies above its lowest value (>= 0)."""
+    val = _val_loss(h)
+    return float(val.iloc[-1] - val.min())
+
+
+def _check_epoch(epoch: object, n: int) -> None:
+    if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer):
+        raise TypeError(f"epoch must be an int, not {type(epoch).__name__}")
+    if not 1 <= epoch <= n:
+        raise ValueError(f"epoch {epoch} is outside 1..{n}")
 
 
 def val_accuracy_at(h: HistoryLike, epoch: int) -> float:
     """Validation accuracy at ``epoch`` (1-based, as on the plot's x axis)."""
     frame = history_frame(h)
-    if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer):
-        raise TypeError(f"epoch must be an int, not {type(epoch).__name__}")
-    if not 1 <= epoch <= len(frame):
-        raise ValueError(f"epoch {epoch} is outside 1..{len(frame)}")
+    _check_epoch(epoch, len(frame))
     return float(frame.at[int(epoch), "val_accuracy"])
 
 
@@ -160,10 +195,10 @@ def gap(h: HistoryLike, epoch: int | None = None) -> float:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Gap thresholds of the overfitting rule (see the module docstring)."""
+    """Validation-loss rise thresholds of the overfitting rule (see the module docstring)."""
 
     yes_at: float = 0.05
-    no_below: float = 0.02
+    no_below: float = 0.01
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.yes_at) and np.isfinite(self.no_below)):
@@ -178,12 +213,13 @@ class Thresholds:
 class Verdict:
     """Outcome of the overfitting rule.
 
-    ``margin`` is how far the final gap lies from the threshold that decided the label (for
-    ``"ambiguous"``: from the nearer edge of the band), so a TA can see borderline cases.
+    ``rise`` is the validation loss's rise from its lowest value to the last epoch; ``margin`` is
+    how far it lies from the threshold that decided the label (for ``"ambiguous"``: from the
+    nearer edge of the band), so a TA can see borderline cases.
     """
 
     label: Literal["yes", "no", "ambiguous"]
-    gap: float
+    rise: float
     margin: float
 
 
@@ -192,8 +228,8 @@ DEFAULT_THRESHOLDS = Thresholds()
 
 
 def overfitting_verdict(h: HistoryLike, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Verdict:
-    """Apply the overfitting rule to the last epoch of ``h``."""
-    g = gap(h)
+    """Apply the overfitting rule to the validation loss of ``h``."""
+    g = loss_rise(h)
     if g >= thresholds.yes_at - EPS:
         return Verdict("yes", g, max(0.0, g - thresholds.yes_at))
     if g < thresholds.no_below - EPS:
@@ -218,11 +254,18 @@ def final_gaps(histories: Mapping[str, HistoryLike]) -> dict[str, float]:
     return {name: gap(h) for name, h in histories.items()}
 
 
+def final_rises(histories: Mapping[str, HistoryLike]) -> dict[str, float]:
+    """Validation-loss rise of each named history, in the mapping's order."""
+    if not histories:
+        raise ValueError("no histories given")
+    return {name: loss_rise(h) for name, h in histories.items()}
+
+
 def most_overfit(histories: Mapping[str, HistoryLike], tol: float = 0.02) -> list[str]:
-    """Names whose final gap is within ``tol`` of the largest: every acceptable answer."""
-    gaps = final_gaps(histories)
-    top = max(gaps.values())
-    return [name for name, g in gaps.items() if g >= top - tol - EPS]
+    """Names whose validation-loss rise is within ``tol`` of the largest: every acceptable answer."""
+    rises = final_rises(histories)
+    top = max(rises.values())
+    return [name for name, r in rises.items() if r >= top - tol - EPS]
 
 
 def best_technique(histories: Mapping[str, HistoryLike], tol: float = 0.02) -> list[str]:
@@ -231,3 +274,15 @@ def best_technique(histories: Mapping[str, HistoryLike], tol: float = 0.02) -> l
     gaps = final_gaps(histories)
     bottom = min(gaps.values())
     return [name for name, g in gaps.items() if g <= bottom + tol + EPS]
+
+
+def curve_difference(a: HistoryLike, b: HistoryLike) -> float:
+    """Largest absolute difference between two histories, over every column both record.
+
+    Histories of different lengths differ by ``inf``: they are not the same run.
+    """
+    fa, fb = history_frame(a), history_frame(b)
+    if len(fa) != len(fb):
+        return float("inf")
+    cols = [c for c in (*REQUIRED, *OPTIONAL) if c in fa.columns and c in fb.columns]
+    return float(max(np.max(np.abs(fa[c].to_numpy() - fb[c].to_numpy())) for c in cols))

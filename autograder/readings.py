@@ -6,7 +6,9 @@ Two kinds of callers use this module:
   only check the *form* of an answer (a whole number, a fraction, ``True``/``False``, one of
   the listed names) and never compare it with the curves, so they cannot leak the answer.
 * **hidden tests** (run at grading time) call the ``check_*`` helpers, which compare the answer
-  with the student's own curves using the tolerances of :mod:`autograder.curves`.
+  with the student's own curves using the rules and tolerances of :mod:`autograder.curves`
+  (the good epoch and overfitting are read from the validation loss, the effect of a technique
+  from the accuracy gap).
 
 Every failure is a :class:`ReadingError`, an ``AssertionError`` so otter-grader shows its
 message as feedback. Messages are bilingual, Japanese first, then English, and say what to
@@ -26,7 +28,11 @@ from autograder.curves import (
     accepted_epochs,
     best_technique,
     final_gaps,
+    final_rises,
+    good_epoch,
     history_frame,
+    loss_at,
+    loss_rise,
     most_overfit,
     overfitting_verdict,
     val_accuracy_at,
@@ -48,6 +54,7 @@ __all__ = [
     "check_gap_shrinks",
     "check_most_overfit",
     "check_overfitting",
+    "check_rise_shrinks",
     "check_val_accuracy",
 ]
 
@@ -69,18 +76,18 @@ from autograder.forms import (  # noqa: E402  (the public half lives in forms, s
 
 
 def check_epoch(answer: object, h: HistoryLike, tol: float = 0.01, *, name: str = "epoch") -> None:
-    """Accept any epoch a careful reader cannot tell apart from the validation peak."""
+    """Accept any epoch a careful reader cannot tell apart from the lowest validation loss."""
     frame = history_frame(h)
     epoch = as_epoch(answer, name, len(frame))
     if epoch in accepted_epochs(frame, tol):
         return
-    val = val_accuracy_at(frame, epoch)
-    short = float(frame["val_accuracy"].max()) - val
+    at, low = loss_at(frame, epoch), loss_at(frame, good_epoch(frame))
     _fail(
         name,
-        f"エポック数 {epoch} の検証精度 {val:.3f} は最良より {short:.3f} 低い（許容 {tol:.3f}）",
-        f"At epoch {epoch} the validation accuracy {val:.3f} is {short:.3f} below the best on "
-        f"your curves (tolerance {tol:.3f}).",
+        f"エポック数 {epoch} の検証の損失 {at:.3f} は最小の {low:.3f} より {at - low:.3f} 大きい"
+        f"。許容は {tol:.3f} まで",
+        f"At epoch {epoch} the validation loss {at:.3f} is {at - low:.3f} above the lowest "
+        f"{low:.3f} on your curves (tolerance {tol:.3f}).",
     )
 
 
@@ -92,7 +99,7 @@ def check_val_accuracy(
     *,
     name: str = "val_accuracy",
 ) -> None:
-    """Accept the validation accuracy at the student's own epoch, or at the peak.
+    """Accept the validation accuracy at the student's own epoch, or at the good epoch.
 
     Reading the value at the epoch they chose is consistent even when that epoch was slightly
     off, so it is not penalised twice.
@@ -103,8 +110,9 @@ def check_val_accuracy(
         epoch: int | None = as_epoch(epoch_answer, "epoch", len(frame))
     except ReadingError:
         epoch = None
-    best = float(frame["val_accuracy"].max())
-    if abs(acc - best) <= tol + EPS:
+    good = good_epoch(frame)
+    at_good = val_accuracy_at(frame, good)
+    if abs(acc - at_good) <= tol + EPS:
         return
     if epoch is not None:
         at = val_accuracy_at(frame, epoch)
@@ -114,19 +122,20 @@ def check_val_accuracy(
         side_ja, side_en = ("高い", "above") if acc > at else ("低い", "below")
         _fail(
             name,
-            f"答え {acc:.3f} はエポック {epoch} の検証精度 {at:.3f} より {off:.3f} {side_ja}"
-            f"（許容 {tol:.3f}）",
+            f"答え {acc:.3f} はエポック {epoch} の検証の精度 {at:.3f} より {off:.3f} {side_ja}"
+            f"。許容は {tol:.3f} まで",
             f"Your answer {acc:.3f} is {off:.3f} {side_en} the validation accuracy {at:.3f} "
             f"at your epoch {epoch} (tolerance {tol:.3f}).",
         )
-    off = abs(acc - best)
-    side_ja, side_en = ("高い", "above") if acc > best else ("低い", "below")
+    off = abs(acc - at_good)
+    side_ja, side_en = ("高い", "above") if acc > at_good else ("低い", "below")
     _fail(
         name,
-        f"エポックの答えが使えないため最良の検証精度と比べました。答え {acc:.3f} は最良より "
-        f"{off:.3f} {side_ja}（許容 {tol:.3f}）",
-        f"Your epoch answer is not usable, so this was compared with the best validation "
-        f"accuracy: your answer {acc:.3f} is {off:.3f} {side_en} it (tolerance {tol:.3f}).",
+        f"エポックの答えが使えないため、検証の損失が最小のエポック {good} の検証の精度 {at_good:.3f} と"
+        f"比べました。答え {acc:.3f} はそれより {off:.3f} {side_ja}。許容は {tol:.3f} まで",
+        f"Your epoch answer is not usable, so this was compared with the validation accuracy "
+        f"{at_good:.3f} at epoch {good}, where the validation loss is lowest: your answer "
+        f"{acc:.3f} is {off:.3f} {side_en} it (tolerance {tol:.3f}).",
     )
 
 
@@ -142,14 +151,14 @@ def check_overfitting(
     verdict = overfitting_verdict(h, thresholds)
     if verdict.label == "ambiguous" or (verdict.label == "yes") == said:
         return
-    g, yes, no = verdict.gap, thresholds.yes_at, thresholds.no_below
+    r, yes, no = verdict.rise, thresholds.yes_at, thresholds.no_below
     _fail(
         name,
-        f"最後のエポックの差（学習の精度 − 検証の精度）は {g:.3f} です。差が {yes:.3f} 以上なら"
-        f"過学習あり（True）、{no:.3f} 未満なら過学習なし（False）、その間はどちらも正解です",
-        f"At the last epoch the gap (training accuracy - validation accuracy) is {g:.3f}. "
-        f"The rule: a gap of {yes:.3f} or more means overfitting (True), below {no:.3f} means "
-        "no overfitting (False), in between either answer is accepted.",
+        f"検証の損失は、最後のエポックで最小値より {r:.3f} 上がっています。{yes:.3f} 以上上がっていれば"
+        f"過学習あり True、{no:.3f} 未満なら過学習なし False、その間はどちらも正解です",
+        f"At the last epoch the validation loss is {r:.3f} above its lowest value. The rule: a "
+        f"rise of {yes:.3f} or more means overfitting (True), below {no:.3f} means no "
+        "overfitting (False), in between either answer is accepted.",
     )
 
 
@@ -160,18 +169,18 @@ def check_most_overfit(
     *,
     name: str = "most_overfit",
 ) -> None:
-    """Accept any network whose final gap is within ``tol`` of the largest."""
+    """Accept any network whose validation-loss rise is within ``tol`` of the largest."""
     choice = as_choice(answer, name, list(histories))
     if choice in most_overfit(histories, tol):
         return
-    gaps = final_gaps(histories)
-    short = max(gaps.values()) - gaps[choice]
+    rises = final_rises(histories)
+    short = max(rises.values()) - rises[choice]
     _fail(
         name,
-        f"{choice!r} の最後のエポックの差は {gaps[choice]:.3f} で、最大の差より {short:.3f} "
-        f"小さい（許容 {tol:.3f}）",
-        f"The final gap of {choice!r} is {gaps[choice]:.3f}, {short:.3f} smaller than the "
-        f"largest final gap (tolerance {tol:.3f}).",
+        f"{choice!r} の検証の損失の上がり方は {rises[choice]:.3f} で、最も大きいものより {short:.3f} "
+        f"小さい。許容は {tol:.3f} まで",
+        f"The validation loss of {choice!r} rose by {rises[choice]:.3f}, {short:.3f} less than "
+        f"the largest rise (tolerance {tol:.3f}).",
     )
 
 
@@ -191,7 +200,7 @@ def check_best_technique(
     _fail(
         name,
         f"{choice!r} の最後のエポックの差は {gaps[choice]:.3f} で、最小の差より {excess:.3f} "
-        f"大きい（許容 {tol:.3f}）",
+        f"大きい。許容は {tol:.3f} まで",
         f"The final gap of {choice!r} is {gaps[choice]:.3f}, {excess:.3f} larger than the "
         f"smallest final gap (tolerance {tol:.3f}).",
     )
@@ -222,7 +231,32 @@ def check_gap_shrinks(
     _fail(
         name,
         f"最後のエポックの差は、手法なしで {before:.3f}、手法ありで {after:.3f} です。"
-        f"差は {verb_ja}います（許容 {tol:.3f}）",
+        f"差は {verb_ja}います。許容は {tol:.3f} まで",
         f"The final gap is {before:.3f} without the technique and {after:.3f} with it: "
         f"it {verb_en} (tolerance {tol:.3f}).",
+    )
+
+
+def check_rise_shrinks(
+    answer: object,
+    h_more: HistoryLike,
+    h_fewer: HistoryLike,
+    tol: float = 0.005,
+    *,
+    name: str = "more_units_overfit_more",
+) -> None:
+    """Accept "more units overfit more" when the network with more units' validation loss rose
+    by more than ``tol`` more than the other's; within ``tol`` either answer is accepted."""
+    said = as_yes_no(answer, name)
+    more, fewer = loss_rise(h_more), loss_rise(h_fewer)
+    if abs(more - fewer) <= tol + EPS:
+        return
+    if said == (more > fewer):
+        return
+    _fail(
+        name,
+        f"検証の損失の上がり方は、ユニットが多いネットワークで {more:.3f}、少ないネットワークで "
+        f"{fewer:.3f} です。許容は {tol:.3f} まで",
+        f"The validation loss rose by {more:.3f} for the network with more units and by "
+        f"{fewer:.3f} for the one with fewer (tolerance {tol:.3f}).",
     )

@@ -17,27 +17,34 @@ from autograder.curves import (
     Verdict,
     accepted_epochs,
     accepts_overfitting_answer,
-    best_epoch,
     best_technique,
+    curve_difference,
     final_gaps,
+    final_rises,
     gap,
+    good_epoch,
     history_frame,
+    loss_at,
+    loss_rise,
     most_overfit,
     overfitting_verdict,
     val_accuracy_at,
 )
 
-# A network that clearly overfits: training keeps rising, validation peaks at epoch 3 and falls.
+# A network that clearly overfits: training keeps improving, validation loss is lowest at epoch 3
+# and rises by 0.10 to the last epoch.
 OVERFIT = {
     "accuracy": [0.80, 0.86, 0.90, 0.94, 0.97, 0.98],
     "val_accuracy": [0.82, 0.85, 0.88, 0.87, 0.86, 0.85],
     "loss": [0.6, 0.4, 0.3, 0.2, 0.1, 0.05],
     "val_loss": [0.5, 0.42, 0.35, 0.37, 0.40, 0.45],
 }
-# A network that does not overfit: final gap 0.005.
-HEALTHY = {"accuracy": [0.70, 0.76, 0.80], "val_accuracy": [0.71, 0.76, 0.795]}
-# A borderline network: final gap 0.03, inside the ambiguous band.
-BORDERLINE = {"accuracy": [0.70, 0.80, 0.85], "val_accuracy": [0.70, 0.79, 0.82]}
+# A network that does not overfit: its validation loss still falls at the last epoch (rise 0).
+HEALTHY = {"accuracy": [0.70, 0.76, 0.80], "val_accuracy": [0.71, 0.76, 0.795],
+           "val_loss": [0.8, 0.6, 0.55]}
+# A borderline network: validation loss 0.03 above its lowest, inside the ambiguous band.
+BORDERLINE = {"accuracy": [0.70, 0.80, 0.85], "val_accuracy": [0.70, 0.79, 0.82],
+              "val_loss": [0.8, 0.6, 0.63]}
 
 fractions = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 tolerances = st.floats(min_value=0.0, max_value=0.2, allow_nan=False)
@@ -45,11 +52,12 @@ tolerances = st.floats(min_value=0.0, max_value=0.2, allow_nan=False)
 
 @st.composite
 def histories(draw: st.DrawFn, max_epochs: int = 20) -> dict[str, list[float]]:
-    """Any valid accuracy history of 1..max_epochs epochs."""
+    """Any valid history of 1..max_epochs epochs (accuracies and a validation loss)."""
     n = draw(st.integers(min_value=1, max_value=max_epochs))
     return {
         "accuracy": draw(st.lists(fractions, min_size=n, max_size=n)),
         "val_accuracy": draw(st.lists(fractions, min_size=n, max_size=n)),
+        "val_loss": draw(st.lists(st.floats(min_value=0.0, max_value=3.0), min_size=n, max_size=n)),
     }
 
 
@@ -136,30 +144,46 @@ def test_unsupported_type_raises_type_error() -> None:
 # --- epochs and values --------------------------------------------------------------------
 
 
-def test_best_epoch_of_clear_peak() -> None:
-    """Is the epoch of the validation peak found (1-based)?"""
-    assert best_epoch(OVERFIT) == 3
+def test_good_epoch_is_the_lowest_validation_loss() -> None:
+    """Is the good epoch the one with the lowest validation loss (1-based)?"""
+    assert good_epoch(OVERFIT) == 3
+    assert loss_at(OVERFIT, 3) == pytest.approx(0.35)
 
 
-def test_tie_for_best_epoch_takes_the_first_and_accepts_all() -> None:
-    """With two equal peaks, is the first the best epoch and are both accepted?"""
-    tie = {"accuracy": [0.8, 0.9, 0.95], "val_accuracy": [0.8, 0.9, 0.9]}
-    assert best_epoch(tie) == 2
+def test_tie_for_good_epoch_takes_the_first_and_accepts_all() -> None:
+    """With two equal lowest losses, is the first the good epoch and are both accepted?"""
+    tie = {"accuracy": [0.8, 0.9, 0.95], "val_accuracy": [0.8, 0.9, 0.9], "val_loss": [0.5, 0.4, 0.4]}
+    assert good_epoch(tie) == 2
     assert accepted_epochs(tie) == [2, 3]
 
 
 def test_accepted_epochs_include_those_within_tolerance_only() -> None:
-    """Are epochs 0.01 below the peak accepted at tol=0.01 but not those 0.02 below?"""
-    assert accepted_epochs(OVERFIT, tol=0.01) == [3, 4]
+    """Are epochs 0.02 above the lowest loss accepted at tol=0.02 but not those 0.05 above?"""
+    assert accepted_epochs(OVERFIT, tol=0.02) == [3, 4]  # 0.37 is 0.02 above: on the edge
     assert accepted_epochs(OVERFIT, tol=0.0) == [3]
-    assert accepted_epochs(OVERFIT, tol=0.025) == [3, 4, 5]
-    assert accepted_epochs(OVERFIT, tol=0.03) == [2, 3, 4, 5, 6]  # 0.03 below: on the edge
+    assert accepted_epochs(OVERFIT, tol=0.05) == [3, 4, 5]
+    assert accepted_epochs(OVERFIT, tol=0.1) == [2, 3, 4, 5, 6]  # 0.45 is 0.10 above: on the edge
+    assert accepted_epochs(OVERFIT, tol=0.15) == [1, 2, 3, 4, 5, 6]
 
 
 def test_negative_tolerance_is_refused() -> None:
     """Is a negative tolerance a ValueError rather than an empty answer set?"""
     with pytest.raises(ValueError, match="tol"):
         accepted_epochs(OVERFIT, tol=-0.1)
+
+
+def test_loss_readings_need_a_validation_loss() -> None:
+    """Is a history without val_loss refused by the loss readings, naming the column?"""
+    no_loss = {"accuracy": [0.5, 0.6], "val_accuracy": [0.5, 0.55]}
+    for read in (good_epoch, loss_rise, lambda h: accepted_epochs(h, 0.01), overfitting_verdict):
+        with pytest.raises(ValueError, match="val_loss"):
+            read(no_loss)
+
+
+def test_loss_rise_is_last_minus_lowest() -> None:
+    """Is the rise the last validation loss minus the lowest, and 0 while it still falls?"""
+    assert loss_rise(OVERFIT) == pytest.approx(0.10)
+    assert loss_rise(HEALTHY) == 0.0
 
 
 def test_val_accuracy_at_reads_the_given_epoch() -> None:
@@ -194,36 +218,36 @@ def test_gap_defaults_to_last_epoch_and_reads_any_epoch() -> None:
 
 
 def test_clear_overfitting_is_yes() -> None:
-    """Is a final gap of 0.13 a 'yes' with margin 0.08 above the 0.05 threshold?"""
+    """Is a validation-loss rise of 0.10 a 'yes' with margin 0.05 above the 0.05 threshold?"""
     verdict = overfitting_verdict(OVERFIT)
     assert verdict.label == "yes"
-    assert verdict.gap == pytest.approx(0.13)
-    assert verdict.margin == pytest.approx(0.08)
+    assert verdict.rise == pytest.approx(0.10)
+    assert verdict.margin == pytest.approx(0.05)
     assert accepts_overfitting_answer(OVERFIT, True)
     assert not accepts_overfitting_answer(OVERFIT, False)
 
 
 def test_clear_no_overfitting_is_no() -> None:
-    """Is a final gap of 0.005 a 'no' with margin 0.015 below the 0.02 threshold?"""
+    """Is a validation loss still falling (rise 0) a 'no' with margin 0.01 below 0.01?"""
     verdict = overfitting_verdict(HEALTHY)
-    assert verdict == Verdict("no", pytest.approx(0.005), pytest.approx(0.015))  # type: ignore[arg-type]
+    assert verdict == Verdict("no", pytest.approx(0.0), pytest.approx(0.01))  # type: ignore[arg-type]
     assert accepts_overfitting_answer(HEALTHY, False)
     assert not accepts_overfitting_answer(HEALTHY, True)
 
 
-def test_gap_in_band_is_ambiguous_and_accepts_both_answers() -> None:
-    """Is a final gap of 0.03 ambiguous, margin 0.01 to the nearer edge, and both answers OK?"""
+def test_rise_in_band_is_ambiguous_and_accepts_both_answers() -> None:
+    """Is a rise of 0.03 ambiguous, margin 0.02 to the nearer edge, and both answers OK?"""
     verdict = overfitting_verdict(BORDERLINE)
     assert verdict.label == "ambiguous"
-    assert verdict.margin == pytest.approx(0.01)
+    assert verdict.margin == pytest.approx(0.02)
     assert accepts_overfitting_answer(BORDERLINE, True)
     assert accepts_overfitting_answer(BORDERLINE, False)
 
 
-def test_gap_exactly_on_thresholds() -> None:
-    """Is a gap exactly at yes_at a 'yes' and exactly at no_below 'ambiguous' (not 'no')?"""
-    on_yes = {"accuracy": [0.90], "val_accuracy": [0.85]}
-    on_no = {"accuracy": [0.90], "val_accuracy": [0.88]}
+def test_rise_exactly_on_thresholds() -> None:
+    """Is a rise exactly at yes_at a 'yes' and exactly at no_below 'ambiguous' (not 'no')?"""
+    on_yes = {"accuracy": [0.9, 0.9], "val_accuracy": [0.85, 0.85], "val_loss": [0.30, 0.35]}
+    on_no = {"accuracy": [0.9, 0.9], "val_accuracy": [0.88, 0.88], "val_loss": [0.30, 0.31]}
     assert overfitting_verdict(on_yes).label == "yes"
     assert overfitting_verdict(on_no).label == "ambiguous"
 
@@ -251,15 +275,15 @@ def test_thresholds_and_verdict_are_frozen() -> None:
 # --- comparing networks -------------------------------------------------------------------
 
 
-NETWORKS = {
-    "small": {"accuracy": [0.80, 0.85], "val_accuracy": [0.80, 0.84]},  # gap 0.01
-    "medium": {"accuracy": [0.85, 0.93], "val_accuracy": [0.84, 0.86]},  # gap 0.07
-    "large": {"accuracy": [0.90, 0.99], "val_accuracy": [0.87, 0.905]},  # gap 0.085
+NETWORKS = {  # final gap 0.01, 0.07, 0.085; validation-loss rise 0, 0.07, 0.085
+    "small": {"accuracy": [0.80, 0.85], "val_accuracy": [0.80, 0.84], "val_loss": [0.6, 0.5]},
+    "medium": {"accuracy": [0.85, 0.93], "val_accuracy": [0.84, 0.86], "val_loss": [0.4, 0.47]},
+    "large": {"accuracy": [0.90, 0.99], "val_accuracy": [0.87, 0.905], "val_loss": [0.4, 0.485]},
 }
 
 
-def test_most_overfit_accepts_all_within_tolerance_of_the_largest_gap() -> None:
-    """Are 'large' (0.085) and 'medium' (0.07, within 0.02) both acceptable, 'small' not?"""
+def test_most_overfit_accepts_all_within_tolerance_of_the_largest_rise() -> None:
+    """Are 'large' (rise 0.085) and 'medium' (0.07, within 0.02) both acceptable, 'small' not?"""
     assert most_overfit(NETWORKS) == ["medium", "large"]
     assert most_overfit(NETWORKS, tol=0.0) == ["large"]
 
@@ -274,8 +298,18 @@ def test_final_gaps_keeps_order_and_refuses_empty() -> None:
     """Are gaps listed in the given order, and is an empty comparison a ValueError?"""
     assert list(final_gaps(NETWORKS)) == ["small", "medium", "large"]
     assert final_gaps(NETWORKS)["large"] == pytest.approx(0.085)
+    assert final_rises(NETWORKS)["small"] == 0.0
     with pytest.raises(ValueError, match="no histories"):
         most_overfit({})
+
+
+def test_curve_difference_is_the_largest_difference_of_any_shared_column() -> None:
+    """Is the difference 0 for the same run, the largest column difference otherwise, inf for
+    runs of different lengths?"""
+    assert curve_difference(OVERFIT, dict(OVERFIT)) == 0.0
+    other = {**OVERFIT, "val_loss": [0.5, 0.42, 0.35, 0.37, 0.40, 0.46]}
+    assert curve_difference(OVERFIT, other) == pytest.approx(0.01)
+    assert curve_difference(OVERFIT, HEALTHY) == float("inf")
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -287,19 +321,18 @@ _RANK = {"no": 0, "ambiguous": 1, "yes": 2}
 @given(
     h=histories(),
     rises=st.lists(st.floats(min_value=0.0, max_value=0.2), min_size=1, max_size=10),
-    falls=st.lists(st.floats(min_value=0.0, max_value=0.2), min_size=10, max_size=10),
 )
-def test_more_epochs_of_diverging_curves_never_weaken_the_verdict(
-    h: dict[str, list[float]], rises: list[float], falls: list[float]
+def test_more_epochs_of_rising_validation_loss_never_weaken_the_verdict(
+    h: dict[str, list[float]], rises: list[float]
 ) -> None:
-    """Can epochs where training rises and validation falls ever turn 'yes' into less?"""
-    acc, val = list(h["accuracy"]), list(h["val_accuracy"])
+    """Can epochs where the validation loss keeps rising ever turn 'yes' into less?"""
+    loss = list(h["val_loss"])
     before = overfitting_verdict(h)
-    for up, down in zip(rises, falls, strict=False):
-        acc.append(min(1.0, acc[-1] + up))
-        val.append(max(0.0, val[-1] - down))
-    after = overfitting_verdict({"accuracy": acc, "val_accuracy": val})
-    assert after.gap >= before.gap
+    for up in rises:
+        loss.append(loss[-1] + up)
+    n = len(loss)
+    after = overfitting_verdict({"accuracy": [0.5] * n, "val_accuracy": [0.5] * n, "val_loss": loss})
+    assert after.rise >= before.rise - EPS
     assert _RANK[after.label] >= _RANK[before.label]
     if before.label == "yes":
         assert after.label == "yes"
@@ -307,9 +340,9 @@ def test_more_epochs_of_diverging_curves_never_weaken_the_verdict(
 
 @settings(max_examples=60, deadline=None)
 @given(h=histories(), tol=tolerances)
-def test_best_epoch_is_always_accepted(h: dict[str, list[float]], tol: float) -> None:
-    """Is the best epoch always among the accepted ones, whatever the tolerance?"""
-    assert best_epoch(h) in accepted_epochs(h, tol)
+def test_good_epoch_is_always_accepted(h: dict[str, list[float]], tol: float) -> None:
+    """Is the good epoch always among the accepted ones, whatever the tolerance?"""
+    assert good_epoch(h) in accepted_epochs(h, tol)
 
 
 @settings(max_examples=60, deadline=None)
@@ -322,11 +355,11 @@ def test_accepted_epochs_grow_with_tolerance(h: dict[str, list[float]], a: float
 
 @settings(max_examples=80, deadline=None)
 @given(h=histories(), t=thresholds())
-def test_verdict_label_matches_gap_and_thresholds(h: dict[str, list[float]], t: Thresholds) -> None:
-    """Is the label exactly what the written rule says for the final gap, with margin >= 0?"""
+def test_verdict_label_matches_rise_and_thresholds(h: dict[str, list[float]], t: Thresholds) -> None:
+    """Is the label exactly what the written rule says for the loss rise, with margin >= 0?"""
     verdict = overfitting_verdict(h, t)
-    g = h["accuracy"][-1] - h["val_accuracy"][-1]
-    assert verdict.gap == pytest.approx(g)
+    g = h["val_loss"][-1] - min(h["val_loss"])
+    assert verdict.rise == pytest.approx(g)
     assert verdict.margin >= 0
     if verdict.label == "yes":
         assert g >= t.yes_at - EPS
@@ -350,14 +383,14 @@ def test_verdict_label_matches_gap_and_thresholds(h: dict[str, list[float]], t: 
 def test_most_overfit_and_best_technique_contain_the_extremes(
     hs: list[dict[str, list[float]]], tol: float
 ) -> None:
-    """Do the answer sets always contain the argmax / argmin gap and only near-extreme names?"""
+    """Do the answer sets always contain the argmax rise / argmin gap and only near-extreme names?"""
     named = {f"net{i}": h for i, h in enumerate(hs)}
-    gaps = final_gaps(named)
-    top = max(gaps, key=gaps.__getitem__)
+    gaps, rises = final_gaps(named), final_rises(named)
+    top = max(rises, key=rises.__getitem__)
     bottom = min(gaps, key=gaps.__getitem__)
     assert top in most_overfit(named, tol)
     assert bottom in best_technique(named, tol)
-    assert all(gaps[n] >= gaps[top] - tol - EPS for n in most_overfit(named, tol))
+    assert all(rises[n] >= rises[top] - tol - EPS for n in most_overfit(named, tol))
     assert all(gaps[n] <= gaps[bottom] + tol + EPS for n in best_technique(named, tol))
 
 

@@ -27,22 +27,30 @@ from autograder.readings import (
     check_gap_shrinks,
     check_most_overfit,
     check_overfitting,
+    check_rise_shrinks,
     check_val_accuracy,
 )
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
-# Validation peaks at epoch 3 (0.88); epoch 4 is 0.01 below, epoch 2 is 0.03 below. Final gap 0.13.
+# Validation loss is lowest at epoch 3 (0.35, validation accuracy 0.88 there); epoch 4 is 0.01
+# above it, epoch 2 0.07 above; the last epoch 0.10 above (overfits). Final gap 0.13.
 OVERFIT = {
     "accuracy": [0.80, 0.86, 0.90, 0.94, 0.97, 0.98],
     "val_accuracy": [0.82, 0.85, 0.88, 0.87, 0.86, 0.85],
+    "val_loss": [0.50, 0.42, 0.35, 0.36, 0.40, 0.45],
 }
-HEALTHY = {"accuracy": [0.70, 0.76, 0.80], "val_accuracy": [0.71, 0.76, 0.795]}  # gap 0.005
-BORDERLINE = {"accuracy": [0.70, 0.80, 0.85], "val_accuracy": [0.70, 0.79, 0.82]}  # gap 0.03
+HEALTHY = {"accuracy": [0.70, 0.76, 0.80], "val_accuracy": [0.71, 0.76, 0.795],
+           "val_loss": [0.8, 0.6, 0.55]}  # validation loss still falling: rise 0
+BORDERLINE = {"accuracy": [0.70, 0.80, 0.85], "val_accuracy": [0.70, 0.79, 0.82],
+              "val_loss": [0.8, 0.6, 0.63]}  # rise 0.03
 TECHNIQUES = {
-    "Dropout": {"accuracy": [0.85, 0.90], "val_accuracy": [0.84, 0.89]},  # gap 0.01
-    "Batch normalization": {"accuracy": [0.85, 0.93], "val_accuracy": [0.84, 0.88]},  # 0.05
-    "None": {"accuracy": [0.90, 0.99], "val_accuracy": [0.87, 0.89]},  # gap 0.10
+    "Dropout": {"accuracy": [0.85, 0.90], "val_accuracy": [0.84, 0.89],
+                "val_loss": [0.5, 0.4]},  # gap 0.01, rise 0
+    "Batch normalization": {"accuracy": [0.85, 0.93], "val_accuracy": [0.84, 0.88],
+                            "val_loss": [0.4, 0.45]},  # gap 0.05, rise 0.05
+    "None": {"accuracy": [0.90, 0.99], "val_accuracy": [0.87, 0.89],
+             "val_loss": [0.3, 0.4]},  # gap 0.10, rise 0.10
 }
 
 
@@ -265,16 +273,16 @@ def test_form_checks_never_see_the_curves() -> None:
 
 @pytest.mark.parametrize("answer", [3, 4, np.int64(3), 4.0])
 def test_check_epoch_accepts_peak_and_indistinguishable_epochs(answer: object) -> None:
-    """Are the peak (3) and an epoch 0.01 below it (4) both accepted?"""
+    """Are the lowest validation loss (3) and an epoch 0.01 above it (4) both accepted?"""
     check_epoch(answer, OVERFIT)
 
 
 def test_check_epoch_rejects_with_the_shortfall() -> None:
-    """Is epoch 2 rejected with its value and how far below the best it is (0.030)?"""
+    """Is epoch 2 rejected with its validation loss and how far above the lowest it is (0.070)?"""
     text = message(lambda: check_epoch(2, OVERFIT))
     assert "epoch 2" in text
-    assert "0.850" in text
-    assert "0.030 below the best" in text
+    assert "0.420" in text
+    assert "0.070 above the lowest 0.350" in text
     assert "tolerance 0.010" in text
     assert "エポック数 2" in text
 
@@ -291,7 +299,7 @@ def test_check_epoch_checks_form_first() -> None:
 )
 def test_check_epoch_agrees_with_accepted_epochs(vals: list[float], data: st.DataObject) -> None:
     """Is an epoch accepted by check_epoch exactly when accepted_epochs lists it?"""
-    h = {"accuracy": vals, "val_accuracy": vals}
+    h = {"accuracy": vals, "val_accuracy": vals, "val_loss": vals}
     epoch = data.draw(st.integers(min_value=1, max_value=len(vals)))
     try:
         check_epoch(epoch, h)
@@ -310,8 +318,8 @@ def test_check_val_accuracy_accepts_value_at_own_epoch() -> None:
     check_val_accuracy(0.865, OVERFIT, 2)  # within 0.02
 
 
-def test_check_val_accuracy_accepts_the_peak_whatever_the_epoch() -> None:
-    """Is the best validation accuracy accepted even with a wrong or unusable epoch?"""
+def test_check_val_accuracy_accepts_the_good_epochs_value_whatever_the_epoch() -> None:
+    """Is the validation accuracy at the lowest loss accepted even with a wrong or unusable epoch?"""
     check_val_accuracy(0.88, OVERFIT, 1)
     check_val_accuracy(0.87, OVERFIT, "three")
 
@@ -324,9 +332,10 @@ def test_check_val_accuracy_rejects_with_distance_from_own_epoch() -> None:
 
 
 def test_check_val_accuracy_falls_back_to_the_best_for_unusable_epoch() -> None:
-    """With an unusable epoch, does the message measure the distance from the best (0.180)?"""
+    """With an unusable epoch, is the distance measured at the good epoch (0.180 below 0.880)?"""
     text = message(lambda: check_val_accuracy(0.70, OVERFIT, ...))
     assert "not usable" in text
+    assert "accuracy 0.880 at epoch 3, where the validation loss is lowest" in text
     assert "0.180 below" in text
 
 
@@ -352,18 +361,19 @@ def test_check_overfitting_accepts_matching_verdicts() -> None:
     check_overfitting(False, BORDERLINE)
 
 
-def test_check_overfitting_rejection_states_gap_and_rule() -> None:
-    """Does rejecting False for a gap of 0.130 quote the gap and both thresholds, not just "no"?"""
+def test_check_overfitting_rejection_states_rise_and_rule() -> None:
+    """Does rejecting False for a rise of 0.100 quote the rise and both thresholds?"""
     text = message(lambda: check_overfitting(False, OVERFIT))
-    assert "gap (training accuracy - validation accuracy) is 0.130" in text
-    assert "0.050 or more means overfitting" in text
-    assert "below 0.020" in text
+    assert "the validation loss is 0.100 above its lowest value" in text
+    assert "rise of 0.050 or more means overfitting" in text
+    assert "below 0.010" in text
     assert "either answer is accepted" in text
+    assert "0.100" in text.partition(" / ")[0] and "0.050" in text.partition(" / ")[0]
 
 
-def test_check_overfitting_rejects_true_for_healthy_network_with_gap() -> None:
-    """Is True for a gap of 0.005 rejected with that gap in the message?"""
-    assert "is 0.005" in message(lambda: check_overfitting(True, HEALTHY))
+def test_check_overfitting_rejects_true_for_healthy_network_with_rise() -> None:
+    """Is True for a validation loss still falling rejected with its rise (0.000)?"""
+    assert "is 0.000 above" in message(lambda: check_overfitting(True, HEALTHY))
 
 
 def test_check_overfitting_uses_given_thresholds() -> None:
@@ -376,17 +386,16 @@ def test_check_overfitting_uses_given_thresholds() -> None:
 # --- hidden checks: comparing networks ----------------------------------------------------
 
 
-def test_check_most_overfit_accepts_largest_gap_case_insensitively() -> None:
-    """Is 'none' (gap 0.10, the largest) accepted whatever its case?"""
+def test_check_most_overfit_accepts_largest_rise_case_insensitively() -> None:
+    """Is 'none' (validation-loss rise 0.10, the largest) accepted whatever its case?"""
     check_most_overfit("none", TECHNIQUES)
     check_most_overfit(" None ", TECHNIQUES)
 
 
 def test_check_most_overfit_rejects_with_shortfall() -> None:
-    """Is 'Dropout' (gap 0.010) rejected, 0.090 smaller than the largest gap?"""
+    """Is 'Dropout' (rise 0.000) rejected, 0.100 less than the largest rise?"""
     text = message(lambda: check_most_overfit("Dropout", TECHNIQUES))
-    assert "0.010" in text
-    assert "0.090 smaller than the largest" in text
+    assert "rose by 0.000, 0.100 less than the largest rise" in text
     assert "tolerance 0.020" in text
 
 
@@ -440,3 +449,20 @@ def test_check_gap_shrinks_checks_form_first() -> None:
     assert "without quotes" in message(
         lambda: check_gap_shrinks("True", TECHNIQUES["None"], TECHNIQUES["Dropout"])
     )
+
+
+# --- hidden checks: do more units overfit more? -------------------------------------------
+
+
+def test_check_rise_shrinks_accepts_the_true_comparison_only() -> None:
+    """With rises 0.100 (more units) and 0.000 (fewer), is True accepted and False rejected?"""
+    check_rise_shrinks(True, TECHNIQUES["None"], TECHNIQUES["Dropout"])
+    text = message(lambda: check_rise_shrinks(False, TECHNIQUES["None"], TECHNIQUES["Dropout"]))
+    assert "rose by 0.100 for the network with more units and by 0.000" in text
+    check_rise_shrinks(False, TECHNIQUES["Dropout"], TECHNIQUES["None"])
+
+
+def test_check_rise_shrinks_accepts_either_answer_within_tolerance() -> None:
+    """Are both answers accepted when the rises differ by no more than the tolerance?"""
+    check_rise_shrinks(True, TECHNIQUES["None"], TECHNIQUES["Batch normalization"], tol=0.05)
+    check_rise_shrinks(False, TECHNIQUES["None"], TECHNIQUES["Batch normalization"], tol=0.05)
