@@ -4,14 +4,16 @@ A version is refused unless, graded by its own autograder exactly as the TAs wil
 
 1. the solution scores 100% on every gate seed (at least 3);
 2. the blank student notebook scores 0;
-3. on every gate seed the overfitting scenario is the one the exercise is about, outside the
-   ambiguous band: Bigger overfits (final gap >= ``overfit_yes_at``), Smaller does not
-   (final gap < ``overfit_no_below``), Bigger overfits most by more than ``choice_tol``, and
-   dropout shrinks Bigger's gap by more than ``gap_tol``.
+3. on every gate seed the curves tell the handout's story, outside the ambiguous band:
+   Bigger's validation loss has its minimum within the first ``good_epoch_by`` of the epochs
+   and rises by ``overfit_yes_at`` or more by the last epoch (it overfits); Smaller's rises by
+   less than ``overfit_no_below`` (it does not) and Smaller learns (last validation accuracy
+   >= ``smaller_min_val_acc``); Bigger's rise is the largest by more than ``choice_tol``; and
+   dropout shrinks Bigger's accuracy gap by more than ``gap_tol``.
 
-Every failure is reported with its size ("seed 7: Bigger's final gap 0.0410 is not a clear
-'overfits': 0.0090 short of overfit_yes_at 0.05"). The record (scores, gaps, margins) goes into
-the release's manifest.
+Every failure is reported with its size ("seed 7: Bigger's validation loss rose 0.0410 from its
+lowest: not a clear 'overfits', 0.0090 short of overfit_yes_at 0.05"). The record (scores, rises,
+gaps, margins) goes into the release's manifest.
 """
 
 from __future__ import annotations
@@ -124,25 +126,38 @@ def judge(version: Version, results: dict[str, Any], seeds: list[int] | None = N
             failures.append(f"seed {s}: no checked learning curves for {', '.join(missing)}")
             per_seed[str(s)] = entry
             continue
-        big, small = curves["bigger"]["final_gap"], curves["smaller"]["final_gap"]
-        others = max(curves[n]["final_gap"] for n in ("smaller", "baseline"))
-        drop = curves["dropout"]["final_gap"]
-        entry.update(bigger_gap=round(big, 4), smaller_gap=round(small, 4),
-                     baseline_gap=round(curves["baseline"]["final_gap"], 4), dropout_gap=round(drop, 4),
-                     bigger_best_epoch=curves["bigger"]["best_epoch"],
-                     bigger_best_val_accuracy=round(curves["bigger"]["best_val_accuracy"], 4))
+        big, small, base = curves["bigger"], curves["smaller"], curves["baseline"]
+        rise_big, rise_small = big["val_loss_rise"], small["val_loss_rise"]
+        rise_others = max(small["val_loss_rise"], base["val_loss_rise"])
+        gap_big, gap_drop = big["final_gap"], curves["dropout"]["final_gap"]
+        latest_good = p["good_epoch_by"] * big["epochs"]
+        entry.update(bigger_good_epoch=big["good_epoch"],
+                     bigger_good_val_accuracy=round(big["good_val_accuracy"], 4),
+                     bigger_val_loss_rise=round(rise_big, 4),
+                     baseline_val_loss_rise=round(base["val_loss_rise"], 4),
+                     smaller_val_loss_rise=round(rise_small, 4),
+                     smaller_final_val_accuracy=round(small["final_val_accuracy"], 4),
+                     bigger_gap=round(gap_big, 4), baseline_gap=round(base["final_gap"], 4),
+                     smaller_gap=round(small["final_gap"], 4), dropout_gap=round(gap_drop, 4))
         checks = [
-            ("bigger_overfits", big - p["overfit_yes_at"],
-             f"Bigger's final gap {big:.4f} is not a clear 'overfits': {p['overfit_yes_at'] - big:.4f} "
-             f"short of overfit_yes_at {p['overfit_yes_at']}"),
-            ("smaller_does_not", p["overfit_no_below"] - small,
-             f"Smaller's final gap {small:.4f} is not a clear 'does not overfit': "
-             f"{small - p['overfit_no_below']:.4f} above overfit_no_below {p['overfit_no_below']}"),
-            ("bigger_overfits_most", big - others - p["choice_tol"],
-             f"Bigger's final gap {big:.4f} is not clearly the largest: the next is {others:.4f}, "
-             f"closer than choice_tol {p['choice_tol']}"),
-            ("dropout_shrinks_gap", big - drop - p["gap_tol"],
-             f"dropout does not clearly shrink the gap: {big:.4f} -> {drop:.4f} "
+            ("bigger_good_epoch_early", latest_good - big["good_epoch"],
+             f"Bigger's validation loss is lowest at epoch {big['good_epoch']} of {big['epochs']}: not a "
+             f"minimum within the first {p['good_epoch_by']:.0%} of the epochs (by epoch {latest_good:g})"),
+            ("bigger_overfits", rise_big - p["overfit_yes_at"],
+             f"Bigger's validation loss rose {rise_big:.4f} from its lowest: not a clear 'overfits', "
+             f"{p['overfit_yes_at'] - rise_big:.4f} short of overfit_yes_at {p['overfit_yes_at']}"),
+            ("smaller_does_not", p["overfit_no_below"] - rise_small,
+             f"Smaller's validation loss rose {rise_small:.4f} from its lowest: not a clear 'does not "
+             f"overfit', {rise_small - p['overfit_no_below']:.4f} above overfit_no_below "
+             f"{p['overfit_no_below']}"),
+            ("smaller_learns", small["final_val_accuracy"] - p["smaller_min_val_acc"],
+             f"Smaller ends at validation accuracy {small['final_val_accuracy']:.4f}, below "
+             f"smaller_min_val_acc {p['smaller_min_val_acc']}: it barely learns"),
+            ("bigger_overfits_most", rise_big - rise_others - p["choice_tol"],
+             f"Bigger's validation-loss rise {rise_big:.4f} is not clearly the largest: the next is "
+             f"{rise_others:.4f}, closer than choice_tol {p['choice_tol']}"),
+            ("dropout_shrinks_gap", gap_big - gap_drop - p["gap_tol"],
+             f"dropout does not clearly shrink the gap: {gap_big:.4f} -> {gap_drop:.4f} "
              f"(needs more than gap_tol {p['gap_tol']})"),
         ]
         for name, m, why in checks:

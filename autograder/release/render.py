@@ -5,7 +5,11 @@ Three kinds of edits, all checked so that a master and a version cannot silently
 - the upper-case constants of the master (``SEED = 2026``, ``UNITS_BIGGER = 512``, ...; see
   ``versions.CONSTANTS``) get the version's values; each must be assigned exactly once;
 - ``{{key}}`` placeholders in Markdown cells become the version's values (an unknown key is an
-  error);
+  error); ``{{epoch_rule_ja}}``/``{{epoch_rule_en}}`` become the sentence that states the good-epoch
+  tolerance ("within 0.01 of the lowest", or "exactly" when it is 0);
+- the questions that state a grading rule must state the version's numbers: each parameter the
+  grader uses for a question appears in its prompt, and no other decimal number does (a number
+  typed into the master instead of a placeholder would otherwise go out stale);
 - the seed of otter's ``ASSIGNMENT CONFIG`` becomes the version's seed;
 - with ``language = "en"`` the Japanese half of every bilingual Markdown text and code comment
   is dropped (the master's convention: Japanese first, then the English after ``/``), and
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from typing import Any
 
 from autograder.errors import PublishError
@@ -74,6 +79,7 @@ def render_master(nb: dict, version: Version) -> dict:
             "the master notebook must assign each version constant exactly once; "
             + ", ".join(f"{name} ({seen[name]} times)" for name in missing),
             hint="keep lines like `UNITS_BIGGER = 512  # comment` in the master's code cells")
+    check_rules_stated(nb, version)
     return nb
 
 
@@ -90,12 +96,78 @@ def _constants(text: str, version: Version, seen: dict[str, int]) -> str:
 def _placeholders(text: str, version: Version, cell: int) -> str:
     def sub(m: re.Match[str]) -> str:
         key = m.group(1)
-        if key not in BY_KEY:
+        if key not in BY_KEY and key not in DERIVED:
             raise PublishError(f"master cell {cell}: unknown placeholder {m.group(0)}",
                                hint=f"placeholders name version parameters: {', '.join(BY_KEY)}")
+        if key in DERIVED:
+            return DERIVED[key](version)
         return literal(version[key])
 
     return _PLACEHOLDER.sub(sub, text)
+
+
+_EXACT = {"ja": "検証の損失が最も小さいエポックちょうどだけが正解です。表 `hist_bigger` の `val_loss` 列で"
+                "確かめられます。",
+          "en": "Only exactly that epoch is accepted (check it in the `val_loss` column of the table "
+                "`hist_bigger`)."}
+_WITHIN = {"ja": "検証の損失が最小値から {tol} 以内のエポックも正解です。",
+           "en": "Epochs whose validation loss is within {tol} of the lowest are accepted too."}
+
+
+def _epoch_rule(lang: str) -> Callable[[Version], str]:
+    def rule(version: Version) -> str:
+        tol = version["epoch_tol"]
+        return _EXACT[lang] if tol == 0 else _WITHIN[lang].format(tol=literal(tol))
+    return rule
+
+
+#: Placeholders computed from a version's parameters (sentences that depend on a value).
+DERIVED: dict[str, Callable[[Version], str]] = {
+    "epoch_rule_ja": _epoch_rule("ja"), "epoch_rule_en": _epoch_rule("en")}
+
+#: The prompt heading of each question that states a grading rule -> the parameters it must state
+#: (with the decimal examples it may also show). ``epoch_tol`` 0 is stated as "exactly".
+RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "7": (("epoch_tol",), ()),
+    "8": (("val_acc_tol",), ("0.83",)),
+    "9": (("overfit_yes_at", "overfit_no_below"), ()),
+    "10": (("choice_tol", "gap_tol"), ()),
+    "12": (("gap_tol", "choice_tol"), ("−0.02", "-0.02", "0.01", "0.02")),
+}
+_QUESTION = re.compile(r"^\s*###\s*(?:問|Q)(\d+)\b")
+_DECIMAL = re.compile(r"[−-]?\d+\.\d+")
+
+
+def check_rules_stated(nb: dict, version: Version) -> None:
+    """Refuse a rendering whose rule prompts would state a number other than the version's."""
+    found = set()
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "markdown":
+            continue
+        text = _source(cell)
+        m = _QUESTION.match(text)
+        if m is None or m.group(1) not in RULES:
+            continue
+        heading = f"Q{m.group(1)}"
+        found.add(m.group(1))
+        keys, examples = RULES[m.group(1)]
+        values = {literal(version[k]) for k in keys}
+        for key in keys:
+            if key == "epoch_tol" and version[key] == 0:
+                continue
+            if literal(version[key]) not in text:
+                raise PublishError(f"master cell {i} ({heading}): the prompt does not state {key} = "
+                                   f"{literal(version[key])}",
+                                   hint=f"write {{{{{key}}}}} where the prompt states the rule")
+        stray = [n for n in _DECIMAL.findall(text) if n not in values and n not in examples]
+        if stray:
+            raise PublishError(f"master cell {i} ({heading}): the prompt states {', '.join(stray)}, which "
+                               f"is not a grading parameter of version {version.id} ({', '.join(keys)})",
+                               hint="write the number as a {{placeholder}} of the parameter it states")
+    missing = sorted(set(RULES) - found, key=int)
+    if missing:
+        raise PublishError(f"the master has no prompt for {', '.join('Q' + q for q in missing)}",
+                           hint="each question that states a grading rule keeps its heading")
 
 
 def _en_inline(text: str) -> str:

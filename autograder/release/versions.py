@@ -63,17 +63,17 @@ SCHEMA: tuple[Param, ...] = (
     Param("epochs_part1", int, 5, "epochs of the Part 1 tutorial network", _range(1, 30),
           constant="EPOCHS_PART1"),
     # n_train <= 50000 and n_val <= 10000: the two never overlap in the 60,000 training images
-    Param("n_train", int, 6000, "training images of Parts 2-3 (the first ones of the training set)",
+    Param("n_train", int, 4000, "training images of Parts 2-3 (the first ones of the training set)",
           _range(1000, 50000), constant="N_TRAIN"),
     Param("n_val", int, 5000, "validation images of Parts 2-3 (the last ones of the training set)",
           _range(1000, 10000), constant="N_VAL"),
-    Param("epochs", int, 20, "epochs of every network in Parts 2-3", _range(5, 60), constant="EPOCHS"),
-    Param("batch_size", int, 256, "batch size of Parts 2-3", _range(16, 2048), constant="BATCH_SIZE"),
-    Param("units_smaller", int, 4, "units per hidden layer of Smaller", _range(1, 4096),
+    Param("epochs", int, 15, "epochs of every network in Parts 2-3", _range(5, 60), constant="EPOCHS"),
+    Param("batch_size", int, 32, "batch size of Parts 2-3", _range(16, 2048), constant="BATCH_SIZE"),
+    Param("units_smaller", int, 12, "units per hidden layer of Smaller", _range(1, 4096),
           constant="UNITS_SMALLER"),
-    Param("units_baseline", int, 16, "units per hidden layer of Baseline", _range(1, 4096),
+    Param("units_baseline", int, 32, "units per hidden layer of Baseline", _range(1, 4096),
           constant="UNITS_BASELINE"),
-    Param("units_bigger", int, 512, "units per hidden layer of Bigger", _range(1, 4096),
+    Param("units_bigger", int, 256, "units per hidden layer of Bigger", _range(1, 4096),
           constant="UNITS_BIGGER"),
     Param("dropout_rate", float, 0.5, "dropout rate of Part 3", _range(0.05, 0.9),
           constant="DROPOUT_RATE"),
@@ -81,18 +81,25 @@ SCHEMA: tuple[Param, ...] = (
           constant="L2_FACTOR"),
     Param("accuracy_threshold", float, 0.84, "Part 1 test accuracy needed for q1_accuracy",
           _range(0.1, 0.99)),
-    Param("epoch_tol", float, 0.01, "(a) an epoch is accepted when its validation accuracy is within "
-          "this of the best", _range(0.0, 0.1)),
+    Param("epoch_tol", float, 0.01, "(a) an epoch is accepted when its validation loss is within "
+          "this of the lowest (0: only the epoch of the lowest)", _range(0.0, 0.1)),
     Param("val_acc_tol", float, 0.02, "(b) accepted distance from the validation accuracy read",
           _range(0.0, 0.1)),
-    Param("overfit_yes_at", float, 0.05, "(c) final train-val gap from which the answer must be "
-          "'overfits'", _range(0.0, 0.5)),
-    Param("overfit_no_below", float, 0.02, "(c) final gap below which the answer must be 'does not "
+    Param("overfit_yes_at", float, 0.05, "(c) rise of the validation loss, from its lowest to the last "
+          "epoch, from which the answer must be 'overfits'", _range(0.0, 0.5)),
+    Param("overfit_no_below", float, 0.01, "(c) rise below which the answer must be 'does not "
           "overfit' (between the two: either answer)", _range(0.0, 0.5)),
-    Param("choice_tol", float, 0.02, "(d), Q12: gaps this close to the largest/smallest are also "
-          "accepted", _range(0.0, 0.2)),
-    Param("gap_tol", float, 0.005, "'the gap shrinks' questions: differences this small accept "
-          "either answer", _range(0.0, 0.1)),
+    Param("choice_tol", float, 0.02, "(d) rises, Q12 gaps this close to the largest/smallest are "
+          "also accepted", _range(0.0, 0.2)),
+    Param("gap_tol", float, 0.005, "'more units overfit more' (rises) and 'dropout shrinks the gap' "
+          "(gaps): differences this small accept either answer", _range(0.0, 0.1)),
+    Param("curve_band", float, 0.0, "largest difference between the curves recorded in a submitted "
+          "notebook and the grader's run for which the readings are graded against the student's "
+          "own curves (beyond it: the grader's curves, and the row is flagged)", _range(0.0, 0.05)),
+    Param("good_epoch_by", float, 0.6, "gate: on every gate seed, Bigger's lowest validation loss must "
+          "come within this fraction of the epochs (a real minimum, then a rise)", _range(0.1, 1.0)),
+    Param("smaller_min_val_acc", float, 0.75, "gate: on every gate seed, Smaller's last validation "
+          "accuracy must be at least this (Smaller learns, it is not broken)", _range(0.0, 0.99)),
     Param("variants", bool, False, "per-student variants: each student's seed is derived from the "
           "course secret, the student ID and the version"),
 )
