@@ -132,7 +132,8 @@ def _show(value: object) -> str:
 def _cmd_grade(args: argparse.Namespace) -> int:
     from autograder.errors import GradingError
     from autograder.grading import engine, inputs, sandbox
-    from autograder.grading.run_one import autograder_info, ensure_kernel
+    from autograder.grading.autograder_zip import autograder_info
+    from autograder.grading.run_one import ensure_kernel
 
     resolver = None
     if args.autograder and (args.version or args.secret_file):
@@ -225,7 +226,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from autograder.catalog import default_version
     from autograder.errors import GradingError
     from autograder.grading import engine, inputs, sandbox
-    from autograder.grading.run_one import autograder_info, ensure_kernel
+    from autograder.grading.autograder_zip import autograder_info
+    from autograder.grading.run_one import ensure_kernel
     from autograder.tools import demo
 
     version = default_version(SLUG)

@@ -7,6 +7,7 @@ neither has to import the other.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,13 @@ from autograder.errors import ConfigError, NotebookError
 
 #: The key of the kit's stamp in a notebook's metadata (version id, student ID of a variant).
 STAMP_KEY = "fmnist_kit"
+#: MIME type of the display output in which the notebook's ``train(model, name)`` records a
+#: history: ``{"name": ..., "history": {"accuracy": [...], "loss": [...], ...}}``.
+CURVES_MIME = "application/vnd.fmnist-kit.curves+json"
+#: Bounds on what ``recorded_curves`` accepts from a submitted notebook.
+MAX_RECORDED_EPOCHS = 200
+MAX_RECORDED_NAMES = 20
+CURVE_COLUMNS = ("accuracy", "loss", "val_accuracy", "val_loss")
 
 
 def read_json_notebook(path: Path) -> dict:
@@ -51,3 +59,66 @@ def set_seed(cells: list[dict], seed: int) -> None:
     if hits != 1:
         raise ConfigError(f"the notebook assigns SEED {hits} times, expected once",
                           hint="republish the version from the master")
+
+
+def recorded_curves(nb: dict) -> dict[str, dict[str, list[float]]]:
+    """The histories the notebook's ``train`` recorded in its outputs: the last one per name.
+
+    The notebook is the student's file, so anything malformed is skipped, never trusted: a
+    record must name an identifier and hold, per known column, a list of at most
+    ``MAX_RECORDED_EPOCHS`` finite numbers, all columns of one length. More than
+    ``MAX_RECORDED_NAMES`` names: the later ones are ignored.
+    """
+    found: dict[str, dict[str, list[float]]] = {}
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        outputs = cell.get("outputs")
+        for out in outputs if isinstance(outputs, list) else []:
+            data = out.get("data") if isinstance(out, dict) else None
+            value = data.get(CURVES_MIME) if isinstance(data, dict) else None
+            if isinstance(value, str):  # nbformat may keep JSON MIME data as text
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    continue
+            if not isinstance(value, dict):
+                continue
+            name, history = value.get("name"), valid_curves(value.get("history"))
+            if not (isinstance(name, str) and name.isidentifier()) or history is None:
+                continue
+            if name in found or len(found) < MAX_RECORDED_NAMES:
+                found.pop(name, None)
+                found[name] = history
+    return found
+
+
+def valid_curves(history: object) -> dict[str, list[float]] | None:
+    """``history`` as ``{column: [float, ...]}`` of the known columns, or None if it is unusable."""
+    if not isinstance(history, dict):
+        return None
+    out: dict[str, list[float]] = {}
+    for col in CURVE_COLUMNS:
+        if col not in history:
+            continue
+        values = history[col]
+        if not isinstance(values, list) or not 0 < len(values) <= MAX_RECORDED_EPOCHS:
+            return None
+        numbers = [_finite(v) for v in values]
+        if any(v is None for v in numbers):
+            return None
+        out[col] = numbers
+    if not {"accuracy", "val_accuracy"} <= out.keys() or len({len(v) for v in out.values()}) != 1:
+        return None
+    return out
+
+
+def _finite(v: object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # an int too large for a float
+        return None
+    return f if math.isfinite(f) else None

@@ -4,22 +4,23 @@ otter runs its tests inside the student's kernel and reads back what that kernel
 submission that monkeypatches a checker, returns an object whose ``__eq__`` is always true or
 writes a forged results file can score points it did not earn. The kit grades differently:
 
-1. the student's kernel runs with the *public* tests only (``public_tests``); the hidden tests
-   are not in its sandbox;
-2. a cell appended by the kit (``export_cell``) writes the values the tests need as plain data
+1. the student's kernel runs with the *public* tests only (``export.public_tests``); the hidden
+   tests are not in its sandbox;
+2. a cell appended by the kit (``export.export_cell``) writes the values the tests need as plain data
    into ``kit_artifacts/``: JSON for numbers, strings and histories, ``.npy`` without pickles
    for arrays, Keras JSON config plus ``.weights.h5`` for models;
 3. a fresh process that runs no student code (``grade_clean``) rebuilds an environment from
    those files (``load_environment``), checks it for consistency (each history's last
    validation accuracy must be what the exported network really scores), and runs all of
-   otter's test files, hidden ones included, against it.
+   otter's test files, hidden ones included, against it. A regenerated history that matches
+   the curves recorded in the submitted notebook within the release's band is graded as the
+   student recorded it (``recorded``).
 
 Anything the kernel forged is data that fails these checks; nothing it wrote is unpickled.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import sys
@@ -29,117 +30,12 @@ from typing import Any
 
 import numpy as np
 
-ARTIFACTS = "kit_artifacts"
-ENV_FILE = "env.json"
-PARAMS_FILE = "kit_params.json"
+from autograder.grading import recorded as recorded_mod
+from autograder.grading.export import ENV_FILE
+from autograder.params import PARAMS_FILE
+
 MAX_ENV_BYTES = 20 * 2**20
-MAX_ARRAY_ELEMENTS = 2_000_000
 HISTORY_TOLERANCE = 2e-3
-
-# The cell appended after the student's cells. It must work with nothing but the kernel's own
-# libraries, and it never raises: a value it cannot encode is recorded as such.
-EXPORT_CELL = r'''
-# --- fmnist-kit: export of the values the grader checks (added at grading time) ---
-def __fmnist_kit_export(names, out_dir="kit_artifacts", max_elements=__MAX__):
-    import json, math, os
-    import numpy as np
-    os.makedirs(out_dir, exist_ok=True)
-    g = globals()
-    record = {}
-
-    def number(v):
-        v = float(v)
-        return v if math.isfinite(v) else repr(v)
-
-    for name in names:
-        if name not in g:
-            record[name] = {"kind": "missing"}
-            continue
-        v = g[name]
-        t = type(v)
-        tname = f"{t.__module__}.{t.__qualname__}"
-        try:
-            if v is None or v is Ellipsis:
-                rec = {"kind": "none" if v is None else "ellipsis"}
-            elif isinstance(v, (bool, np.bool_)):
-                rec = {"kind": "bool", "value": bool(v)}
-            elif isinstance(v, (int, np.integer)):
-                rec = {"kind": "int", "value": int(v)}
-            elif isinstance(v, (float, np.floating)):
-                rec = {"kind": "float", "value": number(v)}
-            elif isinstance(v, str):
-                rec = {"kind": "str", "value": v[:200]}
-            elif hasattr(v, "to_json") and hasattr(v, "save_weights") and hasattr(v, "layers"):
-                path = os.path.join(out_dir, f"{name}.weights.h5")
-                v.save_weights(path)
-                rec = {"kind": "model", "config": json.loads(v.to_json())}
-            elif isinstance(getattr(v, "history", None), dict):
-                rec = {"kind": "history",
-                       "value": {k: [number(x) for x in vals] for k, vals in v.history.items()}}
-            elif hasattr(v, "columns") and hasattr(v, "index") and hasattr(v, "to_dict"):
-                rec = {"kind": "frame", "index": [int(i) for i in v.index],
-                       "value": {str(c): [number(x) for x in v[c]] for c in v.columns}}
-            elif isinstance(v, np.ndarray):
-                if v.size <= max_elements and v.dtype.kind in "biuf":
-                    np.save(os.path.join(out_dir, f"{name}.npy"), v, allow_pickle=False)
-                    rec = {"kind": "array"}
-                else:
-                    rec = {"kind": "array_summary", "shape": list(v.shape), "dtype": str(v.dtype),
-                           "min": number(v.min()) if v.size and v.dtype.kind in "biuf" else None,
-                           "max": number(v.max()) if v.size and v.dtype.kind in "biuf" else None}
-            elif callable(v):
-                rec = {"kind": "function"}
-            else:
-                rec = {"kind": "other"}
-        except Exception as exc:
-            rec = {"kind": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
-        rec["type"] = tname
-        record[name] = rec
-    with open(os.path.join(out_dir, "env.json"), "w") as f:
-        json.dump(record, f)
-
-__fmnist_kit_export(__NAMES__)
-del __fmnist_kit_export
-'''
-
-
-def export_cell(names: list[str]) -> str:
-    return EXPORT_CELL.replace("__NAMES__", json.dumps(sorted(names))).replace(
-        "__MAX__", str(MAX_ARRAY_ELEMENTS))
-
-
-# --------------------------------------------------------------------------- test files
-
-
-def _is_hidden(node: ast.FunctionDef) -> bool:
-    for dec in node.decorator_list:
-        if isinstance(dec, ast.Call):
-            for kw in dec.keywords:
-                if kw.arg == "hidden" and isinstance(kw.value, ast.Constant) and kw.value.value:
-                    return True
-    return False
-
-
-def required_names(tests_dir: Path) -> list[str]:
-    """Every variable a test function takes as a parameter (otter passes them by name)."""
-    names: set[str] = set()
-    for path in sorted(tests_dir.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.FunctionDef) and node.decorator_list:
-                names.update(a.arg for a in node.args.args if a.arg != "env")
-    # every history is checked against the network that made it, so export those too
-    names |= {"net_" + n[len("hist_"):] for n in names if n.startswith("hist_")}
-    return sorted(names)
-
-
-def public_tests(src: Path, dest: Path) -> None:
-    """Copy otter test files keeping only their public test cases."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for path in sorted(src.glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and _is_hidden(n))]
-        (dest / path.name).write_text(ast.unparse(tree) + "\n", encoding="utf-8")
-
 
 # --------------------------------------------------------------------------- environment
 
@@ -392,12 +288,20 @@ def _takes_function(case: Any, env: dict[str, Any]) -> bool:
     return any(isinstance(env.get(n), ExportedFunction) for n in names)
 
 
-def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
-    """Run every otter test file against the rebuilt environment; Gradescope-style result."""
+def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any],
+                recorded: dict[str, dict[str, list[float]]] | None = None) -> dict[str, Any]:
+    """Run every otter test file against the rebuilt environment; Gradescope-style result.
+
+    ``recorded``: the curves recorded in the submitted notebook (``recorded.STUDENT_CURVES``);
+    a regenerated history is replaced by its record when the two agree within ``curve_band``.
+    """
     from otter.test_files import ExceptionTestFile
 
     env, problems = load_environment(artifacts)
     problems += [f"forged history? {n}" for n in check_histories(env, params)]
+    band = float(params.get("curve_band", 0.0))
+    flags, notes, differences = recorded_mod.reconcile_all(env, recorded or {}, band, usable_histories(env))
+    problems += flags
     tests, gradescope = [], []
     for path in sorted(tests_dir.glob("*.py")):
         tf = ExceptionTestFile.from_file(str(path))
@@ -412,36 +316,74 @@ def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any]) -> dic
         gradescope.append({"name": tf.name, "score": tf.score, "max_score": tf.possible,
                            "visibility": "visible", "output": tf.summary()})
     total = sum(t["score"] for t in tests)
-    return {"tests": tests, "problems": problems, "test_accuracy": measured_test_accuracy(env),
-            "curves": curve_summary(env, params),
+    return {"tests": tests, "problems": problems, "notes": notes,
+            "test_accuracy": measured_test_accuracy(env),
+            "curves": curve_summary(env, params, differences),
             "gradescope": {"score": total, "tests": gradescope}}
 
 
-def curve_summary(env: dict[str, Any], params: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per checked history: best epoch, best validation accuracy, final gap and verdict.
+def usable_histories(env: dict[str, Any]) -> list[str]:
+    """The ``hist_*`` variables that passed ``check_histories`` and the curve analysis reads."""
+    from autograder import curves
 
-    Only histories that passed ``check_histories`` are summarised (the gate reads this to see
-    whether a release's overfitting scenario is unambiguous).
+    out = []
+    for name, h in sorted(env.items()):
+        if not name.startswith("hist_") or isinstance(h, Unreadable | InconsistentHistory):
+            continue
+        try:
+            curves.history_frame(h)
+        except Exception:  # an unusable history: the readings tests report it
+            continue
+        out.append(name)
+    return out
+
+
+def curve_summary(env: dict[str, Any], params: dict[str, Any],
+                  differences: dict[str, float | None] | None = None) -> dict[str, dict[str, Any]]:
+    """Per graded history: its good epoch, loss rise, final gap, verdict, and the record's distance.
+
+    Only histories that passed ``check_histories`` are summarised, as graded (the student's
+    record when it was within the band). The gate reads this to see whether a release's
+    overfitting scenario is unambiguous; ``recorded_difference`` is None without a record.
     """
     from autograder import curves
     from autograder import params as params_mod
 
+    differences = differences or {}
     out: dict[str, dict[str, Any]] = {}
     thresholds = params_mod.thresholds(params) if "overfit_yes_at" in params else None
-    for name, h in sorted(env.items()):
-        if not name.startswith("hist_") or isinstance(h, (Unreadable, InconsistentHistory)):
-            continue
+    for var in usable_histories(env):
+        h, name = env[var], var[len("hist_"):]
         try:
-            best = curves.best_epoch(h)
+            good = curves.good_epoch(h)
             verdict = curves.overfitting_verdict(h, thresholds) if thresholds else None
-            out[name[len("hist_"):]] = {
-                "epochs": len(curves.history_frame(h)), "best_epoch": best,
-                "best_val_accuracy": round(curves.val_accuracy_at(h, best), 6),
+            diff = differences.get(name)
+            out[name] = {
+                "epochs": len(curves.history_frame(h)), "good_epoch": good,
+                "good_val_accuracy": round(curves.val_accuracy_at(h, good), 6),
+                "val_loss_rise": round(curves.loss_rise(h), 6),
                 "final_gap": round(curves.gap(h), 6),
-                "verdict": verdict.label if verdict else None}
-        except Exception:  # an unusable history: the readings tests report it
+                "final_val_accuracy": round(curves.val_accuracy_at(h, len(curves.history_frame(h))), 6),
+                "verdict": verdict.label if verdict else None,
+                "recorded_difference": None if diff is None else round(diff, 6)}
+        except Exception:  # e.g. no val_loss: the readings tests report it
             continue
     return out
+
+
+def read_recorded(private: Path) -> dict[str, dict[str, list[float]]]:
+    """The student's recorded curves the grader wrote before the notebook ran (checked again)."""
+    from autograder.notebook import valid_curves
+
+    path = private / recorded_mod.STUDENT_CURVES
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    valid = {str(k): valid_curves(v) for k, v in raw.items() if isinstance(k, str) and k.isidentifier()}
+    return {k: v for k, v in valid.items() if v is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -464,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(private)
     sys.path.insert(0, str(private / "source" / "files"))  # kit_checks.py, for the public tests
     params = params_mod.load(params_file) if params_file.is_file() else {}
-    result = grade_clean(artifacts, private / "tests", params)
+    result = grade_clean(artifacts, private / "tests", params, read_recorded(private))
     (private / "clean.json").write_text(json.dumps(result, ensure_ascii=False, indent=1),
                                         encoding="utf-8")
     return 0

@@ -5,7 +5,8 @@ fresh Jupyter kernel; a thread per parallel slot supervises one worker at a time
 memory, Ctrl-C). Only the main thread writes the ledger and the progress display. Results
 already in the ledger (same submission bytes, same autograder, same seed) are reused, not graded
 again. Each submission's ``Target`` (autograder, version, seed) comes from ``BatchConfig.resolve``
-(the version stamp, ``targets.py``), or is the one autograder of the batch.
+(the version stamp, ``targets.py``), or is the one autograder of the batch. The display is
+``progress``; the result types are in ``autograder.model``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import shutil
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import TextIO
 
 from autograder.errors import GradingError
-from autograder.grading import run_one
+from autograder.grading import run_one, supervise
+from autograder.grading.autograder_zip import check_assignment
 from autograder.grading.inputs import Intake, Submission
-from autograder.grading.ledger import Ledger, Record
-from autograder.grading.run_one import AutograderInfo
+from autograder.grading.ledger import Ledger
+from autograder.grading.progress import Progress
+from autograder.model import EMPTY, ERROR, GRADED, INTERRUPTED, AutograderInfo, GradeResult, Record, Target
 
 DEFAULT_TIMEOUT = 300.0
 #: Peak resident memory of the whole tree for the solution is ~2 GB (measured); 4 GiB leaves room.
@@ -40,26 +42,6 @@ FIGURES = ("curves_part2_networks.png", "curves_part3_prevention.png")
 def default_workers() -> int:
     """One worker per two cores, at least 2: TensorFlow uses the cores a worker is given."""
     return max(2, (os.cpu_count() or 2) // 2)
-
-
-@dataclass(frozen=True)
-class Target:
-    """What one submission is graded against: an autograder, and maybe a seed of its own."""
-
-    autograder: AutograderInfo
-    version: str = ""
-    #: Overrides the autograder's seed (otter sets ``SEED = <seed>`` before every cell):
-    #: per-student variants and the publishing gate.
-    seed: int | None = None
-    #: Shown with the row, not part of the grade (e.g. "no version stamp: graded as 2026").
-    flags: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        """The ledger's autograder key: the zip's hash, and the seed when it is overridden."""
-        if self.seed is None:
-            return self.autograder.sha256
-        return hashlib.sha256(f"{self.autograder.sha256}:seed={self.seed}".encode()).hexdigest()
 
 
 #: Decides each submission's target from its notebook; returns ``(status, reason)`` instead when
@@ -169,20 +151,20 @@ def precheck(sub: Submission, cfg: BatchConfig) -> tuple[Record | None, Target |
     version), else ``(None, target)``."""
     ag = cfg.autograder
     if sub.status:
-        return Record(sub.sha256, ag.sha256, sub.status, sub.reason), None
+        return Record(sub_sha=sub.sha256, ag_sha=ag.sha256, status=sub.status, reason=sub.reason), None
     nb, status, reason = run_one.check_notebook(sub.path)
-    if nb is None and not sub.is_notebook and status != run_one.EMPTY:
+    if nb is None and not sub.is_notebook and status != EMPTY:
         kind = f"a {Path(sub.key).suffix} file" if Path(sub.key).suffix else "a file without extension"
         reason = f"not a notebook: {Path(sub.key).name} is {kind}; hand in the .ipynb notebook"
     if nb is None:
-        return Record(sub.sha256, ag.sha256, status, reason), None
-    target = cfg.resolve(sub, nb) if cfg.resolve else Target(ag, ag.version)
+        return Record(sub_sha=sub.sha256, ag_sha=ag.sha256, status=status, reason=reason), None
+    target = cfg.resolve(sub, nb) if cfg.resolve else Target(autograder=ag, version=ag.version)
     if not isinstance(target, Target):
         status, reason = target
-        return Record(sub.sha256, ag.sha256, status, reason), None
-    status, reason = run_one.check_assignment(nb, target.autograder)
-    if status != run_one.GRADED:
-        return Record(sub.sha256, target.key, status, reason), target
+        return Record(sub_sha=sub.sha256, ag_sha=ag.sha256, status=status, reason=reason), None
+    status, reason = check_assignment(nb, target.autograder)
+    if status != GRADED:
+        return Record(sub_sha=sub.sha256, ag_sha=target.key, status=status, reason=reason), target
     return None, target
 
 
@@ -204,8 +186,9 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                 try:
                     rec = fut.result()
                 except Exception as exc:  # a fault of the kit, not of the submission: show, don't keep
-                    rec = Record(intake.chosen[todo[sha][0]].sha256, targets[sha].key, run_one.ERROR,
-                                 f"internal error of the grader, not recorded (run again): {exc!r}"[:300])
+                    why = f"internal error of the grader, not recorded (run again): {exc!r}"[:300]
+                    rec = Record(sub_sha=intake.chosen[todo[sha][0]].sha256, ag_sha=targets[sha].key,
+                                 status=ERROR, reason=why)
                     progress.note(f"internal error while grading {intake.chosen[todo[sha][0]].key}: {exc!r}")
                 else:
                     if rec is None:
@@ -243,12 +226,12 @@ def _grade_task(sub: Submission, job: str, target: Target, cfg: BatchConfig, sto
                               sandboxed=cfg.sandboxed, seed=target.seed)
     finally:
         progress.stopped()
-    if res.status == run_one.INTERRUPTED:
+    if res.status == INTERRUPTED:
         return None
     return record_from(res, sub.sha256, target.key, workdir)
 
 
-def record_from(res: run_one.GradeResult, sub_sha: str, ag_sha: str, workdir: Path) -> Record:
+def record_from(res: GradeResult, sub_sha: str, ag_sha: str, workdir: Path) -> Record:
     """Everything worth keeping from a finished grading's folder."""
     private = run_one.private_dir(workdir)
     results_json = _read_text(private / "results.json")  # the clean result, written by the kit
@@ -272,8 +255,10 @@ def record_from(res: run_one.GradeResult, sub_sha: str, ag_sha: str, workdir: Pa
     log_tail = _read_text(private / "grading.log")[-20000:]
     # A graded row keeps its score; what the TA should look at goes in its reason.
     reason = res.reason or ("flagged: " + " | ".join(res.flags) if res.flags else "")
-    return Record(sub_sha, ag_sha, res.status, reason[:2000], round(res.seconds, 2), res.questions,
-                  results_json, acc, figures, log_tail, res.peak_rss, time.time(), curves)
+    return Record(sub_sha=sub_sha, ag_sha=ag_sha, status=res.status, reason=reason[:2000],
+                  seconds=round(res.seconds, 2), questions=res.questions, results_json=results_json,
+                  test_accuracy=acc, figures=figures, log_tail=log_tail, peak_rss=res.peak_rss,
+                  finished_at=time.time(), curves=curves)
 
 
 def _read_text(path: Path) -> str:
@@ -295,7 +280,7 @@ def reap_strays(work: Path) -> int:
         return 0
     import psutil
 
-    return run_one.kill_processes(run_one.marked_processes(str(work.resolve()), psutil))
+    return supervise.kill_processes(supervise.marked_processes(str(work.resolve()), psutil))
 
 
 class folder_lock:
@@ -318,92 +303,3 @@ class folder_lock:
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
-
-
-class Progress:
-    """Counts and ETA: one redrawn line on a terminal, one plain line per result otherwise."""
-
-    def __init__(self, total: int, to_grade: int, workers: int, stream: TextIO) -> None:
-        self.total, self.to_grade, self.workers, self.stream = total, to_grade, workers, stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.done = 0
-        self.graded_now = 0
-        self.durations: list[float] = []
-        self.counts: Counter[str] = Counter()
-        self.starts: dict[int, float] = {}  # thread -> when its current grading started
-        self.start = time.monotonic()
-        self.lock = threading.Lock()
-        if not self.tty and to_grade:
-            self._line(f"grading {to_grade} of {total} submission(s) with {workers} worker(s)")
-
-    @property
-    def running(self) -> int:
-        return len(self.starts)
-
-    def started(self) -> None:
-        with self.lock:
-            self.starts[threading.get_ident()] = time.monotonic()
-
-    def stopped(self) -> None:
-        with self.lock:
-            self.starts.pop(threading.get_ident(), None)
-
-    def seen(self, sid: str, rec: Record | None, *, fresh: bool) -> None:
-        self.done += 1
-        if rec is not None:
-            self.counts[rec.status] += 1
-        if fresh and rec is not None:
-            self.graded_now += 1
-            self.durations.append(rec.seconds)
-            if not self.tty:
-                pts = f"{rec.total:g}/{rec.possible:g}" if rec.questions else rec.reason[:60]
-                self._line(f"[{self.graded_now}/{self.to_grade}] {sid}  {rec.status}  {pts}  "
-                           f"({rec.seconds:.0f} s)  ETA {self.eta()}")
-        self.tick()
-
-    def eta(self) -> str:
-        """Work left / workers; a grading running longer than the mean raises the estimate."""
-        left = self.to_grade - self.graded_now
-        if left <= 0:
-            return "0s"
-        now = time.monotonic()
-        with self.lock:
-            running = [now - t for t in self.starts.values()]
-        if not self.durations and not running:
-            return "--"
-        mean = sum(self.durations) / len(self.durations) if self.durations else 0.0
-        avg = max([mean, *running])
-        queued = max(0, left - len(running))
-        work = queued * avg + sum(max(avg - r, 0.0) for r in running)
-        return _fmt_secs(work / max(1, self.workers))
-
-    def tick(self) -> None:
-        if not self.tty:
-            return
-        width = 24
-        frac = self.done / self.total if self.total else 1.0
-        bar = "#" * int(width * frac) + "." * (width - int(width * frac))
-        counts = " ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
-        elapsed = _fmt_secs(time.monotonic() - self.start)
-        self.stream.write(f"\r\033[K[{bar}] {self.done}/{self.total}  {counts}  | running {self.running}"
-                          f"  | {elapsed} elapsed, ETA {self.eta()}")
-        self.stream.flush()
-
-    def note(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\n")
-        self._line(text)
-
-    def close(self) -> None:
-        if self.tty:
-            self.tick()
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def _line(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
-
-
-def _fmt_secs(secs: float) -> str:
-    secs = int(round(secs))
-    return f"{secs // 60}m{secs % 60:02d}s" if secs >= 60 else f"{secs}s"

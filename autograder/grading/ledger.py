@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.grading.run_one import QuestionResult, Scored
+from autograder.model import QuestionResult, Record
 
 FILENAME = "ledger.sqlite"
 SCHEMA_VERSION = 2  # 2: column ``curves`` (added to a version-1 ledger when opened)
@@ -45,26 +44,6 @@ CREATE TABLE IF NOT EXISTS figures (
     PRIMARY KEY (sub_sha, ag_sha, name)
 );
 """
-
-
-@dataclass
-class Record(Scored):
-    """One finished grading (never an interrupted one)."""
-
-    sub_sha: str
-    ag_sha: str
-    status: str
-    reason: str = ""
-    seconds: float = 0.0
-    questions: list[QuestionResult] = field(default_factory=list)
-    results_json: str = ""
-    test_accuracy: float | None = None
-    figures: dict[str, bytes] = field(default_factory=dict)
-    log_tail: str = ""
-    peak_rss: int = 0
-    finished_at: float = 0.0
-    #: The clean check's summary of each checked learning curve (best epoch, final gap, verdict).
-    curves: dict = field(default_factory=dict)
 
 
 class Ledger:
@@ -118,9 +97,10 @@ class Ledger:
         figures = dict(self.db.execute(
             "SELECT name, png FROM figures WHERE sub_sha=? AND ag_sha=? ORDER BY name",
             (sub_sha, ag_sha)).fetchall())
-        return Record(sub_sha, ag_sha, status, reason, seconds,
-                      [QuestionResult(*q) for q in json.loads(questions)], results_json, acc,
-                      figures, log_tail, peak, finished, json.loads(curves or "{}"))
+        return Record(sub_sha=sub_sha, ag_sha=ag_sha, status=status, reason=reason, seconds=seconds,
+                      questions=[QuestionResult(*q) for q in json.loads(questions)],
+                      results_json=results_json, test_accuracy=acc, figures=figures, log_tail=log_tail,
+                      peak_rss=peak, finished_at=finished, curves=json.loads(curves or "{}"))
 
     def count(self, ag_sha: str | None = None) -> int:
         if ag_sha is None:

@@ -25,20 +25,18 @@ student's code from creating further user namespaces.
 Memory: ``RLIMIT_AS`` is not used, TensorFlow reserves gigabytes of address space it never
 touches (3.3 GB peak address space for 1.2 GB resident in a short training run). The cap is
 ``RLIMIT_DATA`` (private writable memory, which is what an allocation uses), per process;
-the caller's tree-wide RSS poll (``run_one``) covers several processes together.
+the caller's tree-wide RSS poll (``supervise``) covers several processes together.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,24 +307,7 @@ def _probe() -> SandboxStatus:
 
 
 # ---------------------------------------------------------------------------------------------
-# Limits set from outside, bounded output, one-shot run
-
-
-def preexec_limits(limits: Limits) -> Callable[[], None]:
-    """A ``preexec_fn`` setting the memory, file-size, core and open-file rlimits.
-
-    ``command()`` already sets all limits inside the sandbox; this is for running *without* the
-    sandbox. RLIMIT_NPROC is left out: outside a user namespace it counts every process of the
-    grader's user, and root is exempt from it.
-    """
-    pairs = [(resource.RLIMIT_DATA, limits.memory), (resource.RLIMIT_FSIZE, limits.file_size),
-             (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, limits.open_files)]
-
-    def apply() -> None:
-        for which, value in pairs:
-            resource.setrlimit(which, (value, value))
-
-    return apply
+# Bounded output (the stages' logs: ``supervise.run_stage``)
 
 
 class OutputCap:
@@ -376,45 +357,6 @@ class OutputCap:
                     log.write(f"\n[output cut at {self.max_bytes} bytes]\n".encode())
         finally:
             os.close(self._read_fd)
-
-
-@dataclass(frozen=True)
-class SandboxResult:
-    returncode: int | None
-    timed_out: bool
-    output_truncated: bool
-    seconds: float
-    log: Path
-
-
-def run(
-    argv: Sequence[str],
-    *,
-    workdir: Path,
-    log: Path,
-    readonly: Iterable[Path] = (),
-    env: dict[str, str] | None = None,
-    limits: Limits | None = None,
-    timeout: float | None = None,
-) -> SandboxResult:
-    """Run ``argv`` sandboxed, its output capped into ``log``; kill the whole tree at ``timeout``."""
-    limits = limits or Limits()
-    cmd = command(argv, workdir=workdir, readonly=readonly, env=env, limits=limits)
-    start = time.monotonic()
-    timed_out = False
-    with OutputCap(log, limits.output) as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out.fd, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        out.started()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            if proc.poll() is None:  # bwrap's death takes its pid namespace with it
-                proc.kill()
-                proc.wait()
-    return SandboxResult(proc.returncode, timed_out, out.truncated, time.monotonic() - start, Path(log))
 
 
 def require(unsafe: bool) -> bool:

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import GradingError
-from autograder.grading import run_one
-from autograder.grading.engine import Target
+from autograder.grading.autograder_zip import autograder_info
 from autograder.grading.inputs import Submission
-from autograder.grading.run_one import AutograderInfo
+from autograder.model import ERROR, WRONG_VERSION, AutograderInfo, Target
 
 #: Seeding calls whose argument is not the notebook's ``SEED`` (which the grader sets).
 _OWN_SEED = re.compile(r"\b(set_random_seed|set_seed|random\.seed)\(\s*(?!SEED\s*\))([^)\n]*)\)")
@@ -92,7 +91,7 @@ class VersionResolver:
         flags: list[str] = []
         assignment = stamp.get("assignment")
         if assignment and assignment != self.slug:
-            return run_one.WRONG_VERSION, (f"this notebook is for assignment {assignment!r}, "
+            return WRONG_VERSION, (f"this notebook is for assignment {assignment!r}, "
                                          f"not {self.slug!r}")
         version = stamp.get("version")
         if not version:
@@ -100,18 +99,18 @@ class VersionResolver:
             flags.append(f"no version stamp in the notebook (metadata removed?): graded as version "
                          f"{version}, the batch's default")
         elif not isinstance(version, str) or version not in self.infos:
-            return run_one.WRONG_VERSION, (
+            return WRONG_VERSION, (
                 f"this notebook is version {version!r} of {self.slug}, which is not published; "
                 f"published versions: {', '.join(self.infos)}")
         elif version not in self.accepted:
-            return run_one.WRONG_VERSION, (
+            return WRONG_VERSION, (
                 f"this notebook is version {version} of {self.slug}; this batch grades version"
                 f"{'s' if len(self.accepted) > 1 else ''} {', '.join(self.accepted)}")
         info = self.infos[version]
         seed = None
         if info.variants:
             if self.secret is None:
-                return run_one.ERROR, (f"version {version} uses per-student variants: grade again with "
+                return ERROR, (f"version {version} uses per-student variants: grade again with "
                                      "--secret-file (the course secret) to grade this notebook")
             seed = derive_seed(self.secret, sub.student_id, version)
             owner = stamp.get("student_id")
@@ -125,7 +124,7 @@ class VersionResolver:
             if own:
                 flags.append(f"the notebook seeds with its own value ({'; '.join(own[:3])}), not "
                              "SEED: its curves may not be the ones its seed gives")
-        return Target(info, version, seed, tuple(flags))
+        return Target(autograder=info, version=version, seed=seed, flags=tuple(flags))
 
 
 def load_published(slug: str, root: Path | None = None) -> dict[str, AutograderInfo]:
@@ -133,7 +132,7 @@ def load_published(slug: str, root: Path | None = None) -> dict[str, AutograderI
     from autograder import paths
     from autograder.catalog import published
 
-    return {v: run_one.autograder_info(paths.autograder_zip(slug, v, root)) for v in published(slug, root)}
+    return {v: autograder_info(paths.autograder_zip(slug, v, root)) for v in published(slug, root)}
 
 
 def own_seeding(nb: dict) -> list[str]:

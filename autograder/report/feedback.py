@@ -7,7 +7,7 @@ import html
 import re
 from pathlib import Path
 
-from autograder.grading import run_one
+from autograder import model
 from autograder.grading.engine import Outcome
 from autograder.report.style import CSS, PENDING, STATUS_TEXT
 
@@ -84,7 +84,7 @@ def feedback_html(o: Outcome, figures: list[str]) -> str:
     if figures:
         parts.append("<h2>採点で描かれた学習曲線 / Learning curves drawn in the grading run</h2>")
         parts.extend(f"<p><img src='{e(f)}' alt='{e(f)}'></p>" for f in figures)
-    elif rec and status == run_one.GRADED:
+    elif rec and status == model.GRADED:
         parts.append("<p class='muted'>学習曲線の図はありませんでした / the grading run drew no "
                      "learning-curve figure.</p>")
     parts.append("</body></html>")

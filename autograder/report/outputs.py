@@ -7,9 +7,11 @@ writing outputs again after a re-run gives the same files.
   column per question, ``total_points_earned``, ``percent_correct``, ``grading_status``, and the
   first row ``points-per-question``), plus ``student_id``, ``status``, ``reason``, ``seconds``,
   ``sha256``, ``version`` (the release the row was graded against).
-- ``curves.csv``: per student and network, what the clean check measured on the student's own
-  learning curves (best epoch, its validation accuracy, final gap, verdict): what a reading
-  was checked against, for questions and disputes.
+- ``curves.csv``: per student and network, what the clean check measured on the curves the
+  readings were graded against (good epoch and its validation accuracy, validation-loss rise,
+  final gap and validation accuracy, verdict) and how far the curves recorded in the submitted
+  notebook lay from the grader's run (``recorded_difference``; empty: nothing recorded): for
+  questions and disputes.
 - ``superseded.csv``: the submissions the duplicate rule set aside, and ``ignored.csv``.
 - ``feedback/<ID>.html`` with the student's figures in ``feedback/<ID>/``.
 - ``results/<ID>.json``: otter's Gradescope-format results of the graded submission.
@@ -23,12 +25,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from autograder.grading import run_one
+from autograder import model
 from autograder.grading.engine import BatchResult
-from autograder.grading.run_one import AutograderInfo
+from autograder.model import AutograderInfo
 from autograder.report import class_report
 from autograder.report.feedback import safe_name, write_feedback
 from autograder.report.style import PENDING
+
+#: curves.csv: one row per student and network, the clean check's ``curve_summary``.
+CURVE_COLUMNS = ["student_id", "network", "epochs", "good_epoch", "good_val_accuracy", "val_loss_rise",
+                 "final_gap", "final_val_accuracy", "verdict", "recorded_difference"]
 
 POINTS_POSSIBLE_LABEL = "points-per-question"  # as otter.grade.utils names it
 
@@ -66,14 +72,14 @@ def grades_frame(batch: BatchResult, info: AutograderInfo) -> pd.DataFrame:
         flags = list(o.target.flags) if o.target else []
         if o.submission.id_conflict:
             flags.insert(0, o.submission.id_conflict)
-        if flags and status == run_one.GRADED:
+        if flags and status == model.GRADED:
             reason = (reason + " | " if reason else "flagged: ") + " | ".join(flags)
         rows.append({
             "student_id": o.submission.student_id, "file": o.submission.key,
             **{q: scores.get(q, 0.0) for q in questions},
             "total_points_earned": total,
             "percent_correct": round(total / total_possible, 4) if total_possible else 0.0,
-            "grading_status": "Completed" if status == run_one.GRADED else f"{status}: {reason}",
+            "grading_status": "Completed" if status == model.GRADED else f"{status}: {reason}",
             "status": status, "reason": reason,
             "seconds": round(rec.seconds, 1) if rec else "",
             "sha256": o.submission.sha256,
@@ -95,8 +101,7 @@ def write_all(batch: BatchResult, info: AutograderInfo, out: Path) -> Written:
     curve_rows = [{"student_id": o.submission.student_id, "network": net, **summary}
                   for o in sorted(batch.outcomes, key=lambda o: o.submission.student_id)
                   if o.record for net, summary in sorted(o.record.curves.items())]
-    pd.DataFrame(curve_rows, columns=["student_id", "network", "epochs", "best_epoch",
-                                      "best_val_accuracy", "final_gap", "verdict"]).to_csv(
+    pd.DataFrame(curve_rows, columns=CURVE_COLUMNS).to_csv(
         out / "curves.csv", index=False)
     ignored = out / "ignored.csv"
     pd.DataFrame(batch.intake.ignored, columns=["file", "why"]).to_csv(ignored, index=False)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from autograder.grading import run_one
+from autograder import model
 
 PENDING = "pending"  # no result yet: the batch was interrupted before this submission finished
 
 STATUS_TEXT = {
-    run_one.GRADED: ("採点しました", "graded"),
-    run_one.TIMEOUT: ("制限時間内に終わりませんでした", "did not finish within the time limit"),
-    run_one.ERROR: ("採点中に止まりました", "grading stopped with an error"),
-    run_one.INVALID: ("ノートブックとして読めません", "not a readable notebook"),
-    run_one.WRONG_VERSION: ("この課題・この版のノートブックではありません",
+    model.GRADED: ("採点しました", "graded"),
+    model.TIMEOUT: ("制限時間内に終わりませんでした", "did not finish within the time limit"),
+    model.ERROR: ("採点中に止まりました", "grading stopped with an error"),
+    model.INVALID: ("ノートブックとして読めません", "not a readable notebook"),
+    model.WRONG_VERSION: ("この課題・この版のノートブックではありません",
                           "not a notebook of this assignment or version"),
-    run_one.EMPTY: ("中身がありません", "empty"),
+    model.EMPTY: ("中身がありません", "empty"),
     PENDING: ("まだ採点していません", "not graded yet"),
 }
 

@@ -28,9 +28,10 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from autograder import data, paths
+from autograder import data, model, paths
 from autograder.catalog import SLUG, default_version
 from autograder.grading import engine, inputs, run_one
+from autograder.grading.autograder_zip import autograder_info
 from autograder.notebook import set_seed
 from autograder.tools import samples
 
@@ -365,13 +366,13 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = SLUG,
     log(f"  loop: {loop:.1f} s ({loop_ok}/{n} produced results.json); (a) the kit ...")
 
     workers = workers or engine.default_workers()
-    info = run_one.autograder_info(ag_zip)
+    info = autograder_info(ag_zip)
     intake = inputs.collect([tmp / "in"], tmp / "kit" / "staging")
     t0 = time.monotonic()
     batch = engine.run_batch(intake, engine.BatchConfig(info, tmp / "kit", workers=workers, keras_home=home),
                       stream=io.StringIO())
     kit = time.monotonic() - t0
-    kit_ok = sum(1 for o in batch.outcomes if o.record and o.record.status == run_one.GRADED)
+    kit_ok = sum(1 for o in batch.outcomes if o.record and o.record.status == model.GRADED)
     per_sub = [o.record.seconds for o in batch.outcomes if o.record]
     mean_grading = sum(per_sub) / len(per_sub) if per_sub else float("nan")
     out = {

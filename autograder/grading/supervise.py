@@ -1,0 +1,200 @@
+"""Running one grading stage as a supervised process tree: time, memory, Ctrl-C, kill -9.
+
+A stage (the worker that runs otter, or the clean check) runs in its own session, inside the
+bubblewrap sandbox unless told otherwise. Its output goes through ``sandbox.OutputCap`` into a
+log that never grows beyond ``Limits.output``. The supervisor polls the summed resident memory of
+the whole tree and kills the tree (its process group, its descendants, and every process that
+carries the work folder's ``FMNIST_KIT_WORKDIR`` marker) when a limit is crossed. Children get
+SIGKILL when the grader dies, even by ``kill -9`` (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.grading import sandbox
+
+#: Set in the environment of every process grading one submission (worker, kernel, their
+#: children), so the whole tree can be found and killed even when the kernel runs in its own
+#: session, or when a previous grader was killed with ``kill -9``.
+WORKDIR_MARKER = "FMNIST_KIT_WORKDIR"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageResult:
+    """How a stage ended: its exit code, why it was killed ("" if it was not), what it used."""
+
+    returncode: int | None
+    killed: str  # "" | "timeout" | "memory" | "stop"
+    peak_rss: int  # bytes, summed over the tree, as polled
+    output_truncated: bool
+
+
+def run_stage(
+    argv: list[str],
+    *,
+    workdir: Path,
+    log: Path,
+    env: dict[str, str],
+    readonly: list[Path],
+    timeout: float | None,
+    memory_limit: int | None = None,
+    stop: threading.Event | None = None,
+    sandboxed: bool = True,
+    limits: sandbox.Limits | None = None,
+) -> StageResult:
+    """Run one stage in a child process (in the sandbox unless told otherwise), supervised."""
+    limits = limits or sandbox.Limits()
+    if sandboxed:
+        argv = sandbox.command(argv, workdir=workdir, readonly=readonly, env=env, limits=limits)
+    with sandbox.OutputCap(log, limits.output) as out:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out.fd, stderr=subprocess.STDOUT, env=env,
+            cwd=workdir, start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        out.started()
+        try:
+            rc, why, peak = supervise(proc, workdir, timeout, memory_limit, stop)
+        finally:
+            if proc.poll() is None:  # an exception in the supervisor: leave nothing behind
+                kill_tree(proc, workdir)
+    return StageResult(returncode=rc, killed=why, peak_rss=peak, output_truncated=out.truncated)
+
+
+def supervise(
+    proc: subprocess.Popen,
+    workdir: Path,
+    timeout: float | None,
+    memory_limit: int | None,
+    stop: threading.Event | None,
+    poll: float = 0.25,
+) -> tuple[int | None, str, int]:
+    """Wait for the stage; (exit code, why it was killed or "", peak tree RSS in bytes)."""
+    import psutil
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    peak = 0
+    while True:
+        try:
+            return proc.wait(timeout=poll), "", peak
+        except subprocess.TimeoutExpired:
+            pass
+        rss = _tree_rss(proc.pid, psutil)
+        peak = max(peak, rss)
+        why = ""
+        if stop is not None and stop.is_set():
+            why = "stop"
+        elif deadline is not None and time.monotonic() > deadline:
+            why = "timeout"
+        elif memory_limit is not None and rss > memory_limit:
+            why = "memory"
+        if why:
+            kill_tree(proc, workdir)
+            return proc.returncode, why, peak
+
+
+def _tree_processes(pid: int, workdir: Path, psutil) -> list:
+    """The stage's process, its descendants, and any process carrying this workdir's marker."""
+    procs = {}
+    try:
+        parent = psutil.Process(pid)
+        for p in [parent, *parent.children(recursive=True)]:
+            procs[p.pid] = p
+    except psutil.NoSuchProcess:
+        pass
+    for p in marked_processes(str(workdir.resolve()), psutil):
+        procs.setdefault(p.pid, p)
+    return list(procs.values())
+
+
+def marked_processes(workdir_prefix: str, psutil=None) -> list:
+    """Processes whose ``FMNIST_KIT_WORKDIR`` lies under ``workdir_prefix`` (strays included)."""
+    if psutil is None:
+        import psutil
+    found = []
+    me = os.getpid()
+    for p in psutil.process_iter():
+        if p.pid == me:
+            continue
+        try:
+            marker = p.environ().get(WORKDIR_MARKER)
+        except (psutil.Error, OSError):
+            continue
+        if marker and (marker == workdir_prefix or marker.startswith(workdir_prefix.rstrip("/") + "/")):
+            found.append(p)
+    return found
+
+
+def _tree_rss(pid: int, psutil) -> int:
+    total = 0
+    try:
+        parent = psutil.Process(pid)
+        tree = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for p in tree:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def _libc():
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()  # loaded in the parent: the child after fork() only makes one system call
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the grader dies (even by ``kill -9``); Linux only."""
+    if _LIBC is not None and sys.platform.startswith("linux"):
+        _LIBC.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+
+def kill_tree(proc: subprocess.Popen, workdir: Path | None = None) -> None:
+    """Stop the stage and everything it started (kernel, its children), marker included."""
+    import signal
+
+    import psutil
+
+    procs = _tree_processes(proc.pid, workdir, psutil) if workdir is not None else []
+    if workdir is None:
+        try:
+            parent = psutil.Process(proc.pid)
+            procs = [*parent.children(recursive=True), parent]
+        except psutil.NoSuchProcess:
+            procs = []
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    kill_processes(procs)
+    proc.wait()
+
+
+def kill_processes(procs: list) -> int:
+    """SIGKILL each process (already gone is fine); return how many were signalled."""
+    import psutil
+
+    n = 0
+    for p in procs:
+        try:
+            p.kill()
+            n += 1
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=5)
+    return n
