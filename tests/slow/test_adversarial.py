@@ -26,13 +26,13 @@ import pandas as pd
 import pytest
 from kit_constants import SLUG, VERSION
 
-from autograder import cli, data, paths
-from autograder.grading import inputs, run_one
+from autograder import cli, data, model, paths
+from autograder.grading import inputs, run_one, supervise
+from autograder.grading.autograder_zip import autograder_info
+from autograder.grading.otter_plugin import EXECUTED_NOTEBOOK
 
 TIMEOUT = 120
 WORKERS = 2
-#: Wall-clock budget of the whole corpus batch on this 2-core machine (about 6 minutes).
-BUDGET_SECONDS = 420
 SECRET_TOKEN = "KIT-HOST-SECRET-7f3a9c"
 MARKER_TEXT = '{"owner": "the TA", "untouched": true}'
 
@@ -67,7 +67,7 @@ class CorpusRun:
         return self.out / "work" / str(self.sheet.loc[name, "sha256"])[:20]
 
     def probes(self, name: str) -> list[dict]:
-        executed = self.workdir(name) / "results" / run_one.EXECUTED_NOTEBOOK
+        executed = self.workdir(name) / "results" / EXECUTED_NOTEBOOK
         if not executed.is_file() or executed.is_symlink():
             return []
         return corpus.probe_results(json.loads(executed.read_text(encoding="utf-8")))
@@ -138,11 +138,15 @@ def test_case_gets_its_status_and_exactly_its_honest_score(corpus_run: CorpusRun
 
 
 @pytest.mark.e2e
-def test_the_batch_goes_on_with_one_row_per_case_within_budget(corpus_run: CorpusRun):
-    """Is every case in the grade sheet, nothing left running, and the batch within its budget?"""
+def test_the_batch_goes_on_with_one_row_per_case_and_only_the_hang_times_out(corpus_run: CorpusRun):
+    """Is every case in the grade sheet, nothing left running, and did only the cases meant to
+    hang reach the time limit (every other one was stopped by a limit or finished)?"""
     assert sorted(corpus_run.sheet.index) == sorted(corpus.CASES)
-    assert run_one.marked_processes(str((corpus_run.out / "work").resolve())) == []
-    assert corpus_run.wall < BUDGET_SECONDS, f"the corpus took {corpus_run.wall:.0f} s"
+    assert supervise.marked_processes(str((corpus_run.out / "work").resolve())) == []
+    timed_out = {n for n in corpus_run.sheet.index if corpus_run.sheet.loc[n, "status"] == model.TIMEOUT}
+    meant_to = {n for n, c in corpus.CASES.items()
+                if model.TIMEOUT in (c.status if isinstance(c.status, tuple) else (c.status,))}
+    assert timed_out <= meant_to, timed_out - meant_to
 
 
 @pytest.mark.e2e
@@ -213,10 +217,11 @@ def test_file_size_and_tmp_are_capped(corpus_run: CorpusRun):
 
 @pytest.mark.e2e
 def test_fork_bomb_and_memory_hog_are_stopped(corpus_run: CorpusRun):
-    """Are the fork bomb and the 20 GB allocation stopped by the limits, well before the time limit?"""
+    """Are the fork bomb and the 20 GB allocation stopped by the limits, not by the time limit?"""
     for name in ("fork-bomb", "allocate-20-gb", "print-1-gb"):
         row = corpus_run.sheet.loc[name]
-        assert float(row["seconds"]) < TIMEOUT * 0.75, (name, row["seconds"], row["reason"])
+        assert row["status"] != model.TIMEOUT, (name, row["reason"])
+        assert "longer than" not in row["reason"], (name, row["reason"])
         if row["status"] == run_one.ERROR:
             assert row["reason"], name
     probes = corpus_run.probes("fork-bomb")
@@ -280,17 +285,16 @@ HOSTILE_FILES = ("zip-bomb", "zip-bomb-lying-header", "zip-symlink-outside", "zi
 
 @pytest.mark.parametrize("name", HOSTILE_FILES)
 def test_hostile_files_are_decided_before_grading(tmp_path: Path, name: str):
-    """Is each hostile file or zip decided at intake or precheck, quickly, and nothing extracted?"""
+    """Is each hostile file or zip decided at intake or precheck, with nothing run or extracted?"""
     from autograder.grading import engine
 
     case = corpus.CASES[name]
     path = _case_file(tmp_path, name)
-    t0 = time.monotonic()
     intake = inputs.collect([path.parent], tmp_path / "staging")
     [sub] = intake.chosen
-    info = run_one.autograder_info(paths.autograder_zip(SLUG, VERSION))
+    info = autograder_info(paths.autograder_zip(SLUG, VERSION))
     rec, _ = engine.precheck(sub, engine.BatchConfig(info, tmp_path / "out"))
-    assert time.monotonic() - t0 < 10
+    assert not (tmp_path / "out" / "work").exists()  # decided without running anything
     assert rec is not None and rec.status == case.status and case.reason in rec.reason, rec
     staged = list((tmp_path / "staging").iterdir())
     assert sum(p.stat().st_size for p in staged) < 2**20

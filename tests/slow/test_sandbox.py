@@ -1,4 +1,8 @@
-"""The bubblewrap sandbox, proven with real bwrap and small Python snippets run inside it."""
+"""The bubblewrap sandbox, proven with real bwrap and small Python snippets run inside it.
+
+The snippets run the way the grader runs a stage: ``supervise.run_stage``, sandboxed, its
+output capped into a log by ``sandbox.OutputCap``.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from autograder import data
-from autograder.grading import sandbox
+from autograder.grading import sandbox, supervise
 from autograder.grading.sandbox import Limits, SandboxError
 
 STATUS = sandbox.probe()
@@ -35,8 +39,9 @@ def box(tmp_path: Path):
 
     def run(code: str, *, limits: Limits | None = None, timeout: float = 60, readonly=(), env=None):
         log = tmp_path / f"log-{uuid.uuid4().hex}.txt"
-        res = sandbox.run([sys.executable, "-c", textwrap.dedent(code)], workdir=workdir, log=log,
-                          readonly=readonly, env=env, limits=limits, timeout=timeout)
+        res = supervise.run_stage([sys.executable, "-c", textwrap.dedent(code)], workdir=workdir, log=log,
+                                  readonly=list(readonly), env=dict(env or {}), limits=limits,
+                                  timeout=timeout)
         return res, log.read_text(errors="replace")
 
     run.workdir, run.sibling = workdir, sibling
@@ -195,7 +200,6 @@ def test_process_limit_stops_forking(box):
 @needs_bwrap
 def test_fork_bomb_is_contained_and_killed_at_the_timeout(box):
     token = f"bomb-{uuid.uuid4().hex}"
-    start = time.monotonic()
     res, out = box(f"""
         import os, time
         # {token}
@@ -205,7 +209,7 @@ def test_fork_bomb_is_contained_and_killed_at_the_timeout(box):
             except OSError:
                 time.sleep(0.01)
     """, limits=Limits(processes=64), timeout=4)
-    assert res.timed_out and time.monotonic() - start < 20
+    assert res.killed == "timeout"
     deadline = time.monotonic() + 5  # the pid namespace is torn down asynchronously
     while not _no_process_with(token) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -320,11 +324,16 @@ def test_user_mode_works_for_an_unprivileged_grader():
         script = textwrap.dedent(f"""
             import sys; sys.path.insert(0, {str(CHECKOUT)!r})
             from pathlib import Path
-            from autograder.grading import sandbox
+            from autograder.grading import sandbox, supervise
             print(sandbox.probe())
-            r = sandbox.run([sys.executable, "-c", {USER_MODE_SNIPPET!r}], workdir=Path({str(work)!r}),
-                            log=Path({str(work / 'log')!r}), limits=sandbox.Limits(processes=30), timeout=30)
-            print(r.returncode, open({str(work / 'log')!r}).read())
+            import subprocess
+            cmd = sandbox.command([sys.executable, "-c", {USER_MODE_SNIPPET!r}], workdir=Path({str(work)!r}),
+                                  limits=sandbox.Limits(processes=30))
+            with sandbox.OutputCap(Path({str(work / 'log')!r}), 1 << 20) as out:
+                p = subprocess.Popen(cmd, stdout=out.fd, stderr=subprocess.STDOUT)
+                out.started()
+                rc = p.wait(timeout=30)
+            print(rc, open({str(work / 'log')!r}).read())
         """)
         proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
                                "/usr/bin/python3", "-c", script], capture_output=True, text=True,

@@ -1,4 +1,7 @@
-"""Clean grading: values exported from the kernel as data, rebuilt and tested in a fresh process."""
+"""Clean grading: values exported from the kernel as data, rebuilt and tested in a fresh process.
+
+No Keras here: the tests that build networks are in ``tests/slow/test_clean_check_keras.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +15,9 @@ import pandas as pd
 import pytest
 
 from autograder import paths
-from autograder.grading import clean_check
-
-keras = pytest.importorskip("keras")
-
-
-def tiny_model(units: int = 4):
-    return keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
-                             keras.layers.Dense(units, activation="relu"),
-                             keras.layers.Dense(10, activation="softmax")])
+from autograder.grading import clean_check, recorded
+from autograder.grading import export as export_mod
+from autograder.notebook import CURVES_MIME, recorded_curves
 
 
 def export(tmp_path: Path, namespace: dict, names: list[str]) -> Path:
@@ -28,10 +25,10 @@ def export(tmp_path: Path, namespace: dict, names: list[str]) -> Path:
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        exec(clean_check.export_cell(names), namespace)  # noqa: S102 - the cell is the kit's own code
+        exec(export_mod.export_cell(names), namespace)  # noqa: S102 - the cell is the kit's own code
     finally:
         os.chdir(cwd)
-    return tmp_path / clean_check.ARTIFACTS
+    return tmp_path / export_mod.ARTIFACTS
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +41,7 @@ def zip_tests(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_public_tests_drop_every_hidden_case(zip_tests: Path, tmp_path: Path):
     """Does the kernel's copy of the tests keep the public cases and none of the hidden ones?"""
-    clean_check.public_tests(zip_tests, tmp_path)
+    export_mod.public_tests(zip_tests, tmp_path)
     full = "".join(p.read_text() for p in zip_tests.glob("*.py"))
     public = "".join(p.read_text() for p in tmp_path.glob("*.py"))
     assert full.count("hidden=True") >= 12 and "hidden=True" not in public
@@ -53,7 +50,7 @@ def test_public_tests_drop_every_hidden_case(zip_tests: Path, tmp_path: Path):
 
 def test_required_names_cover_the_readings(zip_tests: Path):
     """Are the answers, histories and networks all among the exported names?"""
-    names = clean_check.required_names(zip_tests)
+    names = export_mod.required_names(zip_tests)
     for name in ("model", "test_acc", "good_epoch_bigger", "hist_bigger", "net_bigger",
                  "best_technique", "train_images"):
         assert name in names
@@ -83,16 +80,6 @@ def test_round_trip_of_plain_values(tmp_path: Path):
     assert env["k"] == clean_check.ArraySummary((2100, 1000), np.dtype("float64"), 0.0, 0.0)
 
 
-def test_model_comes_back_with_its_weights(tmp_path: Path):
-    """Is an exported network rebuilt from its config with identical weights?"""
-    model = tiny_model()
-    folder = export(tmp_path, {"model": model}, ["model"])
-    env, problems = clean_check.load_environment(folder)
-    assert problems == []
-    for a, b in zip(model.get_weights(), env["model"].get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
-
-
 def test_an_always_equal_object_is_not_an_answer(tmp_path: Path):
     """Does an object whose __eq__ is always True reach the tests only as an unreadable value?"""
 
@@ -106,18 +93,6 @@ def test_an_always_equal_object_is_not_an_answer(tmp_path: Path):
     env, _ = clean_check.load_environment(folder)
     assert isinstance(env["most_overfit"], clean_check.Unreadable)
     assert env["most_overfit"] != "bigger"
-
-
-def test_code_in_a_model_config_is_refused(tmp_path: Path):
-    """Is a model whose config names a non-Keras module refused instead of imported?"""
-    model = tiny_model()
-    folder = export(tmp_path, {"model": model}, ["model"])
-    records = json.loads((folder / clean_check.ENV_FILE).read_text())
-    records["model"]["config"]["config"]["layers"][1]["module"] = "os"
-    (folder / clean_check.ENV_FILE).write_text(json.dumps(records))
-    env, problems = clean_check.load_environment(folder)
-    assert isinstance(env["model"], clean_check.Unreadable)
-    assert any("only Keras layers" in p for p in problems)
 
 
 def test_symlinked_artifact_is_refused(tmp_path: Path):
@@ -135,31 +110,128 @@ def test_missing_or_broken_export(tmp_path: Path):
     """Do a notebook that never reached the end and a corrupt export give a reason, not a crash?"""
     env, problems = clean_check.load_environment(tmp_path)
     assert env == {} and "did not reach the end" in problems[0]
-    (tmp_path / clean_check.ENV_FILE).write_text("{not json")
+    (tmp_path / export_mod.ENV_FILE).write_text("{not json")
     env, problems = clean_check.load_environment(tmp_path)
     assert env == {} and "not valid JSON" in problems[0]
 
 
-def test_forged_history_is_caught():
-    """Is a history whose last validation accuracy its network does not score replaced?"""
-    net = tiny_model()
-    env = {"net_bigger": net,
-           "hist_bigger": pd.DataFrame({"accuracy": [1.0], "val_accuracy": [0.99]})}
-    notes = clean_check.check_histories(env, {"n_val": 5000})
-    assert notes and isinstance(env["hist_bigger"], clean_check.InconsistentHistory)
-    with pytest.raises(AssertionError, match="does not match the trained network"):
-        env["hist_bigger"]["val_accuracy"]
+# --------------------------------------------------------------------- the student's recorded curves
 
 
-def test_honest_history_is_kept():
-    """Is a history that matches its network left as it is?"""
-    from autograder import data
+def curves_output(name: object, history: object, *, as_text: bool = False) -> dict:
+    value = {"name": name, "history": history}
+    return {"output_type": "display_data", "metadata": {},
+            "data": {CURVES_MIME: json.dumps(value) if as_text else value, "text/plain": [f"{name}"]}}
 
-    net = tiny_model()
-    ds = data.load()
-    x = ds.train_images[-5000:] / 255.0
-    acc = float(np.mean(np.argmax(net.predict(x, verbose=0), axis=1) == ds.train_labels[-5000:]))
-    frame = pd.DataFrame({"accuracy": [0.3], "val_accuracy": [acc]})
-    env = {"net_smaller": net, "hist_smaller": frame}
-    assert clean_check.check_histories(env, {"n_val": 5000}) == []
-    assert env["hist_smaller"] is frame
+
+def nb_with(*outputs: dict) -> dict:
+    return {"nbformat": 4, "cells": [
+        {"cell_type": "markdown", "source": "x", "outputs": [curves_output("md", GOOD)]},
+        {"cell_type": "code", "source": "train(...)", "outputs": list(outputs)}]}
+
+
+GOOD = {"accuracy": [0.6, 0.7, 0.8], "loss": [1.0, 0.8, 0.6],
+        "val_accuracy": [0.55, 0.62, 0.60], "val_loss": [1.1, 0.9, 0.95]}
+
+
+def test_recorded_curves_keep_the_last_record_of_each_name():
+    """Is each name's last record kept, JSON given as text read too, and markdown ignored?"""
+    later = {k: [v + 0.01 for v in vals] for k, vals in GOOD.items()}
+    nb = nb_with(curves_output("bigger", GOOD), curves_output("smaller", GOOD, as_text=True),
+                 curves_output("bigger", later))
+    assert recorded_curves(nb) == {"bigger": later, "smaller": GOOD}
+
+
+@pytest.mark.parametrize("name, history", [
+    ("not an identifier", GOOD),
+    (7, GOOD),
+    ("bigger", "not a dict"),
+    ("bigger", {**GOOD, "loss": [1.0, float("nan"), 0.6]}),
+    ("bigger", {**GOOD, "loss": [1.0, "0.8", 0.6]}),
+    ("bigger", {**GOOD, "loss": [1.0, True, 0.6]}),
+    ("bigger", {**GOOD, "loss": [1.0, 10**400, 0.6]}),
+    ("bigger", {**GOOD, "loss": [1.0, 0.8]}),  # unequal lengths
+    ("bigger", {"loss": [1.0], "val_loss": [1.0]}),  # no accuracy columns
+    ("bigger", {k: [0.5] * 201 for k in GOOD}),  # more than 200 epochs
+])
+def test_recorded_curves_ignore_hostile_records(name, history):
+    """Is a record with a bad name, non-finite or non-numeric values, ragged or huge columns ignored?"""
+    assert recorded_curves(nb_with(curves_output(name, history))) == {}
+
+
+def test_recorded_curves_survive_garbage_and_cap_the_names():
+    """Do garbage outputs and broken JSON text pass silently, and more than 20 names stop at 20?"""
+    garbage = [{"data": None}, "text", {"data": {CURVES_MIME: "{broken"}}, {"data": {CURVES_MIME: [1]}}]
+    many = [curves_output(f"n{i}", GOOD) for i in range(25)]
+    got = recorded_curves(nb_with(*garbage, *many))
+    assert list(got) == [f"n{i}" for i in range(20)]
+    assert recorded_curves({"cells": "nope"}) == {} and recorded_curves([]) == {}
+
+
+REGENERATED = pd.DataFrame({"accuracy": [0.6, 0.7, 0.8], "loss": [1.0, 0.8, 0.6],
+                            "val_accuracy": [0.55, 0.62, 0.60], "val_loss": [1.1, 0.9, 0.95]},
+                           index=pd.RangeIndex(1, 4, name="epoch"))
+
+
+def shifted(by: float, col: str = "val_loss") -> dict:
+    return {**{k: list(v) for k, v in GOOD.items()}, col: [v + by for v in GOOD[col]]}
+
+
+def test_within_the_band_the_students_record_is_graded():
+    """Does a record within the band replace the regenerated history, in the same type?"""
+    record = shifted(0.004)
+    r = recorded.reconcile("hist_bigger", REGENERATED, record, band=0.005)
+    assert isinstance(r.history, pd.DataFrame) and list(r.history["val_loss"]) == record["val_loss"]
+    assert r.difference == pytest.approx(0.004) and r.flag == "" and r.note == ""
+    assert list(REGENERATED["val_loss"]) == GOOD["val_loss"]  # the regenerated one is not changed
+
+
+def test_a_history_object_gets_the_record_as_a_history_object():
+    class Hist:
+        def __init__(self, h):
+            self.history = h
+
+    regenerated = Hist({k: list(v) for k, v in GOOD.items()})
+    r = recorded.reconcile("hist_l2", regenerated, GOOD, band=0.0)
+    assert isinstance(r.history, Hist) and r.history is not regenerated and r.difference == 0.0
+
+
+def test_outside_the_band_the_grader_s_curves_count_and_a_ta_is_told_both():
+    """Beyond the band: regenerated curves graded, and the flag carries both runs' numbers?"""
+    record = shifted(-0.3)  # the record's validation loss bottoms out at epoch 3, the grader's at 2
+    record["val_loss"][2] = 0.2
+    r = recorded.reconcile("hist_bigger", REGENERATED, record, band=0.0)
+    assert r.history is REGENERATED and r.difference == pytest.approx(0.75)
+    assert r.flag == ("hist_bigger: the curves in the submitted notebook differ from the grader's run by "
+                      "up to 0.7500 (band 0): graded against the grader's curves; good epoch 3 "
+                      "(val. accuracy 0.6000) in the notebook vs 2 (0.6200) regenerated")
+
+
+def test_a_record_of_another_length_or_out_of_range_is_never_used():
+    """Can a record with other epochs, or accuracies above 1, be graded? Never: flagged instead."""
+    short = {k: v[:2] for k, v in GOOD.items()}
+    r = recorded.reconcile("hist_bigger", REGENERATED, short, band=1.0)
+    assert r.history is REGENERATED and r.difference == float("inf")
+    assert "2 epochs in the notebook vs 3 regenerated" in r.flag
+    r = recorded.reconcile("hist_bigger", REGENERATED, shifted(5.0, "accuracy"), band=10.0)
+    assert r.history is REGENERATED and "unusable" in r.flag
+
+
+def test_without_a_record_only_a_note():
+    """No record: the regenerated history is graded, with a note and no flag."""
+    env = {"hist_bigger": REGENERATED, "hist_l2": REGENERATED}
+    flags, notes, diffs = recorded.reconcile_all(env, {"l2": GOOD}, 0.0, ["hist_bigger", "hist_l2"])
+    assert flags == [] and diffs == {"bigger": None, "l2": 0.0}
+    assert notes == ["hist_bigger: the submitted notebook carried no recorded curves; graded against "
+                     "the grader's run"]
+    assert env["hist_bigger"] is REGENERATED
+
+
+def test_the_summary_names_good_epoch_and_the_record_distance():
+    """Does the curve summary carry the good epoch, rise, verdict and the record's distance?"""
+    env = {"hist_bigger": REGENERATED, "hist_x": clean_check.Unreadable("?", "no")}
+    params = {"overfit_yes_at": 0.03, "overfit_no_below": 0.01}
+    got = clean_check.curve_summary(env, params, {"bigger": 0.0})
+    assert got == {"bigger": {"epochs": 3, "good_epoch": 2, "good_val_accuracy": 0.62,
+                              "val_loss_rise": 0.05, "final_gap": 0.2, "final_val_accuracy": 0.6,
+                              "verdict": "yes", "recorded_difference": 0.0}}

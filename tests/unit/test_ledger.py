@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.grading.ledger import Ledger, Record
-from autograder.grading.run_one import QuestionResult
+from autograder.grading.ledger import Ledger
+from autograder.model import QuestionResult, Record
 
 
 def record(sub: str = "s" * 64, ag: str = "a" * 64, **kw) -> Record:
@@ -17,7 +17,7 @@ def record(sub: str = "s" * 64, ag: str = "a" * 64, **kw) -> Record:
             "results_json": '{"tests": []}', "test_accuracy": 0.875,
             "figures": {"curves_part2_networks.png": b"\x89PNG\r\n\x1a\nfake"}}
     base.update(kw)
-    return Record(sub, ag, **base)
+    return Record(sub_sha=sub, ag_sha=ag, **base)
 
 
 def test_round_trip_keeps_every_field(tmp_path: Path):
@@ -63,10 +63,11 @@ def test_a_committed_result_survives_kill_9(tmp_path: Path):
     code = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from autograder.grading.ledger import Ledger, Record\n"
+        "from autograder.grading.ledger import Ledger\n"
+        "from autograder.model import Record\n"
         "led = Ledger(Path(sys.argv[1]))\n"
         "for i in range(5):\n"
-        "    led.put(Record(f'{i:064d}', 'a' * 64, 'graded', seconds=float(i)))\n"
+        "    led.put(Record(sub_sha=f'{i:064d}', ag_sha='a' * 64, status='graded', seconds=float(i)))\n"
         "led.db.execute('BEGIN IMMEDIATE')\n"  # an open, uncommitted transaction at kill time
         "led.db.execute(\"INSERT INTO results VALUES ('x','a','graded','',0,0,'[]','',NULL,'',0,'{}')\")\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
