@@ -22,7 +22,7 @@ import pytest
 from kit_constants import SLUG
 
 from autograder import catalog, cli
-from autograder.grading import engine, inputs, run_one, targets
+from autograder.grading import engine, inputs, supervise, targets
 from autograder.report import outputs
 from autograder.tools import samples
 
@@ -142,7 +142,7 @@ def test_second_run_grades_nothing(lms_batch):
 def test_nothing_is_left_running(lms_batch):
     """After the batch (with a timed-out infinite loop), is no grading process still alive?"""
     _, out, _ = lms_batch
-    assert run_one.marked_processes(str((out / "work").resolve())) == []
+    assert supervise.marked_processes(str((out / "work").resolve())) == []
     assert not (out / "work").exists() or os.listdir(out / "work") == []
 
 
@@ -158,8 +158,8 @@ def test_variant_students_have_different_seeds_and_curves(lms_batch):
             != targets.derive_seed(COURSE_SECRET, "s009", VARIANT_VERSION))
     a, b = _bigger(out, "s008"), _bigger(out, "s009")
     assert a["epochs"] == b["epochs"] == 25  # the 2027 parameters were used
-    assert (a["best_epoch"], a["best_val_accuracy"], a["final_gap"]) != (
-        b["best_epoch"], b["best_val_accuracy"], b["final_gap"])
+    assert (a["good_epoch"], a["good_val_accuracy"], a["final_gap"]) != (
+        b["good_epoch"], b["good_val_accuracy"], b["final_gap"])
 
 
 def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
@@ -170,12 +170,12 @@ def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
 
     tol = catalog.published(SLUG)[VARIANT_VERSION]["params"]["val_acc_tol"]
     # the premise: s008's readings are not also right for s009's curves
-    assert a["best_epoch"] != b["best_epoch"] or abs(a["best_val_accuracy"] - b["best_val_accuracy"]) > tol
+    assert a["good_epoch"] != b["good_epoch"] or abs(a["good_val_accuracy"] - b["good_val_accuracy"]) > tol
     nb = variant_solution("s009")
     nb = samples.replace_once(nb, 'good_epoch_bigger = int(hist_bigger["val_accuracy"].idxmax())',
-                          f"good_epoch_bigger = {int(a['best_epoch'])}")
+                          f"good_epoch_bigger = {int(a['good_epoch'])}")
     nb = samples.replace_once(nb, 'val_acc_bigger = float(hist_bigger["val_accuracy"].max())',
-                          f"val_acc_bigger = {float(a['best_val_accuracy'])}")
+                          f"val_acc_bigger = {float(a['good_val_accuracy'])}")
     sub = tmp_path / "in" / "s009_copy.ipynb"
     sub.parent.mkdir()
     sub.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
@@ -185,7 +185,7 @@ def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
     row = pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str}).iloc[1]
     assert row["student_id"] == "s009" and row["status"] == "graded"
     lost = 4 - float(row["q2a_epoch"]) - float(row["q2b_val_accuracy"])
-    print(f"copied readings: epoch {a['best_epoch']} (own {b['best_epoch']}), accuracy "
-          f"{a['best_val_accuracy']} (own {b['best_val_accuracy']}): {lost:g} of 4 points lost")
+    print(f"copied readings: epoch {a['good_epoch']} (own {b['good_epoch']}), accuracy "
+          f"{a['good_val_accuracy']} (own {b['good_val_accuracy']}): {lost:g} of 4 points lost")
     assert lost >= 2, row.to_dict()  # at least one of the two copied readings fails
     assert float(row["total_points_earned"]) == 24 - lost  # everything else still passes
