@@ -34,7 +34,8 @@ def check_architecture(
 
     assert isinstance(model, keras.Model), "model が Keras のモデルではありません / not a Keras model"
     assert tuple(model.input_shape) == (None, 28, 28), (
-        f"入力は 28×28 の画像です / the input must be a 28×28 image (got {model.input_shape})"
+        f"入力は 28×28 の画像です。今は {model.input_shape} です / the input must be a 28×28 image "
+        f"(got {model.input_shape})"
     )
     assert any(isinstance(layer, layers.Flatten) for layer in model.layers), (
         "Flatten 層がありません / the network needs a Flatten layer"
@@ -94,8 +95,8 @@ def check_test_accuracy(model: Any, test_acc: Any, *, threshold: float) -> None:
             "returns"
         ) from None
     assert abs(reported - measured) <= 0.002, (
-        f"test_acc={reported:.4f} がモデルの精度 {measured:.4f} と違います / test_acc does not "
-        "match the model's accuracy on the test set"
+        f"test_acc={reported:.4f} がモデルの精度 {measured:.4f} と違います / test_acc={reported:.4f} "
+        f"does not match the model's accuracy {measured:.4f} on the test set"
     )
 
 
@@ -107,8 +108,8 @@ def check_predictions(model: Any, predictions: Any, predicted_label_0: Any) -> N
     )
     sums = p.sum(axis=1)
     assert np.all(np.abs(sums - 1.0) < 1e-3), (
-        "各行の確率の合計が 1 になりません / each row of predictions must sum to 1 "
-        f"(found sums from {sums.min():.3f} to {sums.max():.3f})"
+        f"各行の確率の合計が 1 になりません。合計は {sums.min():.3f}〜{sums.max():.3f} です / each row "
+        f"of predictions must sum to 1 (found sums from {sums.min():.3f} to {sums.max():.3f})"
     )
     x, _ = real_test_set()
     own = np.asarray(model.predict(x[:100], verbose=0))
@@ -132,15 +133,17 @@ def check_scaled(train_images: Any, test_images: Any) -> None:
         shape = getattr(x, "shape", None)
         dtype = getattr(x, "dtype", None)
         assert shape is not None and tuple(shape) == (n, 28, 28) and dtype is not None, (
-            f"{name} の形が違います / {name} must be an array of shape ({n}, 28, 28)"
+            f"{name} は形が ({n}, 28, 28) の配列にしてください / {name} must be an array of shape "
+            f"({n}, 28, 28)"
         )
         assert np.issubdtype(dtype, np.floating), (
-            f"{name} は小数の配列にしてください / {name} should hold floats, not {dtype}"
+            f"{name} は小数の配列にしてください。今は {dtype} です / {name} should hold floats, not {dtype}"
         )
         if isinstance(x, np.ndarray):
             lo, hi = float(x.min()), float(x.max())
         else:
             lo, hi = x.min, x.max
         assert lo is not None and hi is not None and 0.0 <= lo and hi <= 1.0 and hi > 0.9, (
-            f"{name} の値は 0〜1 にしてください / {name} values must lie in 0..1 (found {lo}..{hi})"
+            f"{name} の値は 0〜1 にしてください。今は {lo}〜{hi} です / {name} values must lie in 0..1 "
+            f"(found {lo}..{hi})"
         )

@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--fairness", action="store_true",
                    help="instead: run the solution per seed and thread setting, cross-check readings")
     b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    b.add_argument("--threads", nargs="+", default=["default", "1"],
+    b.add_argument("--threads", nargs="+", default=["1", "2", "4", "default"],
                    help="TF thread settings for --fairness (default: %(default)s)")
     b.set_defaults(func=_cmd_bench)
     return p

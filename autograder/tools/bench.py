@@ -216,8 +216,8 @@ def check_readings(ans: dict, h: dict) -> list[str]:
         (readings.check_overfitting, (ans["overfitting_bigger"], h["hist_bigger"])),
         (readings.check_overfitting, (ans["overfitting_smaller"], h["hist_smaller"])),
         (readings.check_most_overfit, (ans["most_overfit"], networks)),
-        (readings.check_gap_shrinks, (ans["more_units_overfit_more"], h["hist_bigger"],
-                                      h["hist_smaller"])),
+        (readings.check_rise_shrinks, (ans["more_units_overfit_more"], h["hist_bigger"],
+                                       h["hist_smaller"])),
         (readings.check_gap_shrinks, (ans["dropout_shrinks_gap"], h["hist_bigger"], h["hist_dropout"])),
         (readings.check_best_technique, (ans["best_technique"], techniques)),
     ]
@@ -231,7 +231,10 @@ def check_readings(ans: dict, h: dict) -> list[str]:
 
 
 def fairness(seeds: list[int], thread_settings: list[str]) -> int:
-    """Cross-check readings: every run's answers against the other setting's curves."""
+    """A student's curves against the grader's: the solution per seed and TensorFlow thread
+    setting of the kernel (the notebook pins one thread itself); the largest difference between
+    any setting's curves and the grader's (one thread per worker); every run's answers checked
+    against every other setting's curves."""
     from autograder import curves
 
     runs: dict[tuple[int, str], dict] = {}
@@ -243,8 +246,18 @@ def fairness(seeds: list[int], thread_settings: list[str]) -> int:
             runs[(seed, threads)] = r
             print(f"seed {seed} threads {threads}: {r['wall']:.0f} s", flush=True)
     failures = 0
+    grader = "1" if "1" in thread_settings else thread_settings[0]
+    print(f"\n## Student's curves vs the grader's (kernel threads {grader}): largest difference "
+          "over all six histories")
+    worst = 0.0
+    for (seed, threads), r in runs.items():
+        g = runs[(seed, grader)]["histories"]
+        diff = max(curves.curve_difference(r["histories"][k], g[k]) for k in g)
+        worst = max(worst, diff)
+        print(f"  seed {seed:5} threads {threads:>7}: {diff:.6f}")
+    print(f"  largest difference: {worst:.6f}")
     print("\n## Fairness: answers of run A checked against the curves of run B (same seed)")
-    print("  seed | A threads -> B threads | bigger gap (margin) | smaller gap (margin) | "
+    print("  seed | A threads -> B threads | bigger loss rise (margin) | smaller loss rise (margin) | "
           "dropout shrink | checks")
     for (seed, ta), a in runs.items():
         for (seed_b, tb), b in runs.items():
@@ -259,8 +272,8 @@ def fairness(seeds: list[int], thread_settings: list[str]) -> int:
             vb = curves.overfitting_verdict(h["hist_bigger"])
             vs = curves.overfitting_verdict(h["hist_smaller"])
             shrink = curves.gap(h["hist_bigger"]) - curves.gap(h["hist_dropout"])
-            print(f"  {seed:4} | {ta:>9} -> {tb:<9} | {vb.gap:.3f} {vb.label} ({vb.margin:.3f}) | "
-                  f"{vs.gap:+.3f} {vs.label} ({vs.margin:.3f}) | {shrink:+.3f} | "
+            print(f"  {seed:4} | {ta:>9} -> {tb:<9} | {vb.rise:.3f} {vb.label} ({vb.margin:.3f}) | "
+                  f"{vs.rise:+.3f} {vs.label} ({vs.margin:.3f}) | {shrink:+.3f} | "
                   f"{passed}/{total}")
     blank = dict.fromkeys(next(iter(runs.values()))["answers"], ...)
     blank_passes = [N_READINGS - len(check_readings(blank, {k: curves.history_frame(v) for k, v

@@ -50,14 +50,15 @@ def test_versions_lists_published_versions_and_diffs(capsys: pytest.CaptureFixtu
     assert cli.main(["versions"]) == 0
     out = capsys.readouterr().out
     assert "2026: published, gate passed on seeds" in out and "2027: published, gate passed" in out
-    assert "units_bigger=512" in out and "units_bigger=256" in out
+    assert "dropout_rate=0.5" in out and "dropout_rate=0.4" in out
     assert cli.main(["versions", "--diff", "2026", "2027"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
-    assert rows["units_bigger"] == ["512", "256"] and rows["variants"] == ["false", "true"]
-    assert "units_smaller" not in rows and "accuracy_threshold" not in rows
+    assert rows["dropout_rate"] == ["0.5", "0.4"] and rows["variants"] == ["false", "true"]
+    assert rows["epoch_tol"] == ["0.01", "0.0"]
+    assert "units_bigger" not in rows and "accuracy_threshold" not in rows
     assert cli.main(["versions", "--keys"]) == 0
-    assert "units_bigger = 512" in capsys.readouterr().out
+    assert "units_bigger = 256" in capsys.readouterr().out
 
 
 def test_grade_refuses_unknown_version_and_missing_secret(tmp_path: Path,

@@ -40,7 +40,7 @@ def test_committed_versions_load_and_differ():
     assert {"2026", "2027"} <= set(versions.available(SLUG))
     a, b = versions.load(SLUG, "2026"), versions.load(SLUG, "2027")
     changed = {k for k, _, _ in versions.diff(versions.render_params(a), versions.render_params(b))}
-    assert {"seed", "units_bigger", "epochs", "n_train", "dropout_rate", "variants"} <= changed
+    assert {"seed", "dropout_rate", "variants", "epoch_tol", "val_acc_tol"} <= changed
     assert len(a.gate_seeds) >= 3 and len(b.gate_seeds) >= 3
 
 
@@ -107,13 +107,40 @@ def test_render_refuses_a_master_that_disagrees(kit: Path):
     v = versions.load(SLUG, "2026")
     nb = _master()
     for c in nb["cells"]:
-        c["source"] = "".join(c["source"]).replace("UNITS_BIGGER = 512", "BIG = 512")
+        c["source"] = "".join(c["source"]).replace("UNITS_BIGGER = 256", "BIG = 256")
     with pytest.raises(PublishError, match=r"UNITS_BIGGER \(0 times\)"):
         render.render_master(nb, v)
     nb = _master()
     nb["cells"][1]["source"] = "Bigger has {{units_biggest}} units"
     with pytest.raises(PublishError, match=r"master cell 1: unknown placeholder \{\{units_biggest\}\}"):
         render.render_master(nb, v)
+
+
+def _q9(nb: dict) -> dict:
+    return next(c for c in nb["cells"] if "".join(c["source"]).startswith("### 問9"))
+
+
+def test_render_refuses_a_rule_prompt_that_states_other_numbers():
+    """Is a prompt that types a threshold (instead of its placeholder) refused when the version's
+    value differs, and one that leaves the threshold out refused too?"""
+    v = versions.load(SLUG, "2026")
+    nb = _master()
+    cell = _q9(nb)
+    cell["source"] = "".join(cell["source"]) + "\n（目安は 0.07 / as a guide, 0.07）"
+    with pytest.raises(PublishError, match=r"\(Q9\): the prompt states 0\.07, 0\.07, which is not a "
+                                           r"grading parameter of version 2026"):
+        render.render_master(nb, v)
+    nb = _master()
+    cell = _q9(nb)
+    cell["source"] = "".join(cell["source"]).replace("{{overfit_yes_at}}", "0.05 ")
+    assert render.render_master(nb, v)  # the right number typed in: stated
+    cell["source"] = "".join(cell["source"]).replace("0.05 ", "0.07")
+    with pytest.raises(PublishError, match=r"\(Q9\): the prompt does not state overfit_yes_at = 0\.05"):
+        render.render_master(nb, v)
+    exact = dataclasses.replace(v, values=dict(v.values, epoch_tol=0.0))
+    q7 = "".join(next(c for c in render.render_master(_master(), exact)["cells"]
+                      if "".join(c["source"]).startswith("### 問7"))["source"])
+    assert "ちょうど" in q7 and "Only exactly that epoch" in q7 and "0.0" not in q7
 
 
 def test_english_only_rendering_leaves_no_japanese_prompt():
@@ -133,8 +160,8 @@ def test_english_only_rendering_leaves_no_japanese_prompt():
 
 def test_diff_lists_only_changed_parameters():
     a = versions.render_params(versions.load(SLUG, "2026"))
-    b = dict(a, units_bigger=256, dropout_rate=0.4)
-    assert versions.diff(a, b) == [("units_bigger", 512, 256), ("dropout_rate", 0.5, 0.4)]
+    b = dict(a, units_bigger=128, dropout_rate=0.4)
+    assert versions.diff(a, b) == [("units_bigger", 256, 128), ("dropout_rate", 0.5, 0.4)]
     assert versions.diff(a, dict(a)) == []
 
 
@@ -282,8 +309,10 @@ def test_gate_refusals_say_which_check_failed_by_how_much():
     assert (f"seed {s2}: Bigger's validation loss rose 0.0410 from its lowest: not a clear 'overfits', "
             f"{short:.4f} short") in text
     above = 0.0237 - v["overfit_no_below"]
-    assert f"seed {s2}: Smaller's validation loss rose 0.0237 from its lowest: not a clear 'does not overfit', {above:.4f} above" in text
-    assert f"seed {s2}: Bigger's validation loss is lowest at epoch 13 of 15: not a minimum within the first 60%" in text
+    assert (f"seed {s2}: Smaller's validation loss rose 0.0237 from its lowest: not a clear 'does not "
+            f"overfit', {above:.4f} above") in text
+    assert (f"seed {s2}: Bigger's validation loss is lowest at epoch 13 of 15: not a minimum within "
+            "the first 60%") in text
     assert f"seed {s2}: Smaller ends at validation accuracy 0.7000, below smaller_min_val_acc 0.75" in text
     assert "the blank notebook scored 3, not 0 (earned: q1_model 3)" in text
     assert f"seed {s3}:" not in text
