@@ -32,7 +32,7 @@ class Scored:
         return sum(q.possible for q in self.questions)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class QuestionResult:
     name: str
     score: float
@@ -86,7 +86,7 @@ class Record(Scored):
     curves: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AutograderInfo:
     """What the autograder zip says about its assignment (read once per batch)."""
 
@@ -102,7 +102,7 @@ class AutograderInfo:
         return dict(zip(self.questions, self.points, strict=False))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Target:
     """What one submission is graded against: an autograder, and maybe a seed of its own."""
 

@@ -29,9 +29,9 @@ def autograder_info(autograder_zip: Path) -> AutograderInfo:
             kit = json.loads(zf.read(ZIP_PARAMS)) if ZIP_PARAMS in names else {}
         except ValueError:
             kit = {}
-    return AutograderInfo(autograder_zip, hashlib.sha256(raw).hexdigest(),
-                          str(config.get("assignment_name", "")),
-                          tuple(Path(n).stem for n in tests), tuple(points),
+    return AutograderInfo(path=autograder_zip, sha256=hashlib.sha256(raw).hexdigest(),
+                          assignment_name=str(config.get("assignment_name", "")),
+                          questions=tuple(Path(n).stem for n in tests), points=tuple(points),
                           version=str(kit.get("version", "")), variants=bool(kit.get("variants", False)))
 
 

@@ -98,7 +98,8 @@ class Ledger:
             "SELECT name, png FROM figures WHERE sub_sha=? AND ag_sha=? ORDER BY name",
             (sub_sha, ag_sha)).fetchall())
         return Record(sub_sha=sub_sha, ag_sha=ag_sha, status=status, reason=reason, seconds=seconds,
-                      questions=[QuestionResult(*q) for q in json.loads(questions)],
+                      questions=[QuestionResult(name=n, score=s, possible=p, output=o)
+                                 for n, s, p, o in json.loads(questions)],
                       results_json=results_json, test_accuracy=acc, figures=figures, log_tail=log_tail,
                       peak_rss=peak, finished_at=finished, curves=json.loads(curves or "{}"))
 

@@ -27,24 +27,9 @@ from pathlib import Path
 from autograder import data, paths
 from autograder.errors import GradingError
 from autograder.grading import export, recorded
-
-# Moved in the split of this module; kept importable from here until release/gate.py and
-# tests/unit/test_versions.py import them from their new homes.
-from autograder.grading.autograder_zip import autograder_info, check_assignment  # noqa: F401, E402
 from autograder.grading.otter_plugin import add_plugin
 from autograder.grading.supervise import WORKDIR_MARKER, run_stage
-from autograder.model import (  # noqa: F401, E402
-    EMPTY,
-    ERROR,
-    GRADED,
-    INTERRUPTED,
-    INVALID,
-    TIMEOUT,
-    WRONG_VERSION,
-    AutograderInfo,
-    GradeResult,
-    QuestionResult,
-)
+from autograder.model import EMPTY, ERROR, GRADED, INTERRUPTED, INVALID, TIMEOUT, GradeResult, QuestionResult
 from autograder.notebook import recorded_curves
 from autograder.params import ENV_VAR, PARAMS_FILE
 
@@ -164,8 +149,8 @@ def parse_results(results_json: Path) -> list[QuestionResult]:
         if "max_score" not in t:
             continue
         name = str(t.get("name", "?")).split(" - ")[0]
-        questions.append(QuestionResult(name, float(t.get("score", 0.0)),
-                                        float(t["max_score"]), str(t.get("output", ""))))
+        questions.append(QuestionResult(name=name, score=float(t.get("score", 0.0)),
+                                        possible=float(t["max_score"]), output=str(t.get("output", ""))))
     return questions
 
 

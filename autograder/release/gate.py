@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from autograder.grading import engine, inputs, run_one
+from autograder.grading.autograder_zip import autograder_info
+from autograder.model import GRADED, Target
 from autograder.release.versions import Version
 
 GATE_TIMEOUT = 900.0
@@ -44,12 +46,12 @@ def run(slug: str, rel, version: Version, *, workers: int | None = None, log=pri
     run_one.ensure_kernel()
     keras_home = data.provide_keras_cache()
     sandboxed = sandbox.require(False)
-    info = run_one.autograder_info(rel.autograder_zip)
+    info = autograder_info(rel.autograder_zip)
 
-    def resolve(sub: inputs.Submission, nb: dict) -> engine.Target:
+    def resolve(sub: inputs.Submission, nb: dict) -> Target:
         name = Path(sub.key).stem
         seed = int(name.rsplit("-", 1)[1]) if name.startswith("solution-seed-") else None
-        return engine.Target(info, version.id, seed)
+        return Target(autograder=info, version=version.id, seed=seed)
 
     # A ledger of its own per version: a second attempt after a refusal re-grades only what
     # changed (results are keyed by notebook, autograder and seed).
@@ -105,7 +107,7 @@ def judge(version: Version, results: dict[str, Any], seeds: list[int] | None = N
 
     for s in seeds:
         rec = results.get(f"solution-seed-{s}")
-        if rec is None or rec.status != run_one.GRADED:
+        if rec is None or rec.status != GRADED:
             failures.append(f"seed {s}: the solution was not graded ({_why(rec)})")
             continue
         entry: dict[str, Any] = {"score": f"{rec.total:g}/{rec.possible:g}"}
@@ -166,7 +168,7 @@ def judge(version: Version, results: dict[str, Any], seeds: list[int] | None = N
                 failures.append(f"seed {s}: {why}")
         per_seed[str(s)] = entry
     rec = results.get("blank")
-    if rec is None or rec.status != run_one.GRADED:
+    if rec is None or rec.status != GRADED:
         failures.append(f"the blank notebook was not graded ({_why(rec)})")
         blank = None
     else:

@@ -127,7 +127,7 @@ def test_case_gets_its_status_and_exactly_its_honest_score(corpus_run: CorpusRun
     allowed = case.status if isinstance(case.status, tuple) else (case.status,)
     assert row["status"] in allowed, (row["status"], row["reason"])
     assert "internal error" not in row["reason"], row["reason"]
-    if row["status"] != run_one.GRADED:
+    if row["status"] != model.GRADED:
         assert row["reason"], "a submission that was not graded needs a reason"
     if case.reason:
         assert case.reason in row["reason"], row["reason"]
@@ -222,11 +222,11 @@ def test_fork_bomb_and_memory_hog_are_stopped(corpus_run: CorpusRun):
         row = corpus_run.sheet.loc[name]
         assert row["status"] != model.TIMEOUT, (name, row["reason"])
         assert "longer than" not in row["reason"], (name, row["reason"])
-        if row["status"] == run_one.ERROR:
+        if row["status"] == model.ERROR:
             assert row["reason"], name
     probes = corpus_run.probes("fork-bomb")
     assert probes in ([], [{"refused": True}])  # none: the tree was killed for its memory
-    if corpus_run.sheet.loc["fork-bomb", "status"] == run_one.ERROR:
+    if corpus_run.sheet.loc["fork-bomb", "status"] == model.ERROR:
         assert "memory" in corpus_run.sheet.loc["fork-bomb", "reason"]
 
 
@@ -265,7 +265,7 @@ def test_forged_score_does_not_fool_the_kit(corpus_run: CorpusRun):
     name = "patch-otter-testfile-run"
     assert corpus.CASES[name].build(corpus_run.ctx) == corpus.forged_score_notebook(SLUG)
     row = corpus_run.sheet.loc[name]
-    assert (row["status"], float(row["total_points_earned"])) == (run_one.GRADED, 0.0)
+    assert (row["status"], float(row["total_points_earned"])) == (model.GRADED, 0.0)
     disagree = row["reason"].count("passed in the student's kernel but fails the clean check")
     assert disagree >= 8, row["reason"]  # every question whose public check the clean run fails
 

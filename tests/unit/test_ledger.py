@@ -12,8 +12,8 @@ from autograder.model import QuestionResult, Record
 
 def record(sub: str = "s" * 64, ag: str = "a" * 64, **kw) -> Record:
     base = {"status": "graded", "seconds": 12.5,
-            "questions": [QuestionResult("q1", 2.0, 2.0, "ok"),
-                          QuestionResult("q2", 0.0, 1.0, "x は 1 です")],
+            "questions": [QuestionResult(name="q1", score=2.0, possible=2.0, output="ok"),
+                          QuestionResult(name="q2", score=0.0, possible=1.0, output="x は 1 です")],
             "results_json": '{"tests": []}', "test_accuracy": 0.875,
             "figures": {"curves_part2_networks.png": b"\x89PNG\r\n\x1a\nfake"}}
     base.update(kw)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from kit_constants import SLUG
 
-from autograder import paths
+from autograder import model, paths
 from autograder.errors import ConfigError, GradingError, PublishError
-from autograder.grading import engine, run_one, targets
+from autograder.grading import targets
 from autograder.grading.inputs import Submission
 from autograder.grading.ledger import Record
-from autograder.grading.run_one import AutograderInfo, QuestionResult
+from autograder.model import AutograderInfo, QuestionResult
 from autograder.notebook import STAMP_KEY
 from autograder.release import gate, render, variants, versions
 
@@ -185,8 +185,8 @@ def test_short_or_missing_secret_is_refused(tmp_path: Path):
 
 
 def _info(version: str, variants_on: bool = False) -> AutograderInfo:
-    return AutograderInfo(Path(f"/nowhere/{version}.zip"), version * 8, SLUG, ("q1_scale",), (1.0,),
-                          version=version, variants=variants_on)
+    return AutograderInfo(path=Path(f"/nowhere/{version}.zip"), sha256=version * 8, assignment_name=SLUG,
+                          questions=("q1_scale",), points=(1.0,), version=version, variants=variants_on)
 
 
 def _sub(student_id: str) -> Submission:
@@ -203,13 +203,13 @@ def test_resolver_picks_the_stamped_version_and_refuses_others():
     the default, flagged."""
     r = targets.VersionResolver(SLUG, {"2026": _info("2026"), "2027": _info("2027")}, ["2026"])
     t = r(_sub("s1"), _nb(assignment=SLUG, version="2026"))
-    assert isinstance(t, engine.Target) and t.version == "2026" and t.seed is None and not t.flags
+    assert isinstance(t, model.Target) and t.version == "2026" and t.seed is None and not t.flags
     status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2025"))
-    assert status == run_one.WRONG_VERSION and "'2025'" in reason and "2026, 2027" in reason
+    assert status == model.WRONG_VERSION and "'2025'" in reason and "2026, 2027" in reason
     status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2027"))
-    assert status == run_one.WRONG_VERSION and "version 2027" in reason and "grades version 2026" in reason
+    assert status == model.WRONG_VERSION and "version 2027" in reason and "grades version 2026" in reason
     status, reason = r(_sub("s1"), _nb(assignment="9-9-other", version="2026"))
-    assert status == run_one.WRONG_VERSION and "9-9-other" in reason
+    assert status == model.WRONG_VERSION and "9-9-other" in reason
     t = r(_sub("s1"), _nb())
     assert t.version == "2026" and "no version stamp" in t.flags[0]
 
@@ -260,12 +260,12 @@ def test_personalise_changes_only_seed_and_stamp():
 
 def _rec(total_lost: dict[str, float] | None = None, curves: dict | None = None,
          acc: float | None = 0.87) -> Record:
-    qs = [QuestionResult(f"q{i}", 2.0, 2.0) for i in range(12)]
+    qs = [QuestionResult(name=f"q{i}", score=2.0, possible=2.0) for i in range(12)]
     for name, lost in (total_lost or {}).items():
-        qs.append(QuestionResult(name, 3.0 - lost, 3.0))
+        qs.append(QuestionResult(name=name, score=3.0 - lost, possible=3.0))
     good = {"bigger": _curve(rise=0.09, gap=0.09, good=6), "baseline": _curve(rise=0.03, gap=0.05),
             "smaller": _curve(rise=0.004, gap=0.03), "dropout": _curve(rise=0.01, gap=0.02)}
-    return Record(sub_sha="s", ag_sha="a", status=run_one.GRADED, questions=qs, test_accuracy=acc,
+    return Record(sub_sha="s", ag_sha="a", status=model.GRADED, questions=qs, test_accuracy=acc,
                   curves=good if curves is None else curves)
 
 
@@ -276,8 +276,8 @@ def _curve(*, rise: float, gap: float, good: int = 15, val: float = 0.82) -> dic
 
 
 def _blank(score: float = 0.0) -> Record:
-    return Record(sub_sha="b", ag_sha="a", status=run_one.GRADED,
-                  questions=[QuestionResult("q1_model", score, 3.0)])
+    return Record(sub_sha="b", ag_sha="a", status=model.GRADED,
+                  questions=[QuestionResult(name="q1_model", score=score, possible=3.0)])
 
 
 def test_gate_passes_a_clean_version_with_its_margins():
@@ -324,7 +324,7 @@ def test_variant_notebook_without_secret_in_an_implicit_batch_says_what_to_do():
     infos = {"2026": _info("2026"), "2027": _info("2027", variants_on=True)}
     r = targets.VersionResolver(SLUG, infos, ["2027", "2026"], None, explicit=False)
     status, reason = r(_sub("s1"), _nb(assignment=SLUG, version="2027", student_id="s1"))
-    assert status == run_one.ERROR and "--secret-file" in reason
+    assert status == model.ERROR and "--secret-file" in reason
     assert r(_sub("s1"), _nb(assignment=SLUG, version="2026")).version == "2026"
 
 
