@@ -35,6 +35,7 @@ from autograder import __version__, forms, paths
 from autograder.catalog import MANIFEST, SUPPORT_MODULE, read_manifest
 from autograder.errors import PublishError
 from autograder.notebook import STAMP_KEY, dump_notebook, read_json_notebook
+from autograder.params import PARAMS_FILE
 from autograder.release import gate, render, versions
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -157,7 +158,7 @@ def build(slug: str, version: str, dest: Path, root: Path | None = None) -> Rele
         shutil.copytree(master.parent, work,
                         ignore=shutil.ignore_patterns("*.png", ".*", "versions", "*.md"))
         (work / master.name).write_text(dump_notebook(rendered), encoding="utf-8")
-        (work / "kit_params.json").write_text(params_text, encoding="utf-8")
+        (work / PARAMS_FILE).write_text(params_text, encoding="utf-8")
         shutil.copy(forms.__file__, work / SUPPORT_MODULE)
         out = Path(tmp) / "dist"
         log = io.StringIO()

@@ -17,6 +17,7 @@ from autograder import forms, paths
 from autograder.catalog import SUPPORT_MODULE
 from autograder.errors import NotebookError, PublishError
 from autograder.grading import targets
+from autograder.grading.autograder_zip import ZIP_PARAMS
 from autograder.notebook import STAMP_KEY
 from autograder.release import publish, render, variants, versions
 
@@ -133,7 +134,7 @@ def test_manifest_and_stamp(fresh: dict[str, publish.Release]):
     assert m["sha256"]["autograder_zip"] == hashlib.sha256(rel.autograder_zip.read_bytes()).hexdigest()
     assert {"params", "tests", "student_notebook", "solution_notebook"} <= set(m["sha256"])
     with zipfile.ZipFile(rel.autograder_zip) as zf:
-        assert json.loads(zf.read("files/kit_params.json")) == m["params"]
+        assert json.loads(zf.read(ZIP_PARAMS)) == m["params"]
     nb = json.loads(rel.notebook().read_text(encoding="utf-8"))
     assert nb["metadata"][STAMP_KEY] == {"assignment": SLUG, "version": "2027"}
 
