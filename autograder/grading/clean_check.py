@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from autograder.grading import recorded as recorded_mod
+from autograder.grading.curve_summary import curve_summary
 from autograder.grading.export import ENV_FILE
 from autograder.params import PARAMS_FILE
 
@@ -318,7 +319,7 @@ def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any],
     total = sum(t["score"] for t in tests)
     return {"tests": tests, "problems": problems, "notes": notes,
             "test_accuracy": measured_test_accuracy(env),
-            "curves": curve_summary(env, params, differences),
+            "curves": curve_summary(env, params, usable_histories(env), differences),
             "gradescope": {"score": total, "tests": gradescope}}
 
 
@@ -335,39 +336,6 @@ def usable_histories(env: dict[str, Any]) -> list[str]:
         except Exception:  # an unusable history: the readings tests report it
             continue
         out.append(name)
-    return out
-
-
-def curve_summary(env: dict[str, Any], params: dict[str, Any],
-                  differences: dict[str, float | None] | None = None) -> dict[str, dict[str, Any]]:
-    """Per graded history: its good epoch, loss rise, final gap, verdict, and the record's distance.
-
-    Only histories that passed ``check_histories`` are summarised, as graded (the student's
-    record when it was within the band). The gate reads this to see whether a release's
-    overfitting scenario is unambiguous; ``recorded_difference`` is None without a record.
-    """
-    from autograder import curves
-    from autograder import params as params_mod
-
-    differences = differences or {}
-    out: dict[str, dict[str, Any]] = {}
-    thresholds = params_mod.thresholds(params) if "overfit_yes_at" in params else None
-    for var in usable_histories(env):
-        h, name = env[var], var[len("hist_"):]
-        try:
-            good = curves.good_epoch(h)
-            verdict = curves.overfitting_verdict(h, thresholds) if thresholds else None
-            diff = differences.get(name)
-            out[name] = {
-                "epochs": len(curves.history_frame(h)), "good_epoch": good,
-                "good_val_accuracy": round(curves.val_accuracy_at(h, good), 6),
-                "val_loss_rise": round(curves.loss_rise(h), 6),
-                "final_gap": round(curves.gap(h), 6),
-                "final_val_accuracy": round(curves.val_accuracy_at(h, len(curves.history_frame(h))), 6),
-                "verdict": verdict.label if verdict else None,
-                "recorded_difference": None if diff is None else round(diff, 6)}
-        except Exception:  # e.g. no val_loss: the readings tests report it
-            continue
     return out
 
 

@@ -17,6 +17,7 @@ import pytest
 from autograder import paths
 from autograder.grading import clean_check, recorded
 from autograder.grading import export as export_mod
+from autograder.grading.curve_summary import curve_summary
 from autograder.notebook import CURVES_MIME, recorded_curves
 
 
@@ -231,7 +232,7 @@ def test_the_summary_names_good_epoch_and_the_record_distance():
     """Does the curve summary carry the good epoch, rise, verdict and the record's distance?"""
     env = {"hist_bigger": REGENERATED, "hist_x": clean_check.Unreadable("?", "no")}
     params = {"overfit_yes_at": 0.03, "overfit_no_below": 0.01}
-    got = clean_check.curve_summary(env, params, {"bigger": 0.0})
+    got = curve_summary(env, params, clean_check.usable_histories(env), {"bigger": 0.0})
     assert got == {"bigger": {"epochs": 3, "good_epoch": 2, "good_val_accuracy": 0.62,
                               "val_loss_rise": 0.05, "final_gap": 0.2, "final_val_accuracy": 0.6,
                               "verdict": "yes", "recorded_difference": 0.0}}
