@@ -30,6 +30,8 @@ from autograder.model import GRADED, Target
 from autograder.release.versions import Version
 
 GATE_TIMEOUT = 900.0
+#: Checks whose boundary value passes (a count of epochs, not a measured number).
+INCLUSIVE = frozenset({"bigger_good_epoch_early"})
 
 
 def run(slug: str, rel, version: Version, *, workers: int | None = None, log=print) -> dict[str, Any]:
@@ -164,7 +166,9 @@ def judge(version: Version, results: dict[str, Any], seeds: list[int] | None = N
         ]
         for name, m, why in checks:
             margin(name, m)
-            if m <= 0:
+            # the good epoch may lie on the last allowed epoch (epoch 9 of 15 is within the first
+            # 60%); every other check needs a real margin
+            if m < 0 or (m == 0 and name not in INCLUSIVE):
                 failures.append(f"seed {s}: {why}")
         per_seed[str(s)] = entry
     rec = results.get("blank")

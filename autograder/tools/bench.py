@@ -114,7 +114,7 @@ def run_solution(seed: int | None = None, env: dict[str, str] | None = None) -> 
         work = solution_workdir(Path(tmp), seed)
         nb = nbformat.read(work / f"{SLUG}.ipynb", as_version=4)
         saved = dict(os.environ)
-        os.environ.update(KERAS_HOME=str(keras_home), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+        os.environ.update(KERAS_HOME=str(keras_home), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="3")
         os.environ.update(env or {})
         try:
             client = NotebookClient(nb, kernel_name=paths.KERNEL_NAME, timeout=1800,
@@ -173,7 +173,7 @@ print(json.dumps(out))
 
 
 def bench_training() -> None:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, "-c", TRAINING_SCRIPT], capture_output=True,
                           text=True, env=env, check=True)
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -124,6 +124,7 @@ def plain_runs(tmp_path_factory: pytest.TempPathFactory):
     with ThreadPoolExecutor(max_workers=2) as pool:
         executed = dict(pool.map(run, RUNS))
     recorded = {s: recorded_curves(nb) for s, nb in executed.items()}
+    noise = {s: stderr_cells(nb) for s, nb in executed.items()}
     typed = {}
     bulk = tmp / "class.zip"
     with zipfile.ZipFile(bulk, "w") as zf:
@@ -140,12 +141,23 @@ def plain_runs(tmp_path_factory: pytest.TempPathFactory):
                      "--workers", "2"])
     assert code == 0
     sheet = pd.read_csv(out / "grades.csv", dtype={"student_id": str}).iloc[1:].set_index("student_id")
-    return recorded, typed, sheet
+    return recorded, typed, sheet, noise
+
+
+def stderr_cells(nb: dict) -> dict[int, str]:
+    """Cell index -> what the cell printed on stderr (red in Jupyter), for every cell that did."""
+    out = {}
+    for i, cell in enumerate(nb["cells"]):
+        text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", [])
+                       if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        if text.strip():
+            out[i] = text
+    return out
 
 
 def test_curves_are_the_same_whatever_the_students_thread_count(plain_runs):
     """Do the default-thread and 4-thread runs of one handout record identical curves?"""
-    recorded, _, _ = plain_runs
+    recorded, _, _, _ = plain_runs
     for student in ("s101", "s102", "s201", "s202"):
         assert set(recorded[student]) == {"smaller", "baseline", "bigger", "dropout", "l2", "augment"}
     # the two 2026 runs share a seed (the 2027 students have a seed each)
@@ -155,10 +167,21 @@ def test_curves_are_the_same_whatever_the_students_thread_count(plain_runs):
 
 def test_readings_typed_from_a_plain_run_get_full_marks(plain_runs):
     """Does every student who read their own plain run's curves get full marks, unflagged?"""
-    _, typed, sheet = plain_runs
+    _, typed, sheet, _ = plain_runs
     for student, version, threads in RUNS:
         row = sheet.loc[student]
         assert row["grading_status"] == "Completed", (student, row.get("reason"))
         assert float(row["percent_correct"]) == pytest.approx(1.0), (student, version, threads,
                                                                      typed[student], row.to_dict())
         assert "differ from the grader" not in str(row.get("reason", "")), (student, row["reason"])
+
+
+def test_no_alarming_log_lines_in_a_students_cells(plain_runs):
+    """Does no cell show TensorFlow's C++ error lines (cuInit, NodeDef ...) in red? Only the setup
+    cell may show the one informational line TensorFlow prints on import, before its log level
+    applies."""
+    _, _, _, noise = plain_runs
+    for student, cells in noise.items():
+        for i, text in cells.items():
+            assert not re.search(r"^E0000|cuInit|NodeDef mentions", text, re.M), (student, i, text)
+        assert len(cells) <= 1, (student, {i: t[:200] for i, t in cells.items()})

@@ -318,6 +318,16 @@ def test_gate_refusals_say_which_check_failed_by_how_much():
     assert f"seed {s3}:" not in text
 
 
+def test_gate_accepts_the_good_epoch_on_the_last_allowed_epoch():
+    """Is a loss minimum at epoch 9 of 15 "within the first 60%" (and epoch 10 not)?"""
+    v = versions.load(SLUG, "2026")
+    for good, passed in ((9, True), (10, False)):
+        curves = {"bigger": _curve(rise=0.09, gap=0.09, good=good), "baseline": _curve(rise=0.03, gap=0.05),
+                  "smaller": _curve(rise=0.004, gap=0.03), "dropout": _curve(rise=0.01, gap=0.02)}
+        res = {f"solution-seed-{s}": _rec(curves=curves) for s in v.gate_seeds} | {"blank": _blank()}
+        assert gate.judge(v, res)["passed"] is passed, good
+
+
 def test_variant_notebook_without_secret_in_an_implicit_batch_says_what_to_do():
     """With no --version given, a 2027 notebook in a batch without the secret is not graded
     wrongly: its row says to grade again with --secret-file (plain versions still grade)."""

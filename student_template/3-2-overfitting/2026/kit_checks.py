@@ -42,7 +42,7 @@ def _placeholder(value: object, name: str, what_ja: str, what_en: str) -> None:
     if value is Ellipsis:
         _fail(
             name,
-            f"... をあなたの答え（{what_ja}）に書き換えてください",
+            f"... をあなたの答え、{what_ja}に書き換えてください",
             f"Replace ... with your answer ({what_en}).",
         )
     if value is None:
@@ -60,7 +60,8 @@ def as_epoch(value: object, name: str, n_epochs: int) -> int:
     Whole floats such as ``7.0`` are accepted because arithmetic in a notebook produces them;
     ``True`` is refused although Python counts it as 1, since it is never meant as an epoch.
     """
-    what_ja, what_en = "エポック数（整数）", f"an epoch number, a whole number from 1 to {n_epochs}"
+    what_ja = f"1 から {n_epochs} までの整数のエポック数"
+    what_en = f"an epoch number, a whole number from 1 to {n_epochs}"
     _placeholder(value, name, what_ja, what_en)
     ja, en = _shown(value)
     if isinstance(value, bool | np.bool_):
