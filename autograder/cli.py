@@ -254,8 +254,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from autograder.tools import bench
+    from autograder.tools import bench, fairness
 
+    if args.fairness:
+        return fairness.fairness(args.seeds, args.threads)
     return bench.main(args)
 
 
