@@ -381,10 +381,10 @@ def made_up_histories_without_networks(ctx: Context) -> dict:
 
 _TRAIN_BIGGER = NETWORK + """
 keras.utils.set_random_seed(SEED)
-net_smaller = build_network(4)
-net_baseline = build_network(16)
-net_bigger = build_network(512)
-hist_bigger = train(net_bigger, epochs=3)
+net_smaller = build_network(UNITS_SMALLER)
+net_baseline = build_network(UNITS_BASELINE)
+net_bigger = build_network(UNITS_BIGGER)
+hist_bigger = train(net_bigger, "bigger", epochs=3)
 """
 
 
@@ -642,8 +642,9 @@ def test_cells_deleted_or_edited(ctx: Context) -> dict:
         "predictions = ...": PREDICT,
         "def build_network(units)": NETWORK,
         "keras.utils.set_random_seed(SEED)\nnet_smaller": (
-            "net_smaller, net_baseline = build_network(4), build_network(16)\n"
-            "net_bigger = build_network(512)\n"),
+            "net_smaller = build_network(UNITS_SMALLER)\n"
+            "net_baseline = build_network(UNITS_BASELINE)\n"
+            "net_bigger = build_network(UNITS_BIGGER)\n"),
         "DROPOUT_RATE = 0.5": "DROPOUT_RATE = 0.5\n\n\n" + DROPOUT,
         "L2_FACTOR = 0.01": "net_dropout = build_dropout_network(512)\n",
     })

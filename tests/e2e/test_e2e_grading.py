@@ -60,8 +60,8 @@ def test_wrong_readings_lose_exactly_those_points(graded):
 def test_feedback_says_which_reading_was_off(graded):
     """Does the feedback name the wrong reading and by how much, in Japanese and English?"""
     out = {n: t["output"] for n, t in graded["wrong-readings"].items()}
-    assert "good_epoch_bigger" in out["q2a_epoch"] and "below the best" in out["q2a_epoch"]
-    assert "最良" in out["q2a_epoch"]
+    assert "good_epoch_bigger" in out["q2a_epoch"] and "above the lowest" in out["q2a_epoch"]
+    assert "検証の損失" in out["q2a_epoch"] and "最小" in out["q2a_epoch"]
     assert "val_acc_bigger" in out["q2b_val_accuracy"]
     assert "overfitting_bigger" in out["q2c_overfitting"]
 
