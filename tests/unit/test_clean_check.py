@@ -236,3 +236,24 @@ def test_the_summary_names_good_epoch_and_the_record_distance():
     assert got == {"bigger": {"epochs": 3, "good_epoch": 2, "good_val_accuracy": 0.62,
                               "val_loss_rise": 0.05, "final_gap": 0.2, "final_val_accuracy": 0.6,
                               "verdict": "yes", "recorded_difference": 0.0}}
+
+
+def test_public_scale_check_reads_a_summarised_array_as_the_kernel_does():
+    """Does the published public check of Q1 pass on the summaries the clean check rebuilds from
+    correctly scaled images (else every honest notebook would be flagged as disagreeing), and
+    fail on unscaled ones?"""
+    from otter.test_files import ExceptionTestFile
+
+    from autograder import paths
+
+    path = paths.repo_root() / "student_template" / "3-2-overfitting" / "2026" / "tests" / "q1_scale.py"
+
+    def run(hi: float) -> bool:
+        env = {name: clean_check.ArraySummary((n, 28, 28), np.dtype("float64"), 0.0, hi)
+               for name, n in (("train_images", 60000), ("test_images", 10000))}
+        tf = ExceptionTestFile.from_file(str(path))
+        tf.run(env)
+        return all(r.passed for r in tf.test_case_results)
+
+    assert run(1.0)
+    assert not run(255.0)
