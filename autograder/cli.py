@@ -158,20 +158,41 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
     keras_home = data.provide_keras_cache()
     out = Path(args.out)
+    roster = class_roster(out, args.roster)
+    lms = "pattern" if args.id_pattern and args.lms == "auto" else args.lms
     intake = inputs.collect([Path(p) for p in args.inputs], out / "staging",
-                            id_pattern=args.id_pattern, exclude=out)
+                            id_pattern=args.id_pattern or inputs.DEFAULT_ID_PATTERN, exclude=out, lms=lms,
+                            roster=roster)
     print(f"{len(intake.chosen)} student(s) from {len(args.inputs)} input(s); "
           f"{len(intake.superseded)} older submission(s) set aside (latest counts), "
           f"{len(intake.ignored)} file(s) ignored", flush=True)
+    for sub, why in intake.unmatched:
+        print(f"  not on the roster: {sub.key} (graded as {sub.student_id}: {why})")
     cfg = engine.BatchConfig(
         info, out, workers=args.workers, timeout=args.timeout,
         memory_limit=None if not args.memory else int(args.memory * 2**30),
         regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home, sandboxed=sandboxed,
-        resolve=resolver)
+        resolve=resolver, only=frozenset(args.only or ()),
+        retry=frozenset().union(*(engine.RETRY[r] for r in args.retry or ())),
+        reuse_other_kit=args.reuse_other_kit)
     if resolver:
         print(f"versions graded: {', '.join(resolver.accepted)} (no stamp -> {resolver.default}); "
               f"published: {', '.join(resolver.infos)}", flush=True)
-    return _run_and_report(intake, cfg, info)
+    return _run_and_report(intake, cfg, info, roster)
+
+
+def class_roster(out: Path, given: str | None):
+    """The roster given now (kept as ``OUT/roster.csv`` for later runs and exports), or the kept one."""
+    from autograder.grading.identity import read_roster
+
+    kept = out / "roster.csv"
+    if given:
+        roster = read_roster(Path(given))
+        out.mkdir(parents=True, exist_ok=True)
+        if Path(given).resolve() != kept.resolve():
+            kept.write_bytes(Path(given).read_bytes())
+        return roster
+    return read_roster(kept) if kept.is_file() else None
 
 
 def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
@@ -187,7 +208,7 @@ def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
     return targets.VersionResolver(slug, infos, accepted, secret, explicit=bool(chosen))
 
 
-def _run_and_report(intake, cfg, info) -> int:
+def _run_and_report(intake, cfg, info, roster=None) -> int:
     import signal
 
     from autograder.grading import engine
@@ -201,13 +222,17 @@ def _run_and_report(intake, cfg, info) -> int:
         batch = engine.run_batch(intake, cfg)
     finally:
         signal.signal(signal.SIGTERM, old)
-    written = outputs.write_all(batch, info, cfg.out)
+    whole = engine.class_view(batch, cfg.out)
+    written = outputs.write_all(whole, info, cfg.out, roster)
     counts: dict[str, int] = {}
     for o in batch.outcomes:
         st = o.record.status if o.record else style.PENDING
         counts[st] = counts.get(st, 0) + 1
     print(f"graded now {batch.graded_now}, from the ledger {batch.reused}, in {batch.wall:.0f} s: "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    flagged = sum(bool(o.all_flags) for o in whole.outcomes)
+    print(f"the class in {cfg.out}: {len(whole.outcomes)} student(s)"
+          + (f", {flagged} flagged (listed first in the report)" if flagged else ""))
     for old_sub, new_sub in intake.superseded:
         print(f"  superseded: {old_sub.key}  (student {old_sub.student_id}; graded {new_sub.key})")
     print(f"grade sheet : {written.csv}")
@@ -247,10 +272,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"grading with {args.workers} worker(s), time limit {args.timeout:.0f} s each "
           "(the looping notebook is stopped at the limit) ...", flush=True)
     info = autograder_info(ag_zip)
-    intake = inputs.collect([out / "submissions"], out / "staging")
+    roster = class_roster(out, str(demo.write_roster(out / "roster-demo.csv", subs)))
+    intake = inputs.collect([out / "submissions"], out / "staging", roster=roster)
     cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout,
                              regrade=args.regrade, keras_home=keras_home, sandboxed=sandboxed)
-    return _run_and_report(intake, cfg, info)
+    code = _run_and_report(intake, cfg, info, roster)
+    if code == 0:
+        _export(out, ["moodle", "canvas"], out / "export", roster, None, SLUG, "")
+    return code
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    roster = class_roster(out, args.roster)
+    dest = Path(args.dest) if args.dest else out / "export"
+    _export(out, args.to or ["moodle", "canvas", "csv"], dest, roster, args.points, args.assignment,
+            args.assignment_id)
+    return 0
+
+
+def _export(out: Path, targets: list[str], dest: Path, roster, points, assignment: str, assignment_id: str):
+    from autograder.report import lms
+
+    for to in targets:
+        done = lms.export(out, to, dest, roster=roster, points=points, assignment=assignment,
+                          assignment_id=assignment_id)
+        print(f"{to:7s} export : " + ", ".join(str(f) for f in done.files))
+        for sid, why in done.skipped:
+            print(f"          left out {sid}: {why}")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -318,10 +367,26 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--memory", type=float, default=DEFAULT_MEMORY_LIMIT / 2**30,
                    help="GiB of memory one submission's processes may use together; 0 = no limit "
                    "(default: %(default)s)")
-    g.add_argument("--id-pattern", default=DEFAULT_ID_PATTERN,
+    g.add_argument("--id-pattern", default=None,
                    help="regular expression for the student ID in the file's path; its group "
                    "'id' (else the whole match) is the ID, an optional group 'time' orders "
-                   "duplicates (default: %(default)s = up to the first '_')")
+                   f"duplicates (default: the LMS layout, else {DEFAULT_ID_PATTERN} = up to the first '_')")
+    from autograder.grading.identity import LMS_CHOICES
+
+    g.add_argument("--lms", choices=LMS_CHOICES, default="auto",
+                   help="how file names name students: moodle (participant ID of the folder), canvas "
+                   "(user ID), otter (ID recorded in the export), pattern (--id-pattern only); "
+                   "default: %(default)s (detected per file)")
+    g.add_argument("--roster", help="CSV of the class (student_id, name, email, lms_id, section): "
+                   "matches submissions to students, lists who handed nothing in (kept as OUT/roster.csv)")
+    g.add_argument("--only", nargs="+", metavar="ID", help="grade only these students (again); the rest "
+                   "of the class in OUT stays as it is")
+    from autograder.grading.engine import RETRY
+
+    g.add_argument("--retry", action="append", choices=sorted(RETRY),
+                   help="grade again the results with this status, with the current limits (repeatable)")
+    g.add_argument("--reuse-other-kit", action="store_true",
+                   help="reuse results graded by another kit version (default: grade them again)")
     g.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
     g.add_argument("--keep-work", action="store_true",
                    help="keep each submission's grading folder (OUT/work/) for debugging")
@@ -341,6 +406,23 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--unsafe-no-sandbox", action="store_true",
                     help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
     dm.set_defaults(func=_cmd_demo)
+
+    x = sub.add_parser("export", help="write the class's grades for an LMS (Moodle, Canvas, plain CSV) "
+                       "and Moodle's feedback-files zip")
+    x.add_argument("out", help="the class folder (the --out of grade)")
+    from autograder.report.lms import TARGETS
+
+    x.add_argument("--to", action="append", choices=TARGETS,
+                   help="moodle (grading worksheet + feedback zip), canvas (gradebook CSV), csv (plain "
+                   "ID/score, e.g. manaba); repeatable (default: all)")
+    x.add_argument("--roster", help="class roster CSV (default: OUT/roster.csv if grade was given one)")
+    x.add_argument("--points", type=float, help="the LMS's maximum grade: scores are rescaled to it "
+                   "(default: the kit's points)")
+    x.add_argument("--assignment", default=SLUG, help="Canvas column name (default: %(default)s)")
+    x.add_argument("--assignment-id", default="", help="Canvas assignment ID (the number in its URL); "
+                   "without it Canvas creates a new assignment on import")
+    x.add_argument("--dest", help="folder for the files (default: OUT/export)")
+    x.set_defaults(func=_cmd_export)
 
     b = sub.add_parser("bench", help="benchmarks: notebook time, training speed-up, memory")
     b.add_argument("--repeat", type=int, default=3,
