@@ -35,7 +35,7 @@ def _figure(width: float = 6.0, height: float = 3.2):
     return plt.subplots(figsize=(width, height))
 
 
-def class_report_html(batch, info) -> str:
+def class_report_html(batch, info, missing: list[tuple[str, str]] | None = None) -> str:
     """Status counts, score histogram, per-question pass rates, test accuracy, slowest runs."""
     import html
     from collections import Counter
@@ -163,6 +163,16 @@ def class_report_html(batch, info) -> str:
         for old, new in batch.intake.superseded:
             parts.append(f"<tr><td>{e(old.student_id)}</td><td><code>{e(old.key)}</code></td>"
                          f"<td><code>{e(new.key)}</code></td></tr>")
+        parts.append("</table>")
+    if missing:
+        parts.append("<h2>未提出 / Handed nothing in (on the roster)</h2><ul>")
+        parts.extend(f"<li>{e(sid)} {e(name)}</li>" for sid, name in missing)
+        parts.append("</ul>")
+    if batch.intake.unmatched:
+        parts.append("<h2>名簿にない提出 / Not on the roster (this run)</h2><table><tr><th>ID</th>"
+                     "<th>ファイル / file</th><th>理由 / why</th></tr>")
+        parts.extend(f"<tr><td>{e(s.student_id)}</td><td><code>{e(s.key)}</code></td><td>{e(why)}</td></tr>"
+                     for s, why in batch.intake.unmatched)
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -7,8 +7,9 @@ Moodle assignment graded out of 100).
 
 - **Moodle** (``moodle-grades.csv``): the columns of the assignment's "Download grading worksheet"
   (``mod/assign/gradingtable.php``), which "Upload grading worksheet" reads back
-  (``assignfeedback_offline``: it finds the participant by ``Identifier`` = ``Participant <id>``
-  and takes ``Grade``, and ``Feedback comments`` when feedback comments are enabled).
+  (``assignfeedback_offline/importgradeslib.php``: ``Identifier`` = ``Participant <id>``,
+  ``Grade`` and ``Last modified (grade)`` must be there; ``Feedback comments`` is taken when
+  feedback comments are enabled; an empty modification time reads as none).
 - **Moodle feedback** (``moodle-feedback.zip``): "Upload multiple feedback files in a zip"
   (``assignfeedback_file``): one folder per participant, named as in the submissions download,
   ``<Full name>_<participant id>_assignfeedback_file_/``; Moodle reads the participant ID from the

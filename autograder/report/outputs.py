@@ -137,5 +137,8 @@ def write_all(batch: BatchResult, info: AutograderInfo, out: Path, roster: Roste
         if o.record and o.record.results_json:
             (res_dir / f"{name}.json").write_text(o.record.results_json, encoding="utf-8")
     rep = out / "report.html"
-    rep.write_text(class_report.class_report_html(batch, info), encoding="utf-8")
+    handed_in = {o.submission.student_id for o in batch.outcomes}
+    missing = [(st.student_id, st.name) for st in (roster.students if roster else [])
+               if st.student_id not in handed_in]
+    rep.write_text(class_report.class_report_html(batch, info, missing), encoding="utf-8")
     return Written(csv, fb_dir, res_dir, rep, superseded, ignored)

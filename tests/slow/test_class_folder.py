@@ -149,6 +149,7 @@ def test_moodle_download_with_a_roster_gives_two_students(moodle_class):
         assert [r["lms_id"] for r in csv.DictReader(f)] == ["777777"]
     report = (out / "report.html").read_text()
     assert report.index("Flagged rows") < report.index("<h2>状態 / Status")
+    assert "Handed nothing in" in report and "Hanako Suzuki" in report and "Not on the roster" in report
 
 
 def test_moodle_export_parses_back_column_by_column(moodle_class):
