@@ -7,6 +7,11 @@ already in the ledger (same submission bytes, same autograder, same seed) are re
 again. Each submission's ``Target`` (autograder, version, seed) comes from ``BatchConfig.resolve``
 (the version stamp, ``targets.py``), or is the one autograder of the batch. The display is
 ``progress``; the result types are in ``autograder.model``.
+
+A stored result is graded again when it is ``stale``: ``--regrade``, a student named by ``--only``,
+a status named by ``--retry``, a timeout under a shorter limit than today's, or another kit
+version. After the run every result becomes its student's entry of the class (``Ledger.remember``,
+the latest submission wins), and ``class_view`` gives the whole class for the outputs.
 """
 
 from __future__ import annotations
