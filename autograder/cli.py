@@ -130,127 +130,27 @@ def _show(value: object) -> str:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.errors import GradingError
-    from autograder.grading import engine, inputs, sandbox
-    from autograder.grading.autograder_zip import autograder_info
-    from autograder.grading.run_one import ensure_kernel
+    from autograder import cli_grading
 
-    resolver = None
-    if args.autograder and (args.version or args.secret_file):
-        raise GradingError("--autograder grades every notebook with that one zip: it cannot be combined "
-                           "with --version or --secret-file",
-                           hint="drop --autograder to grade each notebook by its version stamp")
-    if args.autograder:
-        ag_zip = Path(args.autograder)
-        if not ag_zip.is_file():
-            raise GradingError(f"autograder zip not found: {ag_zip}",
-                               hint=f"run: python -m autograder publish {args.slug}")
-        info = autograder_info(ag_zip)
-    else:
-        resolver = resolver_for(args.slug, args.version, args.secret_file)
-        info = resolver.infos[resolver.default]
-    if args.workers < 1 or args.timeout <= 0 or args.memory < 0:
-        raise GradingError("--workers and --timeout must be positive, --memory 0 (no limit) or more",
-                           hint="e.g. --workers 2 --timeout 300 --memory 4")
-    ensure_kernel()
-    sandboxed = sandbox.require(args.unsafe_no_sandbox)
-    from autograder import data
-
-    keras_home = data.provide_keras_cache()
-    out = Path(args.out)
-    intake = inputs.collect([Path(p) for p in args.inputs], out / "staging",
-                            id_pattern=args.id_pattern, exclude=out)
-    print(f"{len(intake.chosen)} student(s) from {len(args.inputs)} input(s); "
-          f"{len(intake.superseded)} older submission(s) set aside (latest counts), "
-          f"{len(intake.ignored)} file(s) ignored", flush=True)
-    cfg = engine.BatchConfig(
-        info, out, workers=args.workers, timeout=args.timeout,
-        memory_limit=None if not args.memory else int(args.memory * 2**30),
-        regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home, sandboxed=sandboxed,
-        resolve=resolver)
-    if resolver:
-        print(f"versions graded: {', '.join(resolver.accepted)} (no stamp -> {resolver.default}); "
-              f"published: {', '.join(resolver.infos)}", flush=True)
-    return _run_and_report(intake, cfg, info)
-
-
-def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
-    from autograder.errors import GradingError
-    from autograder.grading import targets
-
-    infos = targets.load_published(slug)
-    if not infos:
-        raise GradingError(f"no published version of {slug}",
-                           hint=f"run: python -m autograder publish {slug} --version V")
-    secret = targets.read_secret(Path(secret_file)) if secret_file else None
-    accepted = list(chosen) if chosen else list(infos)[::-1]  # newest first: the default
-    return targets.VersionResolver(slug, infos, accepted, secret, explicit=bool(chosen))
-
-
-def _run_and_report(intake, cfg, info) -> int:
-    import signal
-
-    from autograder.grading import engine
-    from autograder.report import outputs, style
-
-    def _term(signum, frame):  # `kill` (SIGTERM) stops as cleanly as Ctrl-C
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, _term)
-    try:
-        batch = engine.run_batch(intake, cfg)
-    finally:
-        signal.signal(signal.SIGTERM, old)
-    written = outputs.write_all(batch, info, cfg.out)
-    counts: dict[str, int] = {}
-    for o in batch.outcomes:
-        st = o.record.status if o.record else style.PENDING
-        counts[st] = counts.get(st, 0) + 1
-    print(f"graded now {batch.graded_now}, from the ledger {batch.reused}, in {batch.wall:.0f} s: "
-          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    for old_sub, new_sub in intake.superseded:
-        print(f"  superseded: {old_sub.key}  (student {old_sub.student_id}; graded {new_sub.key})")
-    print(f"grade sheet : {written.csv}")
-    print(f"feedback    : {written.feedback}/<ID>.html")
-    print(f"class report: {written.report}")
-    print(f"otter results.json per student: {written.results}/")
-    if batch.interrupted:
-        print("interrupted: finished results are saved; run the same command again to grade the rest",
-              file=sys.stderr)
-        return 130
-    return 0
+    return cli_grading.cmd_grade(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from autograder import paths
-    from autograder.catalog import default_version
-    from autograder.errors import GradingError
-    from autograder.grading import engine, inputs, sandbox
-    from autograder.grading.autograder_zip import autograder_info
-    from autograder.grading.run_one import ensure_kernel
-    from autograder.tools import demo
+    from autograder import cli_grading
 
-    version = default_version(SLUG)
-    ag_zip = paths.autograder_zip(SLUG, version)
-    if not ag_zip.is_file():
-        raise GradingError(f"autograder zip not found: {ag_zip}",
-                           hint=f"run: python -m autograder publish {SLUG} --version {version}")
-    ensure_kernel()
-    sandboxed = sandbox.require(args.unsafe_no_sandbox)
-    from autograder import data
+    return cli_grading.cmd_demo(args)
 
-    keras_home = data.provide_keras_cache()
-    out = Path(args.out)
-    subs = demo.write_samples(SLUG, out / "submissions")
-    print(f"demo class of {len(subs)} submissions written to {out / 'submissions'}: "
-          f"{', '.join(subs)}")
-    print(f"grading with {args.workers} worker(s), time limit {args.timeout:.0f} s each "
-          "(the looping notebook is stopped at the limit) ...", flush=True)
-    info = autograder_info(ag_zip)
-    intake = inputs.collect([out / "submissions"], out / "staging")
-    cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout,
-                             regrade=args.regrade, keras_home=keras_home, sandboxed=sandboxed)
-    return _run_and_report(intake, cfg, info)
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from autograder import cli_grading
+
+    return cli_grading.cmd_export(args)
+
+
+def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
+    from autograder import cli_grading
+
+    return cli_grading.resolver_for(slug, chosen, secret_file)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -318,10 +218,26 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--memory", type=float, default=DEFAULT_MEMORY_LIMIT / 2**30,
                    help="GiB of memory one submission's processes may use together; 0 = no limit "
                    "(default: %(default)s)")
-    g.add_argument("--id-pattern", default=DEFAULT_ID_PATTERN,
+    g.add_argument("--id-pattern", default=None,
                    help="regular expression for the student ID in the file's path; its group "
                    "'id' (else the whole match) is the ID, an optional group 'time' orders "
-                   "duplicates (default: %(default)s = up to the first '_')")
+                   f"duplicates (default: the LMS layout, else {DEFAULT_ID_PATTERN} = up to the first '_')")
+    from autograder.grading.identity import LMS_CHOICES
+
+    g.add_argument("--lms", choices=LMS_CHOICES, default="auto",
+                   help="how file names name students: moodle (participant ID of the folder), canvas "
+                   "(user ID), otter (ID recorded in the export), pattern (--id-pattern only); "
+                   "default: %(default)s (detected per file)")
+    g.add_argument("--roster", help="CSV of the class (student_id, name, email, lms_id, section): "
+                   "matches submissions to students, lists who handed nothing in (kept as OUT/roster.csv)")
+    g.add_argument("--only", nargs="+", metavar="ID", help="grade only these students (again); the rest "
+                   "of the class in OUT stays as it is")
+    from autograder.grading.engine import RETRY
+
+    g.add_argument("--retry", action="append", choices=sorted(RETRY),
+                   help="grade again the results with this status, with the current limits (repeatable)")
+    g.add_argument("--reuse-other-kit", action="store_true",
+                   help="reuse results graded by another kit version (default: grade them again)")
     g.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
     g.add_argument("--keep-work", action="store_true",
                    help="keep each submission's grading folder (OUT/work/) for debugging")
@@ -341,6 +257,23 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--unsafe-no-sandbox", action="store_true",
                     help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
     dm.set_defaults(func=_cmd_demo)
+
+    x = sub.add_parser("export", help="write the class's grades for an LMS (Moodle, Canvas, plain CSV) "
+                       "and Moodle's feedback-files zip")
+    x.add_argument("out", help="the class folder (the --out of grade)")
+    from autograder.report.lms import TARGETS
+
+    x.add_argument("--to", action="append", choices=TARGETS,
+                   help="moodle (grading worksheet + feedback zip), canvas (gradebook CSV), csv (plain "
+                   "ID/score, e.g. manaba); repeatable (default: all)")
+    x.add_argument("--roster", help="class roster CSV (default: OUT/roster.csv if grade was given one)")
+    x.add_argument("--points", type=float, help="the LMS's maximum grade: scores are rescaled to it "
+                   "(default: the kit's points)")
+    x.add_argument("--assignment", default=SLUG, help="Canvas column name (default: %(default)s)")
+    x.add_argument("--assignment-id", default="", help="Canvas assignment ID (the number in its URL); "
+                   "without it Canvas creates a new assignment on import")
+    x.add_argument("--dest", help="folder for the files (default: OUT/export)")
+    x.set_defaults(func=_cmd_export)
 
     b = sub.add_parser("bench", help="benchmarks: notebook time, training speed-up, memory")
     b.add_argument("--repeat", type=int, default=3,

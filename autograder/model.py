@@ -84,6 +84,34 @@ class Record(Scored):
     finished_at: float = 0.0
     #: The clean check's summary of each checked learning curve (good epoch, rise, verdict, ...).
     curves: dict = field(default_factory=dict)
+    #: What the TA should look at although the score stands (``GradeResult.flags``).
+    flags: list[str] = field(default_factory=list)
+    time_limit: float = 0.0  # the time limit it was graded under (0: not recorded)
+    kit: str = ""  # the kit version that graded it ("" : before kit versions were recorded)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassEntry:
+    """One student of the class kept in an output folder: the submission that counts for them."""
+
+    student_id: str
+    file: str  # where the submission came from ("bulk.zip/Taro Yamada_123456_.../a.ipynb")
+    sub_sha: str
+    ag_key: str  # the ledger key of the result (``Target.key``); "" when decided before grading
+    status: str  # the result's status, or the status decided before grading
+    reason: str = ""
+    version: str = ""
+    name: str = ""
+    lms_id: str = ""
+    flags: tuple[str, ...] = ()  # about the submission and its target (not the grading's own)
+    is_notebook: bool = True
+    time_text: str = ""
+    mtime: float = 0.0
+
+    def newer_than(self, other: ClassEntry) -> bool:
+        """The duplicate rule across runs: a notebook beats a non-notebook, then the latest."""
+        return (self.is_notebook, self.time_text, self.mtime) >= (other.is_notebook, other.time_text,
+                                                                  other.mtime)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,11 @@ already in the ledger (same submission bytes, same autograder, same seed) are re
 again. Each submission's ``Target`` (autograder, version, seed) comes from ``BatchConfig.resolve``
 (the version stamp, ``targets.py``), or is the one autograder of the batch. The display is
 ``progress``; the result types are in ``autograder.model``.
+
+A stored result is graded again when it is ``stale``: ``--regrade``, a student named by ``--only``,
+a status named by ``--retry``, a timeout under a shorter limit than today's, or another kit
+version. After the run every result becomes its student's entry of the class (``Ledger.remember``,
+the latest submission wins), and ``class_view`` gives the whole class for the outputs.
 """
 
 from __future__ import annotations
@@ -25,13 +30,28 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
+from autograder import __version__ as KIT_VERSION
 from autograder.errors import GradingError
 from autograder.grading import run_one, supervise
 from autograder.grading.autograder_zip import check_assignment
 from autograder.grading.inputs import Intake, Submission
 from autograder.grading.ledger import Ledger
 from autograder.grading.progress import Progress
-from autograder.model import EMPTY, ERROR, GRADED, INTERRUPTED, AutograderInfo, GradeResult, Record, Target
+from autograder.model import (
+    EMPTY,
+    ERROR,
+    GRADED,
+    INTERRUPTED,
+    TIMEOUT,
+    AutograderInfo,
+    ClassEntry,
+    GradeResult,
+    Record,
+    Target,
+)
+
+#: ``--retry`` words and the statuses they grade again.
+RETRY = {"failed": frozenset({TIMEOUT, ERROR}), "timeout": frozenset({TIMEOUT}), "error": frozenset({ERROR})}
 
 DEFAULT_TIMEOUT = 300.0
 #: Peak resident memory of the whole tree for the solution is ~2 GB (measured); 4 GiB leaves room.
@@ -62,6 +82,12 @@ class BatchConfig:
     #: Run student code in the bubblewrap sandbox (``--unsafe-no-sandbox`` turns it off).
     sandboxed: bool = True
     resolve: Resolver | None = None
+    #: Grade only these students (and grade them again); the rest of the class stays as it is.
+    only: frozenset[str] = frozenset()
+    #: Statuses graded again with the current limits (``--retry``: see ``RETRY``).
+    retry: frozenset[str] = frozenset()
+    #: Reuse results graded by another kit version (by default they are graded again).
+    reuse_other_kit: bool = False
 
 
 @dataclass
@@ -71,6 +97,14 @@ class Outcome:
     fresh: bool = False  # graded in this run
     from_ledger: bool = False  # graded in an earlier run, taken from the ledger
     target: Target | None = None
+    version: str = ""  # the release it was graded against
+    #: About the submission and its target (a stamp naming another student, no stamp, not on the
+    #: roster, ...); the grading's own flags are ``record.flags``.
+    flags: tuple[str, ...] = ()
+
+    @property
+    def all_flags(self) -> list[str]:
+        return [*self.flags, *(self.record.flags if self.record else [])]
 
 
 @dataclass
@@ -87,6 +121,11 @@ def run_batch(intake: Intake, cfg: BatchConfig, *, stream: TextIO | None = None)
     """Grade ``intake.chosen``; every finished grading is in the ledger before it is shown."""
     stream = stream if stream is not None else sys.stderr
     start = time.monotonic()
+    if cfg.only:
+        missing = sorted(cfg.only - {s.student_id for s in intake.chosen})
+        if missing:
+            print(f"--only: no submission of {', '.join(missing)} in the inputs", file=stream)
+        intake = replace(intake, chosen=[s for s in intake.chosen if s.student_id in cfg.only])
     cfg.out.mkdir(parents=True, exist_ok=True)
     work = cfg.out / "work"
     with folder_lock(cfg.out), Ledger(cfg.out) as ledger:
@@ -105,8 +144,8 @@ def run_batch(intake: Intake, cfg: BatchConfig, *, stream: TextIO | None = None)
                 outcomes[i] = Outcome(sub, pre, target=target)
                 continue
             target = replace(target, autograder=_snapshot(target.autograder, cfg.out, snaps))
-            done = None if cfg.regrade else ledger.get(sub.sha256, target.key)
-            if done is not None:
+            done = ledger.get(sub.sha256, target.key)
+            if done is not None and not stale(done, sub, cfg):
                 outcomes[i] = Outcome(sub, done, from_ledger=True, target=target)
             else:
                 job = job_id(sub, target)
@@ -117,10 +156,56 @@ def run_batch(intake: Intake, cfg: BatchConfig, *, stream: TextIO | None = None)
             progress.seen(o.submission.student_id, o.record, fresh=False)
         interrupted = _grade_all(intake, todo, targets, cfg, ledger, outcomes, progress)
         progress.close()
-    ordered = [outcomes.get(i, Outcome(s, None)) for i, s in enumerate(intake.chosen)]
+        ordered = [outcomes.get(i, Outcome(s, None)) for i, s in enumerate(intake.chosen)]
+        for o in ordered:
+            o.version = o.target.version if o.target else ""
+            o.flags = tuple(f for f in (o.submission.id_conflict, o.submission.id_note) if f) + (
+                o.target.flags if o.target else ())
+            if o.record is not None:
+                kept = ledger.remember(class_entry(o))
+                if kept is not None:  # the class already has a newer submission of this student
+                    intake.superseded.append((o.submission, _submission_of(kept)))
     return BatchResult(intake, ordered, interrupted, graded_now=sum(o.fresh for o in ordered),
                        reused=sum(o.from_ledger for o in ordered),
                        wall=time.monotonic() - start)
+
+
+def stale(done: Record, sub: Submission, cfg: BatchConfig) -> bool:
+    """Must a result in the ledger be graded again (``--regrade``, ``--only``, ``--retry``, a longer
+    time limit for a timeout, another kit version)?"""
+    if cfg.regrade or sub.student_id in cfg.only or done.status in cfg.retry:
+        return True
+    if done.status == TIMEOUT and done.time_limit and cfg.timeout > done.time_limit:
+        return True
+    return done.kit != KIT_VERSION and not cfg.reuse_other_kit
+
+
+def class_entry(o: Outcome) -> ClassEntry:
+    s, rec = o.submission, o.record
+    assert rec is not None
+    return ClassEntry(student_id=s.student_id, file=s.key, sub_sha=s.sha256, ag_key=rec.ag_sha,
+                      status=rec.status, reason=rec.reason, version=o.version, name=s.name, lms_id=s.lms_id,
+                      flags=o.flags, is_notebook=s.is_notebook, time_text=s.time_text, mtime=s.mtime)
+
+
+def _submission_of(e: ClassEntry) -> Submission:
+    return Submission(e.file, "", e.student_id, Path(), e.sub_sha, e.mtime, e.is_notebook, e.time_text,
+                      name=e.name, lms_id=e.lms_id)
+
+
+def class_view(batch: BatchResult, out: Path) -> BatchResult:
+    """The whole class kept in ``out`` (every student ever graded there, the submission that counts),
+    with this run's ungraded rows (``pending``) for students the class does not have yet."""
+    with Ledger(out) as ledger:
+        outcomes = []
+        for e in ledger.entries():
+            rec = (ledger.get(e.sub_sha, e.ag_key) if e.sub_sha and e.ag_key else None) or Record(
+                sub_sha=e.sub_sha, ag_sha=e.ag_key, status=e.status, reason=e.reason)
+            outcomes.append(Outcome(_submission_of(e), rec, version=e.version, flags=e.flags))
+    known = {o.submission.student_id for o in outcomes}
+    outcomes += [o for o in batch.outcomes if o.record is None and o.submission.student_id not in known]
+    outcomes.sort(key=lambda o: o.submission.student_id)
+    return replace(batch, outcomes=outcomes)
 
 
 def job_id(sub: Submission, target: Target) -> str:
@@ -228,10 +313,11 @@ def _grade_task(sub: Submission, job: str, target: Target, cfg: BatchConfig, sto
         progress.stopped()
     if res.status == INTERRUPTED:
         return None
-    return record_from(res, sub.sha256, target.key, workdir)
+    return record_from(res, sub.sha256, target.key, workdir, cfg.timeout)
 
 
-def record_from(res: GradeResult, sub_sha: str, ag_sha: str, workdir: Path) -> Record:
+def record_from(res: GradeResult, sub_sha: str, ag_sha: str, workdir: Path,
+                time_limit: float = 0.0) -> Record:
     """Everything worth keeping from a finished grading's folder."""
     private = run_one.private_dir(workdir)
     results_json = _read_text(private / "results.json")  # the clean result, written by the kit
@@ -258,7 +344,8 @@ def record_from(res: GradeResult, sub_sha: str, ag_sha: str, workdir: Path) -> R
     return Record(sub_sha=sub_sha, ag_sha=ag_sha, status=res.status, reason=reason[:2000],
                   seconds=round(res.seconds, 2), questions=res.questions, results_json=results_json,
                   test_accuracy=acc, figures=figures, log_tail=log_tail, peak_rss=res.peak_rss,
-                  finished_at=time.time(), curves=curves)
+                  finished_at=time.time(), curves=curves, flags=list(res.flags), time_limit=time_limit,
+                  kit=KIT_VERSION)
 
 
 def _read_text(path: Path) -> str:

@@ -5,13 +5,14 @@ the zip's root) and LMS bulk-download zips (folders per student, nested zips, fi
 UTF-8 or in the cp932 that Japanese Windows writes without saying so). Nothing is extracted to a
 path taken from a zip: each candidate's bytes are copied to ``staging/<hash><suffix>``.
 
-Student ID rule: ``metadata.student_id`` in the notebook if present; otherwise the ``id`` group
-(or the whole match) of ``id_pattern`` searched in the submission's *ID path*; otherwise the ID
-path itself. The ID path is the path relative to the input folder or inside a bulk zip, without
-the last extension; for an otter export zip (or any zip holding one notebook at its root) it is
-the zip's own name. The default pattern takes the first folder or file name up to the first
-``_`` (Moodle's ``Taro Yamada_123456_assignsubmission_file_/``, Canvas's
-``yamadataro_12345_678_hw.ipynb``, ``s001_3-2.ipynb`` -> ``s001``).
+Student ID rule: ``metadata.student_id`` in the notebook if present; otherwise the LMS layout
+of the submission's *ID path* (``identity.py``: Moodle's participant ID, Canvas's user ID, an otter
+export's recorded ID), with ``lms="auto"`` or the one named; otherwise the ``id`` group (or the
+whole match) of ``id_pattern`` searched in the ID path; otherwise the ID path itself. The ID path
+is the path relative to the input folder or inside a bulk zip, without the last extension; for an
+otter export zip (or any zip holding one notebook at its root) it is the zip's own name. The
+default pattern takes the first folder or file name up to the first ``_`` (``s001_3-2.ipynb`` ->
+``s001``). With a roster, each ID is then mapped to the roster's student (``Roster.match``).
 
 Duplicate rule (several submissions with one ID): a notebook whose metadata names a student
 other than the one it was handed in as (when either name is another submission's in the batch)
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder.errors import KitError
+from autograder.grading.identity import Identity, Roster, identify, pattern_id
 
 DEFAULT_ID_PATTERN = r"^(?P<id>[^/_]+)"
 #: A member larger than this is not read (a notebook with outputs is a few MB at most).
@@ -58,6 +60,10 @@ class Submission:
     path_id: str = ""
     #: Set by ``resolve`` when that overridden ID is another student's in the same batch.
     id_conflict: str = ""
+    name: str = ""  # the student's name, from the LMS layout or the roster
+    lms_id: str = ""  # Moodle participant ID / Canvas user ID, when the layout or roster gives one
+    #: A doubt about who handed it in (not on the roster, an otter export without an ID, ...).
+    id_note: str = ""
 
 
 @dataclass
@@ -65,6 +71,7 @@ class Intake:
     chosen: list[Submission] = field(default_factory=list)  # one per student, sorted by ID
     superseded: list[tuple[Submission, Submission]] = field(default_factory=list)  # (old, winner)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (key, why)
+    unmatched: list[tuple[Submission, str]] = field(default_factory=list)  # not on the roster, why
 
 
 class InputError(KitError):
@@ -87,6 +94,8 @@ def collect(
     *,
     id_pattern: str = DEFAULT_ID_PATTERN,
     exclude: Path | None = None,
+    lms: str = "auto",
+    roster: Roster | None = None,
 ) -> Intake:
     """Gather every submission under ``inputs``; resolve one per student (see module docstring)."""
     pattern = compile_pattern(id_pattern)
@@ -94,13 +103,33 @@ def collect(
         if not item.exists():
             raise InputError(f"input not found: {item}", hint="check the path (quote names with spaces)")
     staging.mkdir(parents=True, exist_ok=True)
-    gather = _Gatherer(staging, pattern, exclude.resolve() if exclude else None)
+    gather = _Gatherer(staging, pattern, exclude.resolve() if exclude else None, lms)
     for item in inputs:
         if item.is_dir():
             gather.folder(item)
         else:
             gather.file(item, item.name, _strip_ext(item.name))
-    return resolve(gather.found, gather.ignored)
+    unmatched = apply_roster(gather.found, roster) if roster else []
+    intake = resolve(gather.found, gather.ignored)
+    intake.unmatched = unmatched
+    return intake
+
+
+def apply_roster(found: list[Submission], roster: Roster) -> list[tuple[Submission, str]]:
+    """Give each submission its roster student's ID and name; return those no row matches."""
+    unmatched = []
+    for s in found:
+        student, how = roster.match(Identity(s.student_id, name=s.name, lms_id=s.lms_id))
+        if student is None:
+            s.id_note = f"not on the roster: {how}"
+            unmatched.append((s, how))
+            continue
+        if s.path_id and s.path_id != s.student_id:  # the name it was handed in under, mapped too
+            other, _ = roster.match(Identity(s.path_id, lms_id=s.lms_id))
+            s.path_id = other.student_id if other and other.student_id != student.student_id else ""
+        s.student_id, s.name = student.student_id, student.name or s.name
+        s.lms_id = s.lms_id or student.lms_id
+    return unmatched
 
 
 def resolve(found: list[Submission], ignored: list[tuple[str, str]] | None = None) -> Intake:
@@ -108,6 +137,14 @@ def resolve(found: list[Submission], ignored: list[tuple[str, str]] | None = Non
     by_id: dict[str, list[Submission]] = {}
     for s in found:
         by_id.setdefault(s.student_id, []).append(s)
+    for sid, subs in list(by_id.items()):  # one ID, two LMS participants: two students, never merged
+        if len({s.lms_id for s in subs if s.lms_id}) > 1:
+            del by_id[sid]
+            for s in subs:
+                s.id_note = (f"the ID {sid!r} is shared by LMS participants "
+                             f"{', '.join(sorted({o.lms_id for o in subs if o.lms_id}))}: kept apart")
+                s.student_id = f"{sid} ({s.lms_id})" if s.lms_id else sid
+                by_id.setdefault(s.student_id, []).append(s)
     # A notebook whose metadata names one student, handed in under another student's name: the
     # metadata rule keeps it under the metadata's ID, but the TA must see it when either name is
     # another submission's in this batch.
@@ -125,21 +162,6 @@ def resolve(found: list[Submission], ignored: list[tuple[str, str]] | None = Non
         intake.chosen.append(winner)
         intake.superseded.extend((s, winner) for s in subs[:-1])
     return intake
-
-
-def student_id(id_path: str, pattern: re.Pattern[str], metadata_id: str | None = None) -> tuple[str, str]:
-    """(ID, time text) for one submission."""
-    m = pattern.search(id_path)
-    time_text = ""
-    if m and "time" in pattern.groupindex and m.group("time"):
-        time_text = m.group("time")
-    if metadata_id:
-        return metadata_id, time_text
-    if m:
-        sid = m.group("id") if "id" in pattern.groupindex and m.group("id") else m.group(0)
-        if sid.strip():
-            return sid.strip(), time_text
-    return id_path.replace("/", "_"), time_text
 
 
 def zip_member_name(info: zipfile.ZipInfo) -> str:
@@ -169,18 +191,22 @@ def _is_junk(parts: tuple[str, ...]) -> bool:
                for part in parts)
 
 
-def _metadata_id(raw: bytes) -> str | None:
+def _metadata_ids(raw: bytes) -> tuple[str | None, str | None]:
+    """(``metadata.student_id``, the student ID in the kit's stamp of a per-student handout)."""
     try:
         meta = json.loads(raw.decode("utf-8")).get("metadata", {})
-        value = meta.get("student_id") if isinstance(meta, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        stamp = meta.get("fmnist_kit") if isinstance(meta.get("fmnist_kit"), dict) else {}
+        values = meta.get("student_id"), stamp.get("student_id")
     except (ValueError, AttributeError):
-        return None
-    return str(value).strip() if isinstance(value, str | int) and str(value).strip() else None
+        return None, None
+    return tuple(str(v).strip() if isinstance(v, str | int) and str(v).strip() else None  # type: ignore[return-value]
+                 for v in values)
 
 
 class _Gatherer:
-    def __init__(self, staging: Path, pattern: re.Pattern[str], exclude: Path | None) -> None:
-        self.staging, self.pattern, self.exclude = staging, pattern, exclude
+    def __init__(self, staging: Path, pattern: re.Pattern[str], exclude: Path | None, lms: str) -> None:
+        self.staging, self.pattern, self.exclude, self.lms = staging, pattern, exclude, lms
         self.found: list[Submission] = []
         self.ignored: list[tuple[str, str]] = []
 
@@ -240,6 +266,7 @@ class _Gatherer:
         for name, info in members:
             member_key = f"{key}/{name}"
             member_id_path = id_path if single else _strip_ext(name)
+            export = single
             if single and not name.lower().endswith(".ipynb"):
                 self.ignored.append((member_key, "not the notebook of an otter export zip"))
                 continue
@@ -260,24 +287,30 @@ class _Gatherer:
                 else:
                     self.zip(data, member_key, member_id_path, mtime_m, depth + 1)
             else:
-                self.add(data, member_key, member_id_path, mtime_m, PurePosixPath(name).suffix)
+                self.add(data, member_key, member_id_path, mtime_m, PurePosixPath(name).suffix, export=export)
 
-    def add(self, raw: bytes, key: str, id_path: str, mtime: float, suffix: str) -> None:
+    def add(self, raw: bytes, key: str, id_path: str, mtime: float, suffix: str, *,
+            export: bool = False) -> None:
         sha = hashlib.sha256(raw).hexdigest()
         is_nb = suffix.lower() == ".ipynb"
         staged = self.staging / f"{sha[:20]}{suffix.lower() if suffix.isascii() else ''}"
         if not staged.exists():
             staged.write_bytes(raw)
-        meta_id = _metadata_id(raw) if is_nb else None
-        sid, ttext = student_id(id_path, self.pattern, meta_id)
-        path_id = student_id(id_path, self.pattern)[0] if meta_id else ""
-        self.found.append(Submission(key, id_path, sid, staged, sha, mtime, is_nb, ttext,
-                                     path_id=path_id if path_id != sid else ""))
+        meta_id, stamp_id = _metadata_ids(raw) if is_nb else (None, None)
+        ident = identify(id_path, self.pattern, lms=self.lms, metadata_id=meta_id, stamp_id=stamp_id,
+                         export=export)
+        ttext = pattern_id(id_path, self.pattern)[1]
+        path_id = identify(id_path, self.pattern, lms=self.lms, export=export).student_id if meta_id else ""
+        self.found.append(Submission(key, id_path, ident.student_id, staged, sha, mtime, is_nb, ttext,
+                                     path_id=path_id if path_id != ident.student_id else "",
+                                     name=ident.name, lms_id=ident.lms_id, id_note=ident.note))
 
     def add_decided(self, key: str, id_path: str, mtime: float, status: str, reason: str) -> None:
-        sid, ttext = student_id(id_path, self.pattern)
-        self.found.append(Submission(key, id_path, sid, Path(), "", mtime, False, ttext,
-                                     status=status, reason=reason))
+        ident = identify(id_path, self.pattern, lms=self.lms)
+        ttext = pattern_id(id_path, self.pattern)[1]
+        self.found.append(Submission(key, id_path, ident.student_id, Path(), "", mtime, False, ttext,
+                                     status=status, reason=reason, name=ident.name, lms_id=ident.lms_id,
+                                     id_note=ident.note))
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:

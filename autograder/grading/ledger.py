@@ -6,6 +6,12 @@ content hash, autograder hash), so a re-run skips what is done, an identical fil
 twice is graded once, and a new autograder release grades everything again. The student's
 figures from the grading run are stored in the same transaction as the scores, so outputs can
 always be rebuilt from the ledger alone.
+
+The ``students`` table makes the output folder *the class*: for every student ever graded there,
+the submission that counts (the latest; see ``ClassEntry.newer_than``) and what it was graded
+against, so the grade sheet and the report are rebuilt from the whole class after every run, not
+from the files of the last command. Each result keeps the kit version that graded it and its
+time limit, so a kit upgrade or a longer ``--timeout`` is not answered with an old result.
 """
 
 from __future__ import annotations
@@ -13,12 +19,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from autograder.model import QuestionResult, Record
+from autograder.model import ClassEntry, QuestionResult, Record
 
 FILENAME = "ledger.sqlite"
-SCHEMA_VERSION = 2  # 2: column ``curves`` (added to a version-1 ledger when opened)
+#: 2: column ``curves``; 3: ``flags``, ``time_limit``, ``kit`` and the ``students`` table (columns
+#: are added to an older ledger when it is opened).
+SCHEMA_VERSION = 3
+_ADDED = {"curves": "TEXT NOT NULL DEFAULT '{}'", "flags": "TEXT NOT NULL DEFAULT '[]'",
+          "time_limit": "REAL NOT NULL DEFAULT 0", "kit": "TEXT NOT NULL DEFAULT ''"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -34,7 +45,15 @@ CREATE TABLE IF NOT EXISTS results (
     log_tail TEXT NOT NULL,
     finished_at REAL NOT NULL,
     curves TEXT NOT NULL DEFAULT '{}',
+    flags TEXT NOT NULL DEFAULT '[]',
+    time_limit REAL NOT NULL DEFAULT 0,
+    kit TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (sub_sha, ag_sha)
+);
+CREATE TABLE IF NOT EXISTS students (
+    student_id TEXT PRIMARY KEY,
+    entry TEXT NOT NULL,
+    updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS figures (
     sub_sha TEXT NOT NULL,
@@ -57,8 +76,9 @@ class Ledger:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(results)")}
-        if "curves" not in columns:  # a ledger written by kit 0.1 (schema 1)
-            self.db.execute("ALTER TABLE results ADD COLUMN curves TEXT NOT NULL DEFAULT '{}'")
+        for name, decl in _ADDED.items():  # a ledger written by an older kit
+            if name not in columns:
+                self.db.execute(f"ALTER TABLE results ADD COLUMN {name} {decl}")
         self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -78,11 +98,12 @@ class Ledger:
             self.db.execute("DELETE FROM figures WHERE sub_sha=? AND ag_sha=?", (rec.sub_sha, rec.ag_sha))
             self.db.execute(
                 "INSERT OR REPLACE INTO results (sub_sha, ag_sha, status, reason, seconds, peak_rss, "
-                "questions, results_json, test_accuracy, log_tail, finished_at, curves) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "questions, results_json, test_accuracy, log_tail, finished_at, curves, flags, time_limit, "
+                "kit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.sub_sha, rec.ag_sha, rec.status, rec.reason, rec.seconds, rec.peak_rss, questions,
                  rec.results_json, rec.test_accuracy, rec.log_tail, rec.finished_at or time.time(),
-                 json.dumps(rec.curves, sort_keys=True)),
+                 json.dumps(rec.curves, sort_keys=True), json.dumps(rec.flags, ensure_ascii=False),
+                 rec.time_limit, rec.kit),
             )
             self.db.executemany("INSERT INTO figures VALUES (?,?,?,?)",
                                 [(rec.sub_sha, rec.ag_sha, n, png) for n, png in rec.figures.items()])
@@ -90,10 +111,12 @@ class Ledger:
     def get(self, sub_sha: str, ag_sha: str) -> Record | None:
         row = self.db.execute(
             "SELECT status, reason, seconds, peak_rss, questions, results_json, test_accuracy, log_tail, "
-            "finished_at, curves FROM results WHERE sub_sha=? AND ag_sha=?", (sub_sha, ag_sha)).fetchone()
+            "finished_at, curves, flags, time_limit, kit FROM results WHERE sub_sha=? AND ag_sha=?",
+            (sub_sha, ag_sha)).fetchone()
         if row is None:
             return None
-        status, reason, seconds, peak, questions, results_json, acc, log_tail, finished, curves = row
+        (status, reason, seconds, peak, questions, results_json, acc, log_tail, finished, curves, flags,
+         limit, kit) = row
         figures = dict(self.db.execute(
             "SELECT name, png FROM figures WHERE sub_sha=? AND ag_sha=? ORDER BY name",
             (sub_sha, ag_sha)).fetchall())
@@ -101,7 +124,26 @@ class Ledger:
                       questions=[QuestionResult(name=n, score=s, possible=p, output=o)
                                  for n, s, p, o in json.loads(questions)],
                       results_json=results_json, test_accuracy=acc, figures=figures, log_tail=log_tail,
-                      peak_rss=peak, finished_at=finished, curves=json.loads(curves or "{}"))
+                      peak_rss=peak, finished_at=finished, curves=json.loads(curves or "{}"),
+                      flags=json.loads(flags or "[]"), time_limit=limit, kit=kit)
+
+    def remember(self, entry: ClassEntry) -> ClassEntry | None:
+        """Make ``entry`` the student's submission unless the stored one is newer; return that one."""
+        with self._transaction():
+            stored = self.entry(entry.student_id)
+            if stored is not None and stored.sub_sha != entry.sub_sha and not entry.newer_than(stored):
+                return stored
+            self.db.execute("INSERT OR REPLACE INTO students VALUES (?,?,?)",
+                            (entry.student_id, json.dumps(asdict(entry), ensure_ascii=False), time.time()))
+        return None
+
+    def entry(self, student_id: str) -> ClassEntry | None:
+        row = self.db.execute("SELECT entry FROM students WHERE student_id=?", (student_id,)).fetchone()
+        return _entry(row[0]) if row else None
+
+    def entries(self) -> list[ClassEntry]:
+        """The class: every student graded in this folder, the submission that counts, by ID."""
+        return [_entry(r[0]) for r in self.db.execute("SELECT entry FROM students ORDER BY student_id")]
 
     def count(self, ag_sha: str | None = None) -> int:
         if ag_sha is None:
@@ -119,3 +161,9 @@ class Ledger:
                 db.execute("ROLLBACK" if exc_type else "COMMIT")
 
         return _Tx()
+
+
+def _entry(raw: str) -> ClassEntry:
+    data = json.loads(raw)
+    data["flags"] = tuple(data.get("flags") or ())
+    return ClassEntry(**data)

@@ -35,7 +35,7 @@ def _figure(width: float = 6.0, height: float = 3.2):
     return plt.subplots(figsize=(width, height))
 
 
-def class_report_html(batch, info) -> str:
+def class_report_html(batch, info, missing: list[tuple[str, str]] | None = None) -> str:
     """Status counts, score histogram, per-question pass rates, test accuracy, slowest runs."""
     import html
     from collections import Counter
@@ -50,11 +50,23 @@ def class_report_html(batch, info) -> str:
              f"<h1>クラスの採点レポート / Class report: {e(info.assignment_name)}</h1>",
              f"<p>{len(outs)} 人 / students · 採点済み / graded {len(graded)} · "
              f"今回採点 / graded in this run {batch.graded_now} · 記録から / from the ledger "
-             f"{batch.reused} · 満点 / points possible {possible:g}</p>"]
+             f"{batch.reused} · 満点 / points possible {possible:g}</p>",
+             "<p class='muted'>このフォルダで採点したクラス全員（各学生の最新の提出） / the whole class "
+             "graded in this folder (each student's latest submission).</p>"]
     if batch.interrupted:
         parts.append("<p class='ng'>中断されました。同じコマンドをもう一度実行すると続きを採点します / "
                      "the batch was interrupted: run the same command again to finish it.</p>")
 
+    flagged = [o for o in outs if o.all_flags]
+    if flagged:  # first: what the TA must look at
+        parts.append("<h2>要確認 / Flagged rows (the score stands; look at these first)</h2><table><tr>"
+                     "<th>ID</th><th>状態 / status</th><th>得点 / points</th><th>フラグ / flags</th></tr>")
+        for o in flagged:
+            pts = f"{o.record.total:g}" if o.record else ""
+            parts.append(f"<tr><td>{e(o.submission.student_id)}</td><td>"
+                         f"{e(o.record.status if o.record else PENDING)}</td><td>{pts}</td><td>"
+                         + "<br>".join(e(f) for f in dict.fromkeys(o.all_flags)) + "</td></tr>")
+        parts.append("</table>")
     parts.append("<h2>状態 / Status</h2><table><tr><th>状態 / status</th><th>人数 / count</th></tr>")
     for st, n in statuses.most_common():
         ja, en = STATUS_TEXT.get(st, (st, st))
@@ -68,7 +80,7 @@ def class_report_html(batch, info) -> str:
     ax.set_xlabel("人数 / students")
     ax.invert_yaxis()
     parts.append(f"<p><img alt='status counts' src='{_png_b64(fig)}'></p>")
-    versions = Counter(o.target.version for o in outs if o.target and o.target.version)
+    versions = Counter(o.version for o in outs if o.version)
     if versions:
         parts.append("<p>版 / versions: " + ", ".join(
             f"{e(v)} × {n}" for v, n in sorted(versions.items())) + "</p>")
@@ -151,6 +163,16 @@ def class_report_html(batch, info) -> str:
         for old, new in batch.intake.superseded:
             parts.append(f"<tr><td>{e(old.student_id)}</td><td><code>{e(old.key)}</code></td>"
                          f"<td><code>{e(new.key)}</code></td></tr>")
+        parts.append("</table>")
+    if missing:
+        parts.append("<h2>未提出 / Handed nothing in (on the roster)</h2><ul>")
+        parts.extend(f"<li>{e(sid)} {e(name)}</li>" for sid, name in missing)
+        parts.append("</ul>")
+    if batch.intake.unmatched:
+        parts.append("<h2>名簿にない提出 / Not on the roster (this run)</h2><table><tr><th>ID</th>"
+                     "<th>ファイル / file</th><th>理由 / why</th></tr>")
+        parts.extend(f"<tr><td>{e(s.student_id)}</td><td><code>{e(s.key)}</code></td><td>{e(why)}</td></tr>"
+                     for s, why in batch.intake.unmatched)
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)

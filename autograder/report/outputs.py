@@ -5,8 +5,11 @@ writing outputs again after a re-run gives the same files.
 
 - ``grades.csv``: one row per student; otter's ``final_grades.csv`` columns (``file``, one
   column per question, ``total_points_earned``, ``percent_correct``, ``grading_status``, and the
-  first row ``points-per-question``), plus ``student_id``, ``status``, ``reason``, ``seconds``,
-  ``sha256``, ``version`` (the release the row was graded against).
+  first row ``points-per-question``), plus ``student_id``, ``name``, ``lms_id``, ``status``,
+  ``flags`` (what the TA should look at, `` | ``-separated; the row's score stands), ``reason``,
+  ``seconds``, ``sha256``, ``version`` (the release the row was graded against). The sheet is the
+  whole class kept in the folder (``engine.class_view``), and with a roster every student who
+  handed nothing in has a row with status ``missing``.
 - ``curves.csv``: per student and network, what the clean check measured on the curves the
   readings were graded against (good epoch and its validation accuracy, validation-loss rise,
   final gap and validation accuracy, verdict) and how far the curves recorded in the submitted
@@ -27,6 +30,7 @@ import pandas as pd
 
 from autograder import model
 from autograder.grading.engine import BatchResult
+from autograder.grading.identity import Roster
 from autograder.model import AutograderInfo
 from autograder.report import class_report
 from autograder.report.feedback import safe_name, write_feedback
@@ -49,7 +53,10 @@ class Written:
     ignored: Path
 
 
-def grades_frame(batch: BatchResult, info: AutograderInfo) -> pd.DataFrame:
+MISSING = "missing"  # on the roster, nothing handed in
+
+
+def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None = None) -> pd.DataFrame:
     questions = list(info.questions) or sorted({q.name for o in batch.outcomes if o.record
                                                 for q in o.record.questions})
     possible = info.possible()
@@ -61,37 +68,53 @@ def grades_frame(batch: BatchResult, info: AutograderInfo) -> pd.DataFrame:
         "student_id": "", "file": POINTS_POSSIBLE_LABEL,
         **{q: possible.get(q, 0.0) for q in questions},
         "total_points_earned": total_possible, "percent_correct": 1.0, "grading_status": "--",
-        "status": "--", "reason": "", "seconds": "", "sha256": "", "version": "",
+        "name": "", "lms_id": "", "status": "--", "flags": "", "reason": "", "seconds": "", "sha256": "",
+        "version": "",
     }]
+    names = {s.student_id: s for s in roster.students} if roster else {}
     for o in sorted(batch.outcomes, key=lambda o: o.submission.student_id):
         rec = o.record
         status = rec.status if rec else PENDING
         scores = {q.name: q.score for q in rec.questions} if rec else {}
         total = sum(scores.values())
         reason = rec.reason if rec else "the batch was interrupted; run the same command again"
-        flags = list(o.target.flags) if o.target else []
-        if o.submission.id_conflict:
-            flags.insert(0, o.submission.id_conflict)
-        if flags and status == model.GRADED:
-            reason = (reason + " | " if reason else "flagged: ") + " | ".join(flags)
+        flags = o.all_flags
+        if o.flags and status == model.GRADED:  # (the grading's own flags are in its reason already)
+            reason = (reason + " | " if reason else "flagged: ") + " | ".join(o.flags)
+        sid = o.submission.student_id
         rows.append({
-            "student_id": o.submission.student_id, "file": o.submission.key,
+            "student_id": sid, "file": o.submission.key,
             **{q: scores.get(q, 0.0) for q in questions},
             "total_points_earned": total,
             "percent_correct": round(total / total_possible, 4) if total_possible else 0.0,
             "grading_status": "Completed" if status == model.GRADED else f"{status}: {reason}",
-            "status": status, "reason": reason,
+            "name": o.submission.name or (names[sid].name if sid in names else ""),
+            "lms_id": o.submission.lms_id or (names[sid].lms_id if sid in names else ""),
+            "status": status, "flags": " | ".join(dict.fromkeys(flags)), "reason": reason,
             "seconds": round(rec.seconds, 1) if rec else "",
             "sha256": o.submission.sha256,
-            "version": o.target.version if o.target else "",
+            "version": o.version,
         })
+    handed_in = {o.submission.student_id for o in batch.outcomes}
+    for st in roster.students if roster else []:
+        if st.student_id not in handed_in:
+            rows.append({"student_id": st.student_id, "file": "", **{q: 0.0 for q in questions},
+                         "total_points_earned": 0.0, "percent_correct": 0.0,
+                         "grading_status": f"{MISSING}: nothing handed in", "name": st.name,
+                         "lms_id": st.lms_id, "status": MISSING, "flags": "", "reason": "nothing handed in",
+                         "seconds": "", "sha256": "", "version": ""})
     return pd.DataFrame(rows)
 
 
-def write_all(batch: BatchResult, info: AutograderInfo, out: Path) -> Written:
+def write_all(batch: BatchResult, info: AutograderInfo, out: Path, roster: Roster | None = None) -> Written:
+    """Write everything from ``batch``: pass ``engine.class_view(...)`` for the whole class."""
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "grades.csv"
-    grades_frame(batch, info).to_csv(csv, index=False)
+    grades_frame(batch, info, roster).to_csv(csv, index=False)
+    pd.DataFrame([{"file": s.key, "student_id": s.student_id, "name": s.name, "lms_id": s.lms_id,
+                   "why": why} for s, why in batch.intake.unmatched],
+                 columns=["file", "student_id", "name", "lms_id", "why"]).to_csv(out / "unmatched.csv",
+                                                                                  index=False)
     superseded = out / "superseded.csv"
     pd.DataFrame(
         [{"student_id": old.student_id, "file": old.key, "sha256": old.sha256, "kept_instead": new.key,
@@ -114,5 +137,8 @@ def write_all(batch: BatchResult, info: AutograderInfo, out: Path) -> Written:
         if o.record and o.record.results_json:
             (res_dir / f"{name}.json").write_text(o.record.results_json, encoding="utf-8")
     rep = out / "report.html"
-    rep.write_text(class_report.class_report_html(batch, info), encoding="utf-8")
+    handed_in = {o.submission.student_id for o in batch.outcomes}
+    missing = [(st.student_id, st.name) for st in (roster.students if roster else [])
+               if st.student_id not in handed_in]
+    rep.write_text(class_report.class_report_html(batch, info, missing), encoding="utf-8")
     return Written(csv, fb_dir, res_dir, rep, superseded, ignored)

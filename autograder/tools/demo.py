@@ -36,3 +36,17 @@ def write_samples(slug: str, dest: Path) -> dict[str, Path]:
     corrupt.write_text(text[: len(text) // 3], encoding="utf-8")  # cut off mid-file, as uploads are
     out["corrupt"] = corrupt
     return out
+
+
+def write_roster(path: Path, names: dict[str, Path]) -> Path:
+    """A roster for the demo class: made-up names and Moodle participant / Canvas user IDs, so the
+    demo's exports have every column an LMS needs."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student_id", "name", "email", "lms_id", "section"])
+        for i, sid in enumerate(sorted(names), start=1):
+            w.writerow([sid, f"Demo Student {i}", f"{sid}@example.invalid", str(900000 + i), "demo"])
+    return path

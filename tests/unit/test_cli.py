@@ -85,3 +85,21 @@ def test_one_autograder_and_versions_do_not_mix(tmp_path: Path, capsys: pytest.C
                      "2026", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 7 and "cannot be combined with --version" in err
+
+
+def test_export_of_a_folder_without_a_sheet_says_how_to_make_one(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]):
+    """Does exporting a folder nobody graded into name the missing sheet and the grade command?"""
+    code = cli.main(["export", str(tmp_path / "empty"), "--to", "moodle"])
+    err = capsys.readouterr().err
+    assert code != 0 and "grades.csv" in err and "python -m autograder grade" in err
+    assert "Traceback" not in err
+
+
+def test_lms_names_and_scales():
+    """Does a name with '_' stay one Moodle field, and a score rescale to the LMS's maximum grade?"""
+    from autograder.report import lms
+
+    assert lms.moodle_name("Mary_Ann O'Neil") == "Mary Ann O'Neil"
+    row = lms.Row("B001", "", "", "1", "", "graded", 16.0, 24.0)
+    assert (lms.scaled(row, None), lms.scaled(row, 100.0), lms.scaled(row, 10.0)) == (16.0, 66.67, 6.67)

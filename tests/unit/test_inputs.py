@@ -124,11 +124,11 @@ def test_lms_zip_nested_folders_and_japanese_names(tmp_path: Path):
     z = tmp_path / "bulk.zip"
     z.write_bytes(bulk)
     intake = inputs.collect([z], tmp_path / "stage")
-    ids = sorted(s.student_id for s in intake.chosen)
-    assert ids == ["Sato", "Suzuki Hanako", "山田太郎"]
+    ids = sorted((s.student_id, s.name) for s in intake.chosen)  # Moodle's participant IDs, not names
+    assert ids == [("100001", "山田太郎"), ("100002", "Suzuki Hanako"), ("100003", "Sato")]
     keys = {s.student_id: s.key for s in intake.chosen}
-    assert keys["Suzuki Hanako"] == "bulk.zip/Suzuki Hanako_100002_assignsubmission_file_/提出.ipynb"
-    assert keys["Sato"].endswith("submission.zip/3-2-overfitting.ipynb")
+    assert keys["100002"] == "bulk.zip/Suzuki Hanako_100002_assignsubmission_file_/提出.ipynb"
+    assert keys["100003"].endswith("submission.zip/3-2-overfitting.ipynb")
     assert any("__MACOSX" in k for k, _ in intake.ignored)
     assert all(s.status == "" for s in intake.chosen)
 
@@ -196,3 +196,89 @@ def test_metadata_naming_another_student_of_the_batch_is_flagged(tmp_path: Path)
     [(old, new)] = intake.superseded
     assert old.key.endswith("s002_b/nb.ipynb") and "handed in as s002" in old.id_conflict
     assert chosen["B2012345"].id_conflict == ""  # its name is no other submission's
+
+
+def test_moodle_students_with_the_same_name_stay_two_students(tmp_path: Path):
+    """Two "Taro Yamada" in a Moodle download: two participant IDs, nobody superseded."""
+    z = tmp_path / "moodle.zip"
+    z.write_bytes(make_zip({
+        "Taro Yamada_123456_assignsubmission_file_/3-2.ipynb": nb_bytes("x = 1"),
+        "Taro Yamada_654321_assignsubmission_file_/3-2.ipynb": nb_bytes("x = 2"),
+    }))
+    intake = inputs.collect([z], tmp_path / "stage")
+    assert sorted((s.student_id, s.name, s.lms_id) for s in intake.chosen) == [
+        ("123456", "Taro Yamada", "123456"), ("654321", "Taro Yamada", "654321")]
+    assert intake.superseded == []
+
+
+def test_canvas_layout_takes_the_user_id(tmp_path: Path):
+    """Canvas's ``name[_LATE]_userid_attemptid_file``: the user ID, late or not."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "yamadataro_4711_90001_3-2.ipynb").write_bytes(nb_bytes("x = 1"))
+    (d / "suzukihanako_LATE_4712_90002_3-2-1.ipynb").write_bytes(nb_bytes("x = 2"))
+    intake = inputs.collect([d], tmp_path / "stage", lms="canvas")
+    assert sorted((s.student_id, s.name) for s in intake.chosen) == [("4711", "yamadataro"),
+                                                                      ("4712", "suzukihanako")]
+
+
+def test_flat_otter_exports_without_ids_are_never_one_student(tmp_path: Path):
+    """Otter exports named only by the notebook and a time: the notebook's ID, else one row each."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "3-2-overfitting_2026_06_01T12_00_00_000001.zip").write_bytes(
+        make_zip({"3-2-overfitting.ipynb": nb_bytes("x = 1", student_id="s100")}))
+    (d / "3-2-overfitting_2026_06_01T12_05_00_000002.zip").write_bytes(
+        make_zip({"3-2-overfitting.ipynb": nb_bytes("x = 2", fmnist_kit={"student_id": "s200"})}))
+    (d / "3-2-overfitting_2026_06_01T12_09_00_000003.zip").write_bytes(
+        make_zip({"3-2-overfitting.ipynb": nb_bytes("x = 3")}))
+    intake = inputs.collect([d], tmp_path / "stage")
+    ids = sorted(s.student_id for s in intake.chosen)
+    assert ids == ["3-2-overfitting_2026_06_01T12_09_00_000003", "s100", "s200"]
+    notes = {s.student_id: s.id_note for s in intake.chosen}
+    assert notes["s100"] == "" and "stamp" in notes["s200"] and "no student ID" in notes[ids[0]]
+
+
+ROSTER = ("student_id,name,email,lms_id\n"
+          "B001,Taro Yamada,b001@example.ac.jp,123456\n"
+          "B002,Taro Yamada,b002@example.ac.jp,654321\n"
+          "B003,Hanako Suzuki,b003@example.ac.jp,\n"
+          "B004,Jiro Sato,b004@example.ac.jp,222222\n")
+
+
+def test_roster_maps_participants_and_names_and_lists_the_unmatched(tmp_path: Path):
+    """The roster matches by participant ID or an unambiguous name; a stranger is listed, not merged."""
+    from autograder.grading.identity import read_roster
+
+    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    roster = read_roster(tmp_path / "roster.csv")
+    z = tmp_path / "moodle.zip"
+    z.write_bytes(make_zip({
+        "Taro Yamada_123456_assignsubmission_file_/a.ipynb": nb_bytes("x = 1"),
+        "Taro Yamada_654321_assignsubmission_file_/a.ipynb": nb_bytes("x = 2"),
+        "HANAKO  SUZUKI_333333_assignsubmission_file_/a.ipynb": nb_bytes("x = 3"),
+        "Nobody Known_999999_assignsubmission_file_/a.ipynb": nb_bytes("x = 4"),
+    }))
+    intake = inputs.collect([z], tmp_path / "stage", roster=roster)
+    got = sorted((s.student_id, s.name, s.lms_id) for s in intake.chosen)
+    assert got == [("999999", "Nobody Known", "999999"), ("B001", "Taro Yamada", "123456"),
+                   ("B002", "Taro Yamada", "654321"), ("B003", "Hanako Suzuki", "333333")]
+    assert [(s.student_id, "999999" in why) for s, why in intake.unmatched] == [("999999", True)]
+
+
+def test_a_shared_name_without_an_lms_id_matches_nobody(tmp_path: Path):
+    """A name two roster students share is never enough to pick one of them."""
+    from autograder.grading.identity import Identity, read_roster
+
+    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    student, why = read_roster(tmp_path / "roster.csv").match(Identity("Taro Yamada", name="Taro Yamada"))
+    assert student is None and "shared by 2 students" in why
+
+
+def test_a_roster_with_a_student_twice_is_refused(tmp_path: Path):
+    from autograder.errors import ConfigError
+    from autograder.grading.identity import read_roster
+
+    (tmp_path / "roster.csv").write_text(ROSTER + "B001,Someone Else,,\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 6: student B001"):
+        read_roster(tmp_path / "roster.csv")

@@ -69,7 +69,8 @@ def test_a_committed_result_survives_kill_9(tmp_path: Path):
         "for i in range(5):\n"
         "    led.put(Record(sub_sha=f'{i:064d}', ag_sha='a' * 64, status='graded', seconds=float(i)))\n"
         "led.db.execute('BEGIN IMMEDIATE')\n"  # an open, uncommitted transaction at kill time
-        "led.db.execute(\"INSERT INTO results VALUES ('x','a','graded','',0,0,'[]','',NULL,'',0,'{}')\")\n"
+        "led.db.execute(\"INSERT INTO results VALUES "
+        "('x','a','graded','',0,0,'[]','',NULL,'',0,'{}','[]',0,'')\")\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True)
@@ -78,3 +79,47 @@ def test_a_committed_result_survives_kill_9(tmp_path: Path):
         assert led.count() == 5
         assert led.get("x", "a") is None
         assert led.get(f"{3:064d}", "a" * 64).seconds == 3.0
+
+
+def test_flags_limit_and_kit_version_come_back(tmp_path: Path):
+    """Does a result keep its flags, the time limit it ran under and the kit version that graded it?"""
+    with Ledger(tmp_path) as led:
+        led.put(record(flags=["copied readings"], time_limit=300.0, kit="9.9"))
+        got = led.get("s" * 64, "a" * 64)
+    assert got is not None and (got.flags, got.time_limit, got.kit) == (["copied readings"], 300.0, "9.9")
+
+
+def test_an_older_ledger_gets_the_new_columns(tmp_path: Path):
+    """A schema-2 ledger (no flags, limit, kit): opened, upgraded, its results read as kit ''."""
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "ledger.sqlite")
+    db.execute("CREATE TABLE results (sub_sha TEXT NOT NULL, ag_sha TEXT NOT NULL, status TEXT NOT NULL, "
+               "reason TEXT NOT NULL, seconds REAL NOT NULL, peak_rss INTEGER NOT NULL, questions TEXT "
+               "NOT NULL, results_json TEXT NOT NULL, test_accuracy REAL, log_tail TEXT NOT NULL, "
+               "finished_at REAL NOT NULL, curves TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (sub_sha, ag_sha))")
+    db.execute("INSERT INTO results VALUES ('s','a','timeout','',300,0,'[]','',NULL,'',0,'{}')")
+    db.commit()
+    db.close()
+    with Ledger(tmp_path) as led:
+        got = led.get("s", "a")
+    assert got is not None and (got.status, got.kit, got.time_limit, got.flags) == ("timeout", "", 0.0, [])
+
+
+def test_the_class_keeps_each_students_latest_submission(tmp_path: Path):
+    """An older file of a student never replaces the newer one the class has; a newer one does."""
+    from autograder.model import ClassEntry
+
+    def entry(sha: str, mtime: float) -> ClassEntry:
+        return ClassEntry(student_id="s001", file=f"{sha}.ipynb", sub_sha=sha, ag_key="a", status="graded",
+                          mtime=mtime, flags=("x",))
+
+    with Ledger(tmp_path) as led:
+        assert led.remember(entry("new", 200.0)) is None
+        kept = led.remember(entry("old", 100.0))
+        assert kept is not None and kept.sub_sha == "new"
+        assert led.remember(entry("newer", 300.0)) is None
+        other = ClassEntry(student_id="s002", file="b", sub_sha="b", ag_key="", status="invalid")
+        assert led.remember(other) is None
+        assert [(e.student_id, e.sub_sha, e.flags) for e in led.entries()] == [
+            ("s001", "newer", ("x",)), ("s002", "b", ())]

@@ -1,0 +1,188 @@
+"""The grading commands of the CLI: ``grade``, ``demo`` and ``export`` (a TA's side of ``cli``).
+
+Thin: each reads its arguments, calls the stage modules (``grading``, ``report``, ``tools.demo``)
+and prints where the results are. After every run the output folder's whole class is written
+again (``engine.class_view``), so a late file or a single regrade never shrinks the sheet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.catalog import SLUG
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.errors import GradingError
+    from autograder.grading import engine, inputs, sandbox
+    from autograder.grading.autograder_zip import autograder_info
+    from autograder.grading.run_one import ensure_kernel
+
+    resolver = None
+    if args.autograder and (args.version or args.secret_file):
+        raise GradingError("--autograder grades every notebook with that one zip: it cannot be combined "
+                           "with --version or --secret-file",
+                           hint="drop --autograder to grade each notebook by its version stamp")
+    if args.autograder:
+        ag_zip = Path(args.autograder)
+        if not ag_zip.is_file():
+            raise GradingError(f"autograder zip not found: {ag_zip}",
+                               hint=f"run: python -m autograder publish {args.slug}")
+        info = autograder_info(ag_zip)
+    else:
+        resolver = resolver_for(args.slug, args.version, args.secret_file)
+        info = resolver.infos[resolver.default]
+    if args.workers < 1 or args.timeout <= 0 or args.memory < 0:
+        raise GradingError("--workers and --timeout must be positive, --memory 0 (no limit) or more",
+                           hint="e.g. --workers 2 --timeout 300 --memory 4")
+    ensure_kernel()
+    sandboxed = sandbox.require(args.unsafe_no_sandbox)
+    from autograder import data
+
+    keras_home = data.provide_keras_cache()
+    out = Path(args.out)
+    roster = class_roster(out, args.roster)
+    lms = "pattern" if args.id_pattern and args.lms == "auto" else args.lms
+    intake = inputs.collect([Path(p) for p in args.inputs], out / "staging",
+                            id_pattern=args.id_pattern or inputs.DEFAULT_ID_PATTERN, exclude=out, lms=lms,
+                            roster=roster)
+    print(f"{len(intake.chosen)} student(s) from {len(args.inputs)} input(s); "
+          f"{len(intake.superseded)} older submission(s) set aside (latest counts), "
+          f"{len(intake.ignored)} file(s) ignored", flush=True)
+    for sub, why in intake.unmatched:
+        print(f"  not on the roster: {sub.key} (graded as {sub.student_id}: {why})")
+    cfg = engine.BatchConfig(
+        info, out, workers=args.workers, timeout=args.timeout,
+        memory_limit=None if not args.memory else int(args.memory * 2**30),
+        regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home, sandboxed=sandboxed,
+        resolve=resolver, only=frozenset(args.only or ()),
+        retry=frozenset().union(*(engine.RETRY[r] for r in args.retry or ())),
+        reuse_other_kit=args.reuse_other_kit)
+    if resolver:
+        print(f"versions graded: {', '.join(resolver.accepted)} (no stamp -> {resolver.default}); "
+              f"published: {', '.join(resolver.infos)}", flush=True)
+    return run_and_report(intake, cfg, info, roster)
+
+
+def class_roster(out: Path, given: str | None):
+    """The roster given now (kept as ``OUT/roster.csv`` for later runs and exports), or the kept one."""
+    from autograder.grading.identity import read_roster
+
+    kept = out / "roster.csv"
+    if given:
+        roster = read_roster(Path(given))
+        out.mkdir(parents=True, exist_ok=True)
+        if Path(given).resolve() != kept.resolve():
+            kept.write_bytes(Path(given).read_bytes())
+        return roster
+    return read_roster(kept) if kept.is_file() else None
+
+
+def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
+    from autograder.errors import GradingError
+    from autograder.grading import targets
+
+    infos = targets.load_published(slug)
+    if not infos:
+        raise GradingError(f"no published version of {slug}",
+                           hint=f"run: python -m autograder publish {slug} --version V")
+    secret = targets.read_secret(Path(secret_file)) if secret_file else None
+    accepted = list(chosen) if chosen else list(infos)[::-1]  # newest first: the default
+    return targets.VersionResolver(slug, infos, accepted, secret, explicit=bool(chosen))
+
+
+def run_and_report(intake, cfg, info, roster=None) -> int:
+    import signal
+
+    from autograder.grading import engine
+    from autograder.report import outputs, style
+
+    def _term(signum, frame):  # `kill` (SIGTERM) stops as cleanly as Ctrl-C
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, _term)
+    try:
+        batch = engine.run_batch(intake, cfg)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    whole = engine.class_view(batch, cfg.out)
+    written = outputs.write_all(whole, info, cfg.out, roster)
+    counts: dict[str, int] = {}
+    for o in batch.outcomes:
+        st = o.record.status if o.record else style.PENDING
+        counts[st] = counts.get(st, 0) + 1
+    print(f"graded now {batch.graded_now}, from the ledger {batch.reused}, in {batch.wall:.0f} s: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    flagged = sum(bool(o.all_flags) for o in whole.outcomes)
+    print(f"the class in {cfg.out}: {len(whole.outcomes)} student(s)"
+          + (f", {flagged} flagged (listed first in the report)" if flagged else ""))
+    for old_sub, new_sub in intake.superseded:
+        print(f"  superseded: {old_sub.key}  (student {old_sub.student_id}; graded {new_sub.key})")
+    print(f"grade sheet : {written.csv}")
+    print(f"feedback    : {written.feedback}/<ID>.html")
+    print(f"class report: {written.report}")
+    print(f"otter results.json per student: {written.results}/")
+    if batch.interrupted:
+        print("interrupted: finished results are saved; run the same command again to grade the rest",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from autograder import paths
+    from autograder.catalog import default_version
+    from autograder.errors import GradingError
+    from autograder.grading import engine, inputs, sandbox
+    from autograder.grading.autograder_zip import autograder_info
+    from autograder.grading.run_one import ensure_kernel
+    from autograder.tools import demo
+
+    version = default_version(SLUG)
+    ag_zip = paths.autograder_zip(SLUG, version)
+    if not ag_zip.is_file():
+        raise GradingError(f"autograder zip not found: {ag_zip}",
+                           hint=f"run: python -m autograder publish {SLUG} --version {version}")
+    ensure_kernel()
+    sandboxed = sandbox.require(args.unsafe_no_sandbox)
+    from autograder import data
+
+    keras_home = data.provide_keras_cache()
+    out = Path(args.out)
+    subs = demo.write_samples(SLUG, out / "submissions")
+    print(f"demo class of {len(subs)} submissions written to {out / 'submissions'}: "
+          f"{', '.join(subs)}")
+    print(f"grading with {args.workers} worker(s), time limit {args.timeout:.0f} s each "
+          "(the looping notebook is stopped at the limit) ...", flush=True)
+    info = autograder_info(ag_zip)
+    roster = class_roster(out, str(demo.write_roster(out / "roster-demo.csv", subs)))
+    intake = inputs.collect([out / "submissions"], out / "staging", roster=roster)
+    cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout,
+                             regrade=args.regrade, keras_home=keras_home, sandboxed=sandboxed)
+    code = run_and_report(intake, cfg, info, roster)
+    if code == 0:
+        export_class(out, ["moodle", "canvas"], out / "export", roster, None, SLUG, "")
+    return code
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    roster = class_roster(out, args.roster)
+    dest = Path(args.dest) if args.dest else out / "export"
+    export_class(out, args.to or ["moodle", "canvas", "csv"], dest, roster, args.points, args.assignment,
+            args.assignment_id)
+    return 0
+
+
+def export_class(out: Path, targets: list[str], dest: Path, roster, points, assignment: str,
+                 assignment_id: str) -> None:
+    from autograder.report import lms
+
+    for to in targets:
+        done = lms.export(out, to, dest, roster=roster, points=points, assignment=assignment,
+                          assignment_id=assignment_id)
+        print(f"{to:7s} export : " + ", ".join(str(f) for f in done.files))
+        for sid, why in done.skipped:
+            print(f"          left out {sid}: {why}")
