@@ -646,7 +646,7 @@ def test_cells_deleted_or_edited(ctx: Context) -> dict:
             "net_baseline = build_network(UNITS_BASELINE)\n"
             "net_bigger = build_network(UNITS_BIGGER)\n"),
         "DROPOUT_RATE = 0.5": "DROPOUT_RATE = 0.5\n\n\n" + DROPOUT,
-        "L2_FACTOR = 0.01": "net_dropout = build_dropout_network(512)\n",
+        "L2_FACTOR = 0.01": "net_dropout = build_dropout_network(UNITS_BIGGER)\n",
     })
     cells = []
     for i, c in enumerate(nb["cells"]):
