@@ -57,7 +57,7 @@ def _execute(nb: dict, folder: Path, threads: str) -> dict:
         env.update(TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads)
     # the hand-in cell (otter's export) runs the notebook once more to check it: not needed here
     nb = dict(nb, cells=[c for c in nb["cells"] if "grader.export(" not in "".join(c.get("source", ""))])
-    node = nbformat.from_dict(nb)
+    node = nbformat.reads(json.dumps(nb), as_version=4)  # sources as strings, as nbclient wants
     client = NotebookClient(node, kernel_name=paths.KERNEL_NAME, timeout=900,
                             resources={"metadata": {"path": str(folder)}})
     client.execute(env=env)  # the kernel's own environment (two runs go on at once)
