@@ -113,6 +113,8 @@ def plain_runs(tmp_path_factory: pytest.TempPathFactory):
         for item in folder.iterdir():
             if item.name == "tests" or item.suffix == ".py":
                 (work / item.name).symlink_to(item)
+        # the student's own notebook file beside the checks (otter.Notebook opens it)
+        (work / f"{SLUG}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
         return student, _execute(nb, work, threads)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
