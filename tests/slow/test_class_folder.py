@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_engine import GOOD, HALF, SCENARIO, batch, notebook, slow, write_class
+from test_engine import GOOD, HALF, batch, notebook, slow, write_class
 
 from autograder import cli
 from autograder.grading import engine
@@ -21,16 +21,6 @@ ROSTER = ("student_id,name,email,lms_id,section\n"
           "B001,Taro Yamada,b001@example.ac.jp,123456,A\n"
           "B002,Taro Yamada,b002@example.ac.jp,654321,B\n"
           "B003,Hanako Suzuki,b003@example.ac.jp,333333,A\n")
-
-
-@pytest.fixture(scope="module")
-def tiny_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ag") / "tiny-autograder.zip"
-    with zipfile.ZipFile(path, "w") as zf:
-        for f in sorted(SCENARIO.rglob("*")):
-            if f.is_file() and f.name != "README.md":
-                zf.write(f, f.relative_to(SCENARIO).as_posix())
-    return path
 
 
 def write_class_outputs(res: engine.BatchResult, out: Path, ag: Path, roster=None) -> list[dict]:

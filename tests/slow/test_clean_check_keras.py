@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from kernel_export import export
 
 from autograder.grading import clean_check
 from autograder.grading import export as export_mod
@@ -20,17 +20,6 @@ def tiny_model(units: int = 4):
     return keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
                              keras.layers.Dense(units, activation="relu"),
                              keras.layers.Dense(10, activation="softmax")])
-
-
-def export(tmp_path: Path, namespace: dict, names: list[str]) -> Path:
-    """Run the kit's export cell as the kernel would, in ``namespace``, inside ``tmp_path``."""
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        exec(export_mod.export_cell(names), namespace)  # noqa: S102 - the cell is the kit's own code
-    finally:
-        os.chdir(cwd)
-    return tmp_path / export_mod.ARTIFACTS
 
 
 def test_model_comes_back_with_its_weights(tmp_path: Path):

@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +27,6 @@ from autograder.grading.progress import Progress
 from autograder.model import Record
 from autograder.report import feedback, outputs
 
-SCENARIO = Path(__file__).parent / "scenarios" / "tiny"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -53,16 +51,6 @@ CRASHES = notebook("import os\nos._exit(3)  # the kernel dies")
 
 def slow(i: int, seconds: float = 1.5) -> str:
     return notebook(f"import time\ntime.sleep({seconds})\nx = 1\nword = 'overfitting' if {i} % 2 else 'no'")
-
-
-@pytest.fixture(scope="module")
-def tiny_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ag") / "tiny-autograder.zip"
-    with zipfile.ZipFile(path, "w") as zf:
-        for f in sorted(SCENARIO.rglob("*")):
-            if f.is_file() and f.name != "README.md":
-                zf.write(f, f.relative_to(SCENARIO).as_posix())
-    return path
 
 
 def write_class(folder: Path, files: dict[str, str | bytes]) -> Path:

@@ -6,30 +6,19 @@ No Keras here: the tests that build networks are in ``tests/slow/test_clean_chec
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from kernel_export import export
 
 from autograder import paths
 from autograder.grading import clean_check, recorded
 from autograder.grading import export as export_mod
 from autograder.grading.curve_summary import curve_summary
 from autograder.notebook import CURVES_MIME, recorded_curves
-
-
-def export(tmp_path: Path, namespace: dict, names: list[str]) -> Path:
-    """Run the kit's export cell as the kernel would, in ``namespace``, inside ``tmp_path``."""
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        exec(export_mod.export_cell(names), namespace)  # noqa: S102 - the cell is the kit's own code
-    finally:
-        os.chdir(cwd)
-    return tmp_path / export_mod.ARTIFACTS
 
 
 @pytest.fixture(scope="module")
