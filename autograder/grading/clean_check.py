@@ -247,7 +247,7 @@ def load_environment(folder: Path) -> tuple[dict[str, Any], list[str]]:
 def _keras_model_type() -> type:
     """``keras.Model`` if a model was rebuilt (only ``_load_model`` imports Keras), else a type
     nothing is an instance of: a submission without networks is checked without loading
-    TensorFlow (seconds per grading)."""
+    TensorFlow."""
     keras = sys.modules.get("keras")
     return keras.Model if keras is not None else type("NoModel", (), {})
 
