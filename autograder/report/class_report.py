@@ -112,7 +112,7 @@ def class_report_html(batch, info, missing: list[tuple[str, str]] | None = None)
         ax.invert_yaxis()
         parts.append(f"<p><img alt='pass rates' src='{_png_b64(fig)}'></p>")
 
-    parts.append("<h2>テストデータの正解率 / Test accuracy (measured by the kit on the test set)</h2>")
+    parts.append("<h2>テストデータでの精度 / Test accuracy (measured by the kit on the test set)</h2>")
     accs = [o.record.test_accuracy for o in graded if o.record.test_accuracy is not None]
     if accs:
         fig, ax = _figure()
@@ -125,7 +125,7 @@ def class_report_html(batch, info, missing: list[tuple[str, str]] | None = None)
                      f" · 最小 / min {min(accs):.4f} · 最大 / max {max(accs):.4f}</p>"
                      f"<p><img alt='test accuracy' src='{_png_b64(fig)}'></p>")
     else:
-        parts.append("<p class='muted'>正解率を出力した提出がありません / no graded notebook printed "
+        parts.append("<p class='muted'>テストデータでの精度を出力した提出がありません / no graded notebook printed "
                      "“Test accuracy: …”.</p>")
 
     parts.append("<h2>時間のかかった提出 / Slowest submissions</h2><table><tr><th>ID</th><th>状態 / "
