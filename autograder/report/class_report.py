@@ -125,8 +125,8 @@ def class_report_html(batch, info, missing: list[tuple[str, str]] | None = None)
                      f" · 最小 / min {min(accs):.4f} · 最大 / max {max(accs):.4f}</p>"
                      f"<p><img alt='test accuracy' src='{_png_b64(fig)}'></p>")
     else:
-        parts.append("<p class='muted'>テストデータでの精度を出力した提出がありません / no graded notebook printed "
-                     "“Test accuracy: …”.</p>")
+        parts.append("<p class='muted'>テストデータでの精度を出力した提出がありません / no graded "
+                     "notebook printed “Test accuracy: …”.</p>")
 
     parts.append("<h2>時間のかかった提出 / Slowest submissions</h2><table><tr><th>ID</th><th>状態 / "
                  "status</th><th>秒 / seconds</th><th>最大メモリ / peak memory</th></tr>")
