@@ -6,6 +6,7 @@ neither has to import the other.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -16,6 +17,9 @@ from autograder.errors import ConfigError, NotebookError
 
 #: The key of the kit's stamp in a notebook's metadata (version id, student ID of a variant).
 STAMP_KEY = "fmnist_kit"
+#: The variable the first cell assigns the same stamp to (kept where metadata is not: Colab).
+STAMP_VAR = "KIT_STAMP"
+_STAMP_LINE = re.compile(rf"(?m)^{STAMP_VAR} = (\{{[^\n]*\}})")
 #: MIME type of the display output in which the notebook's ``train(model, name)`` records a
 #: history: ``{"name": ..., "history": {"accuracy": [...], "loss": [...], ...}}``.
 CURVES_MIME = "application/vnd.fmnist-kit.curves+json"
@@ -38,11 +42,75 @@ def dump_notebook(nb: dict) -> str:
     return json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
-def stamp_of(nb: dict) -> dict[str, Any]:
+def metadata_stamp(nb: dict) -> dict[str, Any]:
     """The kit's stamp in a notebook's metadata (``{}`` when absent or not a mapping)."""
-    meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+    meta = nb.get("metadata") if isinstance(nb, dict) and isinstance(nb.get("metadata"), dict) else {}
     stamp = meta.get(STAMP_KEY)
     return stamp if isinstance(stamp, dict) else {}
+
+
+def cell_stamp(nb: dict) -> dict[str, Any]:
+    """The stamp the notebook's first cell assigns (``KIT_STAMP = {...}``), ``{}`` when absent.
+
+    Google Colab may drop metadata it does not know from a notebook it saves, so the stamp also
+    lives in a cell's source, which every editor keeps. Only a literal dict of strings counts.
+    """
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else str(src)
+        m = _STAMP_LINE.search(src)
+        if not m:
+            continue
+        try:
+            value = ast.literal_eval(m.group(1))
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return {}
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                           for k, v in value.items()):
+            return value
+        return {}
+    return {}
+
+
+def stamp_of(nb: dict) -> dict[str, Any]:
+    """The kit's stamp: the metadata's, else the first cell's (a notebook saved by Colab)."""
+    return metadata_stamp(nb) or cell_stamp(nb)
+
+
+def stamp_disagreement(nb: dict) -> str | None:
+    """What differs between the metadata's stamp and the first cell's, when both are there."""
+    meta, cell = metadata_stamp(nb), cell_stamp(nb)
+    if not meta or not cell:
+        return None
+    keys = sorted(k for k in meta.keys() | cell.keys() if str(meta.get(k)) != str(cell.get(k)))
+    if not keys:
+        return None
+    return ", ".join(f"{k}: {meta.get(k)!r} in the metadata, {cell.get(k)!r} in the first cell"
+                     for k in keys)
+
+
+def stamp_line(stamp: dict[str, str]) -> str:
+    """The first cell's ``KIT_STAMP = {...}`` line for ``stamp``."""
+    return f"{STAMP_VAR} = {json.dumps(stamp, ensure_ascii=False)}"
+
+
+def set_cell_stamp(cells: list[dict], stamp: dict[str, str]) -> None:
+    """Rewrite the one ``KIT_STAMP = {...}`` assignment in ``cells`` (in place) to ``stamp``."""
+    hits = 0
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        src = "".join(cell.get("source", ""))
+        new, n = _STAMP_LINE.subn(lambda m: stamp_line(stamp), src)
+        if n:
+            hits += n
+            cell["source"] = new.splitlines(keepends=True)
+    if hits != 1:
+        raise ConfigError(f"the notebook assigns {STAMP_VAR} {hits} times, expected once",
+                          hint="republish the version from the master")
 
 
 def set_seed(cells: list[dict], seed: int) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 
 from autograder.errors import KitError
 from autograder.grading.identity import Identity, Roster, identify, pattern_id
+from autograder.notebook import stamp_of
 
 DEFAULT_ID_PATTERN = r"^(?P<id>[^/_]+)"
 #: A member larger than this is not read (a notebook with outputs is a few MB at most).
@@ -192,12 +193,13 @@ def _is_junk(parts: tuple[str, ...]) -> bool:
 
 
 def _metadata_ids(raw: bytes) -> tuple[str | None, str | None]:
-    """(``metadata.student_id``, the student ID in the kit's stamp of a per-student handout)."""
+    """(``metadata.student_id``, the student ID in the kit's stamp of a per-student handout: in
+    the metadata, or in the first cell of a notebook saved by Colab)."""
     try:
-        meta = json.loads(raw.decode("utf-8")).get("metadata", {})
+        nb = json.loads(raw.decode("utf-8"))
+        meta = nb.get("metadata", {})
         meta = meta if isinstance(meta, dict) else {}
-        stamp = meta.get("fmnist_kit") if isinstance(meta.get("fmnist_kit"), dict) else {}
-        values = meta.get("student_id"), stamp.get("student_id")
+        values = meta.get("student_id"), stamp_of(nb).get("student_id")
     except (ValueError, AttributeError):
         return None, None
     return tuple(str(v).strip() if isinstance(v, str | int) and str(v).strip() else None  # type: ignore[return-value]

@@ -1,12 +1,14 @@
 """Which autograder (and seed) grades each submission: version stamps and per-student variants.
 
 Every published student notebook carries ``metadata.fmnist_kit = {"assignment", "version"}``
-(and ``"student_id"`` for a per-student variant). The grader loads every published version of
-the assignment and picks the one the stamp names:
+(and ``"student_id"`` for a per-student variant), and the same stamp as ``KIT_STAMP = {...}`` in
+its first cell, which survives an editor that drops metadata (Google Colab). The grader loads
+every published version of the assignment and picks the one the stamp names (the metadata's
+where both are there; where they differ, the row is flagged):
 
 - a stamp naming a version that is not published, or not among the versions this batch
   accepts (``grade --version``), gives ``wrong-version`` with the versions involved;
-- a notebook without a stamp (metadata removed) is graded against the batch's default version
+- a notebook without a stamp (neither metadata nor first cell) is graded against the batch's default version
   (the first ``--version``) and flagged;
 - a version with ``variants = true`` derives each student's seed from an HMAC of (course
   secret, student ID, version); the student ID is the submitter's (the file name / LMS folder,
@@ -85,10 +87,13 @@ class VersionResolver:
         return self.accepted[0]
 
     def __call__(self, sub: Submission, nb: dict) -> Target | tuple[str, str]:
-        from autograder.notebook import stamp_of
+        from autograder.notebook import stamp_disagreement, stamp_of
 
         stamp = stamp_of(nb)
         flags: list[str] = []
+        differs = stamp_disagreement(nb)
+        if differs:
+            flags.append(f"the version stamp was edited: {differs} (the metadata's counts)")
         assignment = stamp.get("assignment")
         if assignment and assignment != self.slug:
             return WRONG_VERSION, (f"this notebook is for assignment {assignment!r}, "
@@ -96,7 +101,7 @@ class VersionResolver:
         version = stamp.get("version")
         if not version:
             version = self.default
-            flags.append(f"no version stamp in the notebook (metadata removed?): graded as version "
+            flags.append(f"no version stamp in the notebook (metadata and first cell): graded as version "
                          f"{version}, the batch's default")
         elif not isinstance(version, str) or version not in self.infos:
             return WRONG_VERSION, (

@@ -3,7 +3,8 @@
 ``write_handouts`` takes a published version with ``variants = true``, a roster (CSV with a
 ``student_id`` column, or one ID per line) and the course secret, and writes
 ``OUT/<ID>/<slug>-<version>-<ID>.zip``: the version's handout with ``SEED`` set to
-``targets.derive_seed(secret, ID, version)`` and the student ID in the notebook's stamp. The
+``targets.derive_seed(secret, ID, version)`` and the student ID in the notebook's stamp (metadata
+and first cell). Like the common handout, the zip holds the notebook and the README only. The
 secret itself is written nowhere; the grader re-derives each seed from the secret it is given.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from autograder import catalog, paths
 from autograder.errors import ConfigError
 from autograder.grading.targets import derive_seed, read_secret
-from autograder.notebook import STAMP_KEY, dump_notebook, read_json_notebook, set_seed
+from autograder.notebook import STAMP_KEY, dump_notebook, read_json_notebook, set_cell_stamp, set_seed
 from autograder.release import publish, versions
 
 _SAFE_ID = re.compile(r"^[\w.\-]{1,64}$", re.UNICODE)
@@ -56,7 +57,9 @@ def personalise(nb: dict, student_id: str, seed: int) -> dict:
     """The handout notebook of one student: their seed, their ID in the stamp."""
     nb = copy.deepcopy(nb)
     set_seed(nb.get("cells", []), seed)
-    nb["metadata"].setdefault(STAMP_KEY, {})["student_id"] = student_id
+    stamp = nb["metadata"].setdefault(STAMP_KEY, {})
+    stamp["student_id"] = student_id
+    set_cell_stamp(nb.get("cells", []), stamp)
     return nb
 
 
@@ -82,10 +85,6 @@ def write_handouts(slug: str, version: str, roster: Path, secret_file: Path, out
         name = f"{slug}-{version}-{sid}"
         entries = [(f"{name}/{slug}.ipynb", dump_notebook(nb).encode("utf-8")),
                    (f"{name}/README.md", publish.handout_readme(slug, ver, sid).encode("utf-8"))]
-        for p in sorted(student.rglob("*")):
-            rel = p.relative_to(student).as_posix()
-            if p.is_file() and not rel.endswith((".zip", ".ipynb")) and rel != "README.md":
-                entries.append((f"{name}/{rel}", p.read_bytes()))
         folder = out / sid
         if folder.exists():
             shutil.rmtree(folder)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from kit_constants import COURSE_SECRET, SLUG, VARIANT_VERSION, VERSION
 
@@ -23,8 +24,11 @@ def variant_solution(student_id: str) -> dict:
 
 
 def version_samples() -> dict[str, bytes]:
-    no_stamp = samples.solution(SLUG, VERSION)
+    no_stamp = samples.solution(SLUG, VERSION)  # stamp removed from the metadata and the first cell
     del no_stamp["metadata"][STAMP_KEY]
+    first = no_stamp["cells"][0]
+    first["source"] = re.sub(r"(?m)^KIT_STAMP = .*\n", "", "".join(first["source"]))
+    assert "KIT_STAMP" not in first["source"]
     unknown = samples.solution(SLUG, VERSION)
     unknown["metadata"][STAMP_KEY]["version"] = "2025"
     out = {"no-stamp": no_stamp, "version-2025": unknown,

@@ -107,21 +107,33 @@ def test_student_folder_and_zip_have_no_hidden_tests(fresh: dict[str, publish.Re
         assert f"def {name}(" not in student_text, name
 
 
-def test_handout_zip_holds_everything_the_public_checks_need(fresh: dict[str, publish.Release]):
-    """Does the one zip handed out hold the notebook, its public tests, kit_checks.py and the
-    Colab / local instructions?"""
+def test_handout_zip_is_the_notebook_and_its_readme(fresh: dict[str, publish.Release]):
+    """Does the zip handed out hold just the notebook and the Colab / local instructions, and does
+    the notebook carry the public tests and kit_checks.py that its first cell writes out?"""
     rel = fresh["2027"]
     with zipfile.ZipFile(rel.student_zip) as zf:
         names = set(zf.namelist())
         readme = zf.read(f"{SLUG}-2027/README.md").decode()
-        shipped = zf.read(f"{SLUG}-2027/{SUPPORT_MODULE}").decode()
-    assert {f"{SLUG}-2027/{SLUG}.ipynb", f"{SLUG}-2027/kit_checks.py"} <= names
-    assert len([n for n in names if n.startswith(f"{SLUG}-2027/tests/q")]) == 12
-    assert "the first cell installs otter-grader 7.0.0" in readme and "Colab" in readme
-    assert "kit_checks.py" in readme and "tests" in readme and "jupyter lab" in readme
-    assert "Google Colab で使う" in readme  # Japanese with English
-    assert shipped == Path(forms.__file__).read_text(encoding="utf-8")
-    assert "from autograder" not in shipped
+    assert names == {f"{SLUG}-2027/{SLUG}.ipynb", f"{SLUG}-2027/README.md"}
+    assert "ノートブックをアップロード" in readme and "Upload notebook" in readme
+    assert "Download .ipynb" in readme and ".ipynb をダウンロード" in readme and "jupyter lab" in readme
+    assert "Google Colab で使う" in readme and "KIT_STAMP" in readme  # Japanese with English
+    carried = publish_payload(rel.notebook())
+    assert carried[SUPPORT_MODULE] == Path(forms.__file__).read_bytes()
+    assert b"from autograder" not in carried[SUPPORT_MODULE]
+    public = {f"tests/{p.name}": p.read_bytes() for p in (rel.student / "tests").glob("*.py")}
+    assert len(public) == 12 and {k: v for k, v in carried.items() if k.startswith("tests/")} == public
+
+
+def publish_payload(nb_path: Path) -> dict[str, bytes]:
+    """The files the first cell of a published notebook writes out (its ``KIT_CHECKS`` zip)."""
+    import base64
+    import io
+
+    first = "".join(json.loads(nb_path.read_text(encoding="utf-8"))["cells"][0]["source"])
+    (payload,) = re.findall(r'^KIT_CHECKS = "([A-Za-z0-9+/=]+)"$', first, re.M)
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(payload))) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
 
 
 def test_manifest_and_stamp(fresh: dict[str, publish.Release]):
@@ -230,15 +242,45 @@ def test_a_version_its_own_solution_fails_is_refused(tmp_path: Path, monkeypatch
     assert not (root / "student_template").exists() and not (root / "solutions").exists()
 
 
-def test_first_cell_installs_otter_where_it_is_missing(fresh: dict[str, publish.Release]):
-    """Does the student's first cell install otter-grader when it is missing (Colab), and does
-    the notebook tell Colab users what to upload?"""
+def test_first_cell_installs_otter_and_stamps_the_version(fresh: dict[str, publish.Release]):
+    """Does the student's first cell install otter-grader when it is missing (Colab), say what to
+    do if that fails, carry the version stamp Colab keeps, and open the notebook only where it
+    is beside it; does the intro say that the notebook is all a student needs?"""
+    from autograder.notebook import cell_stamp
+
+    for version, rel in fresh.items():
+        nb = json.loads(rel.notebook().read_text(encoding="utf-8"))
+        first = "".join(nb["cells"][0]["source"])
+        assert "except ImportError:" in first and "%pip install -q otter-grader==7.0.0" in first
+        assert "インストールできませんでした" in first and "could not be installed" in first
+        assert 'grader = otter.Notebook(NOTEBOOK if os.path.isfile(NOTEBOOK) else None)' in first
+        assert cell_stamp(nb) == nb["metadata"][STAMP_KEY] == {"assignment": SLUG, "version": version}
+        intro = "".join(nb["cells"][1]["source"])
+        assert "Google Colab" in intro and "all you need" in intro and "`tests`" not in intro
+
+
+def test_hand_in_cell_downloads_on_colab_and_exports_elsewhere(fresh: dict[str, publish.Release]):
+    """Is the hand-in cell the kit's: the notebook downloaded on Colab, otter's zip elsewhere (no
+    second run of the whole notebook), with bilingual instructions above it?"""
     nb = json.loads(fresh["2026"].notebook().read_text(encoding="utf-8"))
-    first = "".join(nb["cells"][0]["source"])
-    assert "except ImportError:\n    %pip install -q otter-grader==7.0.0\n    import otter" in first
-    assert first.rstrip().endswith('grader = otter.Notebook("3-2-overfitting.ipynb")')
-    intro = "".join(nb["cells"][1]["source"])
-    assert "Google Colab" in intro and "`tests`" in intro and "kit_checks.py" in intro
+    (cell,) = [c for c in nb["cells"] if "grader.export(" in "".join(c["source"])]
+    src = "".join(cell["source"])
+    assert "if ON_COLAB:" in src and "download_notebook(NOTEBOOK)" in src
+    assert "grader.export(pdf=False, run_tests=False)" in src
+    note = "".join(nb["cells"][nb["cells"].index(cell) - 1]["source"])
+    assert note.startswith("## 提出 / Hand-in") and "保存してから" in note
+    assert "save the notebook first" in note
+
+
+def test_variant_handout_stamps_the_student_in_the_first_cell_too():
+    """Does a per-student handout name its student in the first cell's stamp as in its metadata?"""
+    from autograder.notebook import cell_stamp
+
+    nb = json.loads((paths.student_dir(SLUG, "2027") / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
+    mine = variants.personalise(nb, "s001", 12345)
+    assert cell_stamp(mine) == mine["metadata"][STAMP_KEY] == {"assignment": SLUG, "version": "2027",
+                                                                "student_id": "s001"}
+    assert cell_stamp(nb) == {"assignment": SLUG, "version": "2027"}  # the original untouched
 
 
 def test_fairness_bench_runs_the_seed_it_is_given(tmp_path: Path):

@@ -214,6 +214,36 @@ def test_resolver_picks_the_stamped_version_and_refuses_others():
     assert t.version == "2026" and "no version stamp" in t.flags[0]
 
 
+def _cell_nb(meta: dict | None, line: str) -> dict:
+    nb = {"cells": [{"cell_type": "code", "source": [f"# first cell\n{line}  # do not change\n"]}],
+          "metadata": {}}
+    if meta is not None:
+        nb["metadata"][STAMP_KEY] = meta
+    return nb
+
+
+def test_stamp_in_the_first_cell_counts_where_colab_dropped_the_metadata():
+    """A notebook saved by Colab without the kit's metadata: its first cell's ``KIT_STAMP`` names
+    the version (no flag); where metadata and cell differ, the metadata counts and the row is
+    flagged; a cell stamp that is not a literal dict of strings is no stamp."""
+    from autograder.notebook import cell_stamp, stamp_disagreement, stamp_of
+
+    r = targets.VersionResolver(SLUG, {"2026": _info("2026"), "2027": _info("2027")}, ["2026", "2027"])
+    colab = _cell_nb(None, f'KIT_STAMP = {{"assignment": "{SLUG}", "version": "2027"}}')
+    assert stamp_of(colab) == {"assignment": SLUG, "version": "2027"}
+    t = r(_sub("s1"), colab)
+    assert t.version == "2027" and not t.flags
+    edited = _cell_nb({"assignment": SLUG, "version": "2026"},
+                      f'KIT_STAMP = {{"assignment": "{SLUG}", "version": "2027"}}')
+    assert "version: '2026' in the metadata, '2027' in the first cell" in stamp_disagreement(edited)
+    t = r(_sub("s1"), edited)
+    assert t.version == "2026" and "stamp was edited" in t.flags[0]
+    for hostile in ('KIT_STAMP = {"version": __import__("os").getcwd()}', "KIT_STAMP = {1: 2}",
+                    'KIT_STAMP = {"version": 2027}', "KIT_STAMP = {" + "[" * 500 + "}"):
+        assert cell_stamp(_cell_nb(None, hostile)) == {}, hostile
+        assert "no version stamp" in r(_sub("s1"), _cell_nb(None, hostile)).flags[0]
+
+
 def test_resolver_derives_the_submitters_seed_for_variants():
     """Variants: the seed comes from the submitter's ID; a stamp naming someone else is flagged."""
     infos = {"2027": _info("2027", variants_on=True)}
@@ -250,10 +280,13 @@ def test_personalise_changes_only_seed_and_stamp():
     nb = json.loads((paths.student_dir(SLUG, "2027") / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
     mine = variants.personalise(nb, "s001", 12345)
     assert re.search(r"^SEED = 12345", _code(mine), re.M)
-    assert _code(mine).replace("SEED = 12345", "SEED = 2027") == _code(nb)
+    assert (_code(mine).replace("SEED = 12345", "SEED = 2027")
+            .replace(', "student_id": "s001"}', "}") == _code(nb))
     assert mine["metadata"][STAMP_KEY] == {"assignment": SLUG, "version": "2027",
                                                    "student_id": "s001"}
     assert "student_id" not in nb["metadata"][STAMP_KEY]  # the original is untouched
+    assert ('KIT_STAMP = {"assignment": "3-2-overfitting", "version": "2027", "student_id": "s001"}'
+            in _code(mine))
 
 
 # --------------------------------------------------------------------------- the gate's judgement
