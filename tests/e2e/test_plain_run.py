@@ -1,12 +1,17 @@
-"""A student's own run, graded: the curves a student reads are the curves the grader checks.
+"""A student's own run, graded: in plain Jupyter and on (emulated) Google Colab.
 
 For every published version, the published solution notebook is executed the way a student runs
-it: a plain Jupyter kernel (no otter, no kit harness), once with TensorFlow's default threads and
-once with TensorFlow told to use 4 threads (more than this machine's cores). For 2027 the notebook
-is a per-student handout (its seed comes from the course secret). The readings are then taken
-from the curves that run produced (the records ``train()`` leaves in the notebook), typed into
-the notebook as literals, and the notebooks are graded by the kit in one batch: full marks, with
-no flag saying the student's curves differ from the grader's.
+it: once in a plain Jupyter kernel with TensorFlow's default threads (no otter harness, no kit
+harness) and once on emulated Google Colab (``tests/colab_emulation.py``: otter's Colab mode, a
+working folder without the notebook or its checks, the cells sent one by one, the notebook
+downloaded by the hand-in cell with Colab's metadata only) with TensorFlow told to use 4 threads,
+more than this machine's cores. For 2027 the notebook is a per-student handout (its seed comes
+from the course secret). The Jupyter runs' readings are then taken from the curves the run
+produced (the records ``train()`` leaves in the notebook) and typed into the notebook as
+literals; one Jupyter run is also handed in as the zip its hand-in cell made (``grader.export``
+after a save); the Colab runs are handed in as the file their hand-in cell downloaded; the blank
+handout of each version is run on Colab (first cell, checks, hand-in) and handed in too. All are
+graded by the kit in one batch.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from colab_emulation import Colab
 from kit_constants import COURSE_SECRET, SLUG, VARIANT_VERSION, VERSION
 from nbclient import NotebookClient
 
@@ -31,35 +37,44 @@ from autograder.release import variants
 
 pytestmark = pytest.mark.e2e
 
-#: (student ID, version, thread setting of the student's kernel)
-RUNS = [("s101", VERSION, "default"), ("s102", VERSION, "4"),
-        ("s201", VARIANT_VERSION, "default"), ("s202", VARIANT_VERSION, "4")]
+#: (student ID, version, TensorFlow threads of the student's kernel, where the student runs it)
+RUNS = [("s101", VERSION, "default", "jupyter"), ("s102", VERSION, "4", "colab"),
+        ("s201", VARIANT_VERSION, "default", "jupyter"), ("s202", VARIANT_VERSION, "4", "colab")]
+#: Blank handouts run on Colab (first cell, the checks, the hand-in): (student ID, version).
+BLANKS = [("s103", VERSION), ("s203", VARIANT_VERSION)]
+#: s101's hand-in zip, handed in under another ID (the local Jupyter hand-in path).
+EXPORTED = "s104"
 READINGS = ("good_epoch_bigger", "val_acc_bigger", "overfitting_bigger", "overfitting_smaller",
             "most_overfit", "more_units_overfit_more", "dropout_shrinks_gap", "best_technique")
 
 
-def _handout(version: str, student: str) -> tuple[dict, Path]:
-    """The solution notebook as this student's handout would hold it, and the handout folder."""
+def _handout(version: str, student: str, which: str = "solution") -> dict:
+    """The solution (or blank) notebook as this student's handout would hold it."""
     root = paths.repo_root()
-    nb = read_json_notebook(root / "solutions" / SLUG / version / f"{SLUG}.ipynb")
+    folder = root / ("solutions" if which == "solution" else "student_template") / SLUG / version
+    nb = read_json_notebook(folder / f"{SLUG}.ipynb")
     if catalog.published(SLUG)[version]["params"].get("variants"):
         nb = variants.personalise(nb, student, targets.derive_seed(COURSE_SECRET, student, version))
-    return nb, root / "student_template" / SLUG / version
+    return nb
 
 
-def _execute(nb: dict, folder: Path, threads: str) -> dict:
-    """Run every cell in a fresh kernel with the given TensorFlow threads, in ``folder``."""
+def _execute_jupyter(nb: dict, folder: Path) -> dict:
+    """Run every cell in a fresh plain kernel (TensorFlow's default threads) in ``folder``, where
+    the notebook file lies; the notebook is saved to it before the hand-in cell, as the student
+    is told to."""
     env = dict(os.environ, KERAS_HOME=str(data.provide_keras_cache()))
     for key in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
                 "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES", "TF_CPP_MIN_LOG_LEVEL"):
         env.pop(key, None)
-    if threads != "default":
-        env.update(TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads)
-    # the hand-in cell (otter's export) runs the notebook once more to check it: not needed here
-    nb = dict(nb, cells=[c for c in nb["cells"] if "grader.export(" not in "".join(c.get("source", ""))])
     node = nbformat.reads(json.dumps(nb), as_version=4)  # sources as strings, as nbclient wants
     client = NotebookClient(node, kernel_name=paths.KERNEL_NAME, timeout=900,
                             resources={"metadata": {"path": str(folder)}})
+
+    def save_before_hand_in(cell, cell_index):  # the student saves, then runs the hand-in cell
+        if "grader.export(" in cell.source:
+            (folder / f"{SLUG}.ipynb").write_text(nbformat.writes(client.nb), encoding="utf-8")
+
+    client.on_cell_start = save_before_hand_in
     client.execute(env=env)  # the kernel's own environment (two runs go on at once)
     return json.loads(nbformat.writes(node))
 
@@ -101,34 +116,58 @@ def type_in(nb: dict, readings: dict[str, object]) -> dict:
 
 @pytest.fixture(scope="module")
 def plain_runs(tmp_path_factory: pytest.TempPathFactory):
-    """Four plain runs (two at a time: the notebook computes with one thread), typed readings,
-    and one kit grading of the four notebooks."""
-    tmp = tmp_path_factory.mktemp("plain-run")
+    """The runs (two at a time: the notebook computes with one thread), the files handed in, and
+    one kit grading of them all."""
+    tmp = tmp_path_factory.mktemp("student-runs")
 
-    def run(spec: tuple[str, str, str]) -> tuple[str, dict]:
-        student, version, threads = spec
-        nb, folder = _handout(version, student)
-        work = tmp / f"handout-{student}"
+    def run(spec: tuple[str, str, str, str]) -> tuple[str, dict, Path]:
+        student, version, threads, where = spec
+        if where == "colab":  # nothing in the working folder: the notebook's cells only
+            colab = Colab(tmp / f"colab-{student}")
+            executed = colab.run(_handout(version, student), threads=threads)
+            (handed_in,) = colab.downloads.iterdir()
+            return student, executed, handed_in
+        work = tmp / f"jupyter-{student}"
         work.mkdir()
-        for item in folder.iterdir():
-            if item.name == "tests" or item.suffix == ".py":
-                (work / item.name).symlink_to(item)
-        # the student's own notebook file beside the checks (otter.Notebook opens it)
+        nb = _handout(version, student)
         (work / f"{SLUG}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-        return student, _execute(nb, work, threads)
+        executed = _execute_jupyter(nb, work)
+        (handed_in,) = work.glob(f"{SLUG}_*.zip")  # what grader.export made
+        return student, executed, handed_in
+
+    def blank(spec: tuple[str, str]) -> tuple[str, dict, Path]:
+        student, version = spec
+        nb = _handout(version, student, "blank")
+        colab = Colab(tmp / f"colab-{student}")
+        only = [0] + [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and
+                      re.search(r"grader\.(check|export)\(", "".join(c["source"]))]
+        executed = colab.run(nb, only=only)
+        (handed_in,) = colab.downloads.iterdir()
+        return student, executed, handed_in
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        executed = dict(pool.map(run, RUNS))
-    recorded = {s: recorded_curves(nb) for s, nb in executed.items()}
-    noise = {s: stderr_cells(nb) for s, nb in executed.items()}
+        done = list(pool.map(run, RUNS)) + list(pool.map(blank, BLANKS))
+    executed = {s: nb for s, nb, _ in done}
+    handed_in = {s: path for s, _, path in done}
+    recorded = {s: recorded_curves(executed[s]) for s, *_ in RUNS}
+    noise = {s: stderr_cells(executed[s]) for s, *_ in RUNS}
     typed = {}
     bulk = tmp / "class.zip"
     with zipfile.ZipFile(bulk, "w") as zf:
-        for student, version, _ in RUNS:
+        def hand_in(student: str, name: str, raw: bytes) -> None:
+            zf.writestr(f"{student}_学生_assignsubmission_file_/{name}", raw)
+
+        for student, version, _, where in RUNS:
+            if where == "colab":
+                hand_in(student, handed_in[student].name, handed_in[student].read_bytes())
+                continue
             params = catalog.published(SLUG)[version]["params"]
             typed[student] = readings_from(recorded[student], params)
             nb = type_in(executed[student], typed[student])
-            zf.writestr(f"{student}_学生_assignsubmission_file_/{SLUG}.ipynb", json.dumps(nb))
+            hand_in(student, f"{SLUG}.ipynb", json.dumps(nb).encode())
+        hand_in(EXPORTED, handed_in["s101"].name, handed_in["s101"].read_bytes())
+        for student, _ in BLANKS:
+            hand_in(student, handed_in[student].name, handed_in[student].read_bytes())
     secret = tmp / "secret.txt"
     secret.write_bytes(COURSE_SECRET)
     out = tmp / "out"
@@ -136,8 +175,9 @@ def plain_runs(tmp_path_factory: pytest.TempPathFactory):
                      VARIANT_VERSION, "--secret-file", str(secret), "--timeout", "900",
                      "--workers", "2"])
     assert code == 0
-    sheet = pd.read_csv(out / "grades.csv", dtype={"student_id": str}).iloc[1:].set_index("student_id")
-    return recorded, typed, sheet, noise
+    sheet = pd.read_csv(out / "grades.csv", dtype={"student_id": str}, keep_default_na=False)
+    sheet = sheet.iloc[1:].set_index("student_id")
+    return recorded, typed, sheet, noise, executed, handed_in
 
 
 def stderr_cells(nb: dict) -> dict[int, str]:
@@ -151,10 +191,11 @@ def stderr_cells(nb: dict) -> dict[int, str]:
     return out
 
 
-def test_curves_are_the_same_whatever_the_students_thread_count(plain_runs):
-    """Do the default-thread and 4-thread runs of one handout record identical curves?"""
-    recorded, _, _, _ = plain_runs
-    for student in ("s101", "s102", "s201", "s202"):
+def test_curves_are_the_same_in_jupyter_and_on_colab_whatever_the_thread_count(plain_runs):
+    """Do the plain Jupyter run (default threads) and the Colab run (4 threads) of one handout
+    record identical curves?"""
+    recorded = plain_runs[0]
+    for student, *_ in RUNS:
         assert set(recorded[student]) == {"smaller", "baseline", "bigger", "dropout", "l2", "augment"}
     # the two 2026 runs share a seed (the 2027 students have a seed each)
     for name in recorded["s101"]:
@@ -162,21 +203,65 @@ def test_curves_are_the_same_whatever_the_students_thread_count(plain_runs):
 
 
 def test_readings_typed_from_a_plain_run_get_full_marks(plain_runs):
-    """Does every student who read their own plain run's curves get full marks, unflagged?"""
-    _, typed, sheet, _ = plain_runs
-    for student, version, threads in RUNS:
+    """Does every student who read their own run's curves get full marks, unflagged, graded as
+    their version: typed in Jupyter, handed in as the export zip, or downloaded from Colab?"""
+    _, typed, sheet, *_ = plain_runs
+    for student, version, threads, where in RUNS + [(EXPORTED, VERSION, "default", "jupyter zip")]:
         row = sheet.loc[student]
-        assert row["grading_status"] == "Completed", (student, row.get("reason"))
-        assert float(row["percent_correct"]) == pytest.approx(1.0), (student, version, threads,
-                                                                     typed[student], row.to_dict())
-        assert "differ from the grader" not in str(row.get("reason", "")), (student, row["reason"])
+        assert row["grading_status"] == "Completed", (student, row["reason"])
+        assert float(row["percent_correct"]) == pytest.approx(1.0), (student, version, threads, where,
+                                                                     typed.get(student), row.to_dict())
+        assert row["version"] == version and row["reason"] == "", (student, where, row["reason"])
+
+
+def test_colab_checks_report_and_the_hand_in_downloads_the_notebook(plain_runs):
+    """On Colab: did every form check of the solution say its answer's form is fine, did the
+    hand-in cell download the notebook, and does the downloaded file (Colab's metadata only)
+    name its version and, for a per-student handout, its student in the first cell?"""
+    from autograder.notebook import stamp_of
+
+    *_, executed, handed_in = plain_runs
+    for student, version, _, where in RUNS:
+        if where != "colab":
+            continue
+        checks = [c for c in executed[student]["cells"] if c["cell_type"] == "code"
+                  and "".join(c["source"]).startswith("grader.check(")]
+        assert len(checks) == 12
+        for cell in checks:
+            text = _cell_text(cell)
+            assert "passed" in text and "❌" not in text, (student, cell["source"], text[:500])
+        hand_in = [c for c in executed[student]["cells"] if "grader.export(" in "".join(c["source"])]
+        assert "ダウンロードしました" in _cell_text(hand_in[0])
+        saved = json.loads(handed_in[student].read_text(encoding="utf-8"))
+        assert "fmnist_kit" not in saved["metadata"]
+        owner = {"student_id": student} if version == VARIANT_VERSION else {}
+        assert stamp_of(saved) == {"assignment": SLUG, "version": version, **owner}
+        assert recorded_curves(saved).keys() == recorded_curves(executed[student]).keys()
+
+
+def test_blank_handed_in_from_colab_scores_zero_as_its_student_and_version(plain_runs):
+    """Does a blank notebook downloaded from Colab score 0, graded as its version and student,
+    with its form checks having reported their failures rather than raised?"""
+    sheet, executed = plain_runs[2], plain_runs[4]
+    for student, version in BLANKS:
+        row = sheet.loc[student]
+        assert row["version"] == version, (student, row.to_dict())
+        assert float(row["total_points_earned"]) == 0, (student, row.to_dict())
+        reports = [_cell_text(c) for c in executed[student]["cells"]
+                   if "".join(c["source"]).startswith("grader.check(")]
+        assert len(reports) == 12 and all("results" in r and "❌" in r for r in reports)
+
+
+def _cell_text(cell: dict) -> str:
+    return "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                   for o in cell.get("outputs", []))
 
 
 def test_no_alarming_log_lines_in_a_students_cells(plain_runs):
     """Does no cell show TensorFlow's C++ error lines (cuInit, NodeDef ...) in red? Only the setup
     cell may show the one informational line TensorFlow prints on import, before its log level
     applies."""
-    _, _, _, noise = plain_runs
+    noise = plain_runs[3]
     for student, cells in noise.items():
         for i, text in cells.items():
             assert not re.search(r"^E0000|cuInit|NodeDef mentions", text, re.M), (student, i, text)
