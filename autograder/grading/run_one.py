@@ -132,6 +132,7 @@ def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
     # what the student's notebook showed them, read before anything of theirs runs
     (private / recorded.STUDENT_CURVES).write_text(json.dumps(recorded_curves(nb)), encoding="utf-8")
     add_plugin(workdir / "source" / "otter_config.json", seed)
+    name_assignment(nb, private / "source" / "otter_config.json")
     nb.setdefault("metadata", {})["kernelspec"] = {
         "name": paths.KERNEL_NAME, "display_name": "Python 3 (fmnist-kit)", "language": "python"}
     cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
@@ -140,6 +141,26 @@ def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
     nb["cells"] = cells
     (workdir / "submission" / "submission.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     return workdir
+
+
+def name_assignment(nb: dict, otter_config: Path) -> None:
+    """Give the notebook otter's ``metadata.otter.assignment_name`` where it lacks it.
+
+    otter refuses a notebook without it ("Received submission for assignment 'None'"), and
+    Google Colab may drop metadata it does not know from the notebook a student downloads. The
+    kit has already decided that the notebook is this assignment's (``check_assignment``: its
+    stamp, or the questions it checks), so the name is the autograder's own.
+    """
+    try:
+        name = json.loads(otter_config.read_text(encoding="utf-8")).get("assignment_name")
+    except (OSError, ValueError):
+        return
+    meta = nb.setdefault("metadata", {})
+    if not name or not isinstance(meta, dict):
+        return
+    if not isinstance(meta.get("otter"), dict):
+        meta["otter"] = {}
+    meta["otter"].setdefault("assignment_name", name)
 
 
 def parse_results(results_json: Path) -> list[QuestionResult]:

@@ -381,3 +381,23 @@ def test_a_variant_notebook_pinning_its_own_seed_is_flagged():
     nb["cells"].append({"cell_type": "code", "source": "keras.utils.set_random_seed(123456)\n"})
     flags = r(_sub("s009"), nb).flags
     assert len(flags) == 1 and "set_random_seed(123456)" in flags[0]
+
+
+def test_a_notebook_saved_by_colab_gets_otters_assignment_name_back(tmp_path: Path):
+    """otter refuses a notebook without ``metadata.otter.assignment_name`` ("Received submission
+    for assignment 'None'"); Colab may drop it. Does the kit's layout for otter put the
+    autograder's own name back, and leave a notebook's existing name alone?"""
+    import copy
+
+    from autograder.grading import run_one
+
+    nb = json.loads((paths.solution_dir(SLUG, "2026") / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
+    colab = copy.deepcopy(nb)
+    colab["metadata"] = {"colab": {"provenance": []}, "kernelspec": {"name": "python3"}}
+    zip_path = paths.autograder_zip(SLUG, "2026")
+    for sample, hostile in ((colab, None), (copy.deepcopy(colab), "otter"), (nb, None)):
+        if hostile:
+            sample["metadata"]["otter"] = "not a mapping"
+        work = run_one.prepare(tmp_path / "in.ipynb", sample, zip_path, tmp_path / f"w{id(sample)}")
+        written = json.loads((work / "submission" / "submission.ipynb").read_text(encoding="utf-8"))
+        assert written["metadata"]["otter"]["assignment_name"] == SLUG
