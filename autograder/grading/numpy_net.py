@@ -206,7 +206,8 @@ class NumpyModel:
 
 def _layers_of(config: Any) -> tuple[str, tuple, list[dict]]:
     if not isinstance(config, dict) or config.get("class_name") != "Sequential":
-        raise Unsupported(f"model kind {str(config.get('class_name') if isinstance(config, dict) else config)[:60]}")
+        kind = config.get("class_name") if isinstance(config, dict) else config
+        raise Unsupported(f"model kind {str(kind)[:60]}")
     inner = config.get("config") or {}
     specs = inner.get("layers")
     if not isinstance(specs, list) or not specs:

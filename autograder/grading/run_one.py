@@ -15,6 +15,7 @@ code wrote is unpickled or followed through a symlink.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -166,6 +167,7 @@ def grade_one(
     env: dict[str, str] | None = None,
     sandboxed: bool = True,
     seed: int | None = None,
+    stages: dict[str, dict[str, float]] | None = None,
 ) -> GradeResult:
     """Grade one notebook; never raises for a bad submission (the status says what happened).
 
@@ -179,23 +181,28 @@ def grade_one(
     and a per-process cap misses a notebook that forks. ``stop`` set by the caller (Ctrl-C)
     kills the tree and returns status ``interrupted``. ``seed`` replaces the autograder's seed
     (otter assigns ``SEED = <seed>`` before every cell): per-student variants and the gate.
+    ``stages``, if given, receives the wall and CPU seconds of each stage (``StageClock``; the
+    benchmark reads them; CPU is only meaningful when nothing else in this process grades).
     """
+    clock = StageClock(stages)
     start = time.monotonic()
     workdir = Path(workdir).resolve()  # the worker runs with the folder as its cwd: no relative paths
     nb, status, reason = check_notebook(submission)
     if nb is None:
         return GradeResult(submission=str(submission), status=status, reason=reason)
     home = keras_home if keras_home is not None else data.provide_keras_cache()
-    prepare(submission, nb, autograder_zip, workdir, seed=seed)
+    with clock("prepare"):
+        prepare(submission, nb, autograder_zip, workdir, seed=seed)
     private = private_dir(workdir)
     run_env = grading_env(home)
     run_env.update(env or {})
     run_env[WORKDIR_MARKER] = str(workdir.resolve())
     readonly = [data.source_dir().resolve()]
-    stage_a = run_stage(
-        [sys.executable, "-m", "autograder.grading.worker", str(workdir)], workdir=workdir,
-        log=private / "grading.log", env=run_env, readonly=readonly, timeout=timeout,
-        memory_limit=memory_limit, stop=stop, sandboxed=sandboxed)
+    with clock("otter"):
+        stage_a = run_stage(
+            [sys.executable, "-m", "autograder.grading.worker", str(workdir)], workdir=workdir,
+            log=private / "grading.log", env=run_env, readonly=readonly, timeout=timeout,
+            memory_limit=memory_limit, stop=stop, sandboxed=sandboxed)
     rc, why, peak = stage_a.returncode, stage_a.killed, stage_a.peak_rss
 
     def res(status: str, reason: str = "", questions: list[QuestionResult] | None = None,
@@ -225,11 +232,12 @@ def grade_one(
     if not own_dir(workdir, artifacts):
         artifacts = private / "no_artifacts"  # missing or planted: grade as "nothing exported"
         artifacts.mkdir(exist_ok=True)
-    stage_b = run_stage(
-        [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)],
-        workdir=private, log=private / "clean_check.log", env=clean_env,
-        readonly=[*readonly, artifacts.resolve()], timeout=CLEAN_TIMEOUT, memory_limit=memory_limit,
-        stop=stop, sandboxed=sandboxed)
+    with clock("clean_check"):
+        stage_b = run_stage(
+            [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)],
+            workdir=private, log=private / "clean_check.log", env=clean_env,
+            readonly=[*readonly, artifacts.resolve()], timeout=CLEAN_TIMEOUT,
+            memory_limit=memory_limit, stop=stop, sandboxed=sandboxed)
     rc, why = stage_b.returncode, stage_b.killed
     if why == "stop":
         return res(INTERRUPTED, "the batch was interrupted")
@@ -251,6 +259,36 @@ def grade_one(
     (private / "results.json").write_text(json.dumps(clean.get("gradescope", {"tests": clean["tests"]}),
                                                      ensure_ascii=False, indent=1), encoding="utf-8")
     return res(GRADED, "", questions, flags, [str(n) for n in clean.get("notes", [])])
+
+
+class StageClock:
+    """Wall and CPU seconds of named stages: this process and its reaped children (the
+    stage's process tree), as ``getrusage`` counts them."""
+
+    def __init__(self, into: dict[str, dict[str, float]] | None) -> None:
+        self.into = into
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        if self.into is None:
+            yield
+            return
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        try:
+            yield
+        finally:
+            self.into[name] = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have been waited for."""
+    import resource
+
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total
 
 
 def own_file(workdir: Path, path: Path) -> bool:

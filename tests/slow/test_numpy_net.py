@@ -17,6 +17,7 @@ from autograder.grading import clean_check, numpy_net
 keras = pytest.importorskip("keras")
 
 VERSIONS = ("2026", "2027")
+WANTED = ("model", "DROPOUT_RATE", "L2_FACTOR")
 
 
 def solution_builders(version: str) -> dict:
@@ -31,8 +32,8 @@ def solution_builders(version: str) -> dict:
         tree = ast.parse(src)
         keep = [n for n in tree.body
                 if (isinstance(n, ast.FunctionDef) and n.name.startswith("build_"))
-                or (isinstance(n, ast.Assign) and any(getattr(t, "id", "") in ("model", "DROPOUT_RATE", "L2_FACTOR")
-                                                        for t in n.targets))]
+                or (isinstance(n, ast.Assign)
+                    and any(getattr(t, "id", "") in WANTED for t in n.targets))]
         if keep:
             exec(compile(ast.Module(keep, []), "solution", "exec"), ns)  # noqa: S102 - the kit's own solution
     units = params["units_bigger"]
