@@ -167,7 +167,7 @@ def grade_one(
     env: dict[str, str] | None = None,
     sandboxed: bool = True,
     seed: int | None = None,
-    stages: dict[str, dict[str, float]] | None = None,
+    clock: StageClock | None = None,
 ) -> GradeResult:
     """Grade one notebook; never raises for a bad submission (the status says what happened).
 
@@ -181,10 +181,9 @@ def grade_one(
     and a per-process cap misses a notebook that forks. ``stop`` set by the caller (Ctrl-C)
     kills the tree and returns status ``interrupted``. ``seed`` replaces the autograder's seed
     (otter assigns ``SEED = <seed>`` before every cell): per-student variants and the gate.
-    ``stages``, if given, receives the wall and CPU seconds of each stage (``StageClock``; the
-    benchmark reads them; CPU is only meaningful when nothing else in this process grades).
+    ``clock``, if given, records the wall and CPU seconds of each stage (the benchmark's).
     """
-    clock = StageClock(stages)
+    clock = clock or StageClock(None)
     start = time.monotonic()
     workdir = Path(workdir).resolve()  # the worker runs with the folder as its cwd: no relative paths
     nb, status, reason = check_notebook(submission)
@@ -262,22 +261,27 @@ def grade_one(
 
 
 class StageClock:
-    """Wall and CPU seconds of named stages: this process and its reaped children (the
-    stage's process tree), as ``getrusage`` counts them."""
+    """Wall and CPU seconds of named stages, into ``into`` (nothing when it is None).
 
-    def __init__(self, into: dict[str, dict[str, float]] | None) -> None:
+    ``cpu``: a clock of the CPU seconds the grading used so far; by default this process's and
+    its reaped children's (``getrusage``), which misses what a sandbox's own init reaps: the
+    benchmark passes the CPU usage of a control group instead (``tools.overhead``).
+    """
+
+    def __init__(self, into: dict[str, dict[str, float]] | None, cpu=None) -> None:
         self.into = into
+        self.cpu = cpu or cpu_seconds
 
     @contextlib.contextmanager
     def __call__(self, name: str):
         if self.into is None:
             yield
             return
-        t0, c0 = time.perf_counter(), cpu_seconds()
+        t0, c0 = time.perf_counter(), self.cpu()
         try:
             yield
         finally:
-            self.into[name] = {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0}
+            self.into[name] = {"wall": time.perf_counter() - t0, "cpu": self.cpu() - c0}
 
 
 def cpu_seconds() -> float:

@@ -51,33 +51,87 @@ def _is_export_cell(cell: dict) -> bool:
     return "fmnist-kit: export of the values" in "".join(cell.get("source", ""))
 
 
-def run_bare(notebook: dict, folder: Path, env: dict[str, str]) -> dict[str, float]:
+class CpuMeter:
+    """CPU seconds used by this process and everything it starts, dead or alive.
+
+    A cgroup (v1 ``cpuacct`` or v2 ``cpu.stat``) this process moves into for the benchmark
+    counts every descendant, also those a sandbox's own init reaps; where none can be created
+    (not root, no cgroup file system) ``getrusage`` of this process and its reaped children,
+    which misses those (``source`` says which).
+    """
+
+    V1, V2 = Path("/sys/fs/cgroup/cpuacct"), Path("/sys/fs/cgroup")
+
+    def __init__(self) -> None:
+        self.group: Path | None = None
+        self.home: Path | None = None
+        self.source = "getrusage"
+
+    def __enter__(self) -> CpuMeter:
+        import os
+
+        for root, usage in ((self.V1, "cpuacct.usage"), (self.V2, "cpu.stat")):
+            group = root / f"fmnist-overhead-{os.getpid()}"
+            try:
+                group.mkdir()
+                (group / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:
+                if group.is_dir():
+                    group.rmdir()
+                continue
+            if (group / usage).is_file():
+                self.group, self.home, self.source = group, root, f"cgroup {group}"
+                break
+        return self
+
+    def __call__(self) -> float:
+        if self.group is None:
+            return run_one.cpu_seconds()
+        if (self.group / "cpuacct.usage").is_file():
+            return int((self.group / "cpuacct.usage").read_text()) / 1e9
+        stat = dict(line.split() for line in (self.group / "cpu.stat").read_text().splitlines())
+        return int(stat["usage_usec"]) / 1e6
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        if self.group is None:
+            return
+        try:
+            (self.home / "cgroup.procs").write_text(str(os.getpid()))
+            self.group.rmdir()
+        except OSError:
+            pass
+
+
+def run_bare(notebook: dict, folder: Path, env: dict[str, str], cpu: CpuMeter) -> dict[str, float]:
     """Execute ``notebook`` bare in ``folder``; wall, CPU, and the seconds of its cells."""
     shutil.copytree(paths.student_dir(SLUG, default_version(SLUG)), folder)  # tests, kit_checks.py
     (folder / "nb.ipynb").write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
-    t0, c0 = time.perf_counter(), run_one.cpu_seconds()
+    t0, c0 = time.perf_counter(), cpu()
     proc = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                     f"--ExecutePreprocessor.kernel_name={paths.KERNEL_NAME}",
                     "--ExecutePreprocessor.timeout=-1", "--output", "executed.ipynb", "nb.ipynb"],
                    cwd=folder, env=env, capture_output=True)
     if proc.returncode:
         raise RuntimeError(f"bare execution failed: {proc.stderr.decode(errors='replace')[-1500:]}")
-    wall, cpu = time.perf_counter() - t0, run_one.cpu_seconds() - c0
+    wall, used = time.perf_counter() - t0, cpu() - c0
     cells = sum(cell_seconds(json.loads((folder / "executed.ipynb").read_text(encoding="utf-8"))))
-    return {"wall": wall, "cpu": cpu, "cells": cells, "startup": wall - cells}
+    return {"wall": wall, "cpu": used, "cells": cells, "startup": wall - cells}
 
 
-def run_kit(submission: Path, folder: Path, keras_home: Path) -> dict[str, float]:
+def run_kit(submission: Path, folder: Path, keras_home: Path, cpu: CpuMeter) -> dict[str, float]:
     """Grade ``submission`` with the kit; wall, CPU, the score and the seconds of each stage."""
     ag_zip = paths.autograder_zip(SLUG, default_version(SLUG))
     stages: dict[str, dict[str, float]] = {}
-    t0, c0 = time.perf_counter(), run_one.cpu_seconds()
+    t0, c0 = time.perf_counter(), cpu()
     res = run_one.grade_one(submission, ag_zip, folder, timeout=3600, keras_home=keras_home,
-                            stages=stages)
-    wall, cpu = time.perf_counter() - t0, run_one.cpu_seconds() - c0
+                            clock=run_one.StageClock(stages, cpu))
+    wall, used = time.perf_counter() - t0, cpu() - c0
     if res.status != "graded":
         raise RuntimeError(f"the kit did not grade the solution: {res.status} {res.reason}")
-    out = {"wall": wall, "cpu": cpu, "score": res.total, "possible": res.possible}
+    out = {"wall": wall, "cpu": used, "score": res.total, "possible": res.possible,
+           "peak_rss": res.peak_rss}
     for name, st in stages.items():
         out[f"{name}_wall"], out[f"{name}_cpu"] = st["wall"], st["cpu"]
     executed = json.loads((folder / "results" / EXECUTED_NOTEBOOK).read_text(encoding="utf-8"))
@@ -112,20 +166,23 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False) 
     kit: list[dict] = []
     log(f"overhead benchmark: the solution notebook, bare vs graded by the kit, {n} round(s), "
         "interleaved")
+    meter = CpuMeter().__enter__()
+    log(f"  CPU measured by {meter.source}")
     try:
         for i in range(n):
             order = ("bare", "kit") if i % 2 == 0 else ("kit", "bare")
             for what in order:
                 if what == "bare":
-                    r = run_bare(nb, tmp / f"bare{i}", env)
+                    r = run_bare(nb, tmp / f"bare{i}", env, meter)
                     bare.append(r)
                 else:
-                    r = run_kit(sub, tmp / f"kit{i}", home)
+                    r = run_kit(sub, tmp / f"kit{i}", home, meter)
                     kit.append(r)
                 log(f"  round {i + 1} {what:4}: CPU {r['cpu']:6.1f} s  wall {r['wall']:6.1f} s"
                     + (f"  score {r['score']:g}/{r['possible']:g}, networks by {r['networks']}"
                        if what == "kit" else ""))
     finally:
+        meter.__exit__()
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
     cpu_ratios = [k["cpu"] / b["cpu"] for b, k in zip(bare, kit, strict=True)]
@@ -151,6 +208,8 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False) 
     log(f"      {'otter setup, kernel start, tests':36} {'':8} {med(kit, 'otter_rest'):8.1f}")
     log(f"    {'clean check (fresh process)':38} {med(kit, 'clean_check_cpu'):8.1f} "
         f"{med(kit, 'clean_check_wall'):8.1f}")
+    log(f"  peak memory of the grading's process tree (otter stage, polled): "
+        f"{max(k['peak_rss'] for k in kit) / 2**30:.2f} GiB")
     log(f"  CPU ratio kit / bare: median {out['cpu_ratio_median']:.3f} "
         f"(rounds: {', '.join(f'{r:.3f}' for r in cpu_ratios)})")
     log(f"  wall ratio kit / bare: median {out['wall_ratio_median']:.3f} "
