@@ -179,7 +179,8 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False) 
                     r = run_kit(sub, tmp / f"kit{i}", home, meter)
                     kit.append(r)
                 log(f"  round {i + 1} {what:4}: CPU {r['cpu']:6.1f} s  wall {r['wall']:6.1f} s"
-                    + (f"  score {r['score']:g}/{r['possible']:g}, networks by {r['networks']}"
+                    + (f"  score {r['score']:g}/{r['possible']:g}, networks by {r['networks']}; "
+                       f"CPU otter stage {r['otter_cpu']:.1f} s, clean check {r['clean_check_cpu']:.1f} s"
                        if what == "kit" else ""))
     finally:
         meter.__exit__()
