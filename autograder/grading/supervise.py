@@ -73,9 +73,14 @@ def supervise(
     timeout: float | None,
     memory_limit: int | None,
     stop: threading.Event | None,
-    poll: float = 0.25,
+    poll: float = 1.0,
 ) -> tuple[int | None, str, int]:
-    """Wait for the stage; (exit code, why it was killed or "", peak tree RSS in bytes)."""
+    """Wait for the stage; (exit code, why it was killed or "", peak tree RSS in bytes).
+
+    The tree is polled once a second (each poll reads the tree from /proc: measured about 2 ms
+    of CPU with a TensorFlow kernel, which at 4 polls a second over a 5-minute grading was a few
+    seconds of the overhead); the end of the stage is seen at once (``wait``). Per process,
+    ``RLIMIT_DATA`` bounds memory between polls."""
     import psutil
 
     deadline = None if timeout is None else time.monotonic() + timeout
