@@ -111,7 +111,8 @@ def run_bare(notebook: dict, folder: Path, env: dict[str, str], cpu: CpuMeter) -
     t0, c0 = time.perf_counter(), cpu()
     proc = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                     f"--ExecutePreprocessor.kernel_name={paths.KERNEL_NAME}",
-                    "--ExecutePreprocessor.timeout=-1", "--allow-errors", "--output", "executed.ipynb", "nb.ipynb"],
+                    "--ExecutePreprocessor.timeout=-1", "--allow-errors", "--output", "executed.ipynb",
+                    "nb.ipynb"],
                    cwd=folder, env=env, capture_output=True)
     if proc.returncode:
         raise RuntimeError(f"bare execution failed: {proc.stderr.decode(errors='replace')[-1500:]}")
