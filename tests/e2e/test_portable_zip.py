@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,22 @@ def _scores(results: Path) -> tuple[float, float, str]:
     return sum(t["score"] for t in tests), sum(t["max_score"] for t in tests), str(out.get("output", ""))
 
 
+def _host_view() -> list[str]:
+    """bwrap over an empty root showing the host's top-level folders (read-only but HOME and
+    /tmp), so that /autograder is made in the sandbox's own root, never on the host."""
+    args = ["bwrap", "--die-with-parent"]
+    for name in sorted(os.listdir("/")):
+        path = f"/{name}"
+        if name in ("proc", "dev", "sys", "autograder"):
+            continue
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            writable = path in ("/tmp", str(Path.home()))
+            args += ["--bind" if writable else "--ro-bind", path, path]
+    return [*args, "--proc", "/proc", "--dev", "/dev"]
+
+
 def _gradescope(python: Path, source: Path, notebook: Path, root: Path) -> Path:
     """Grade ``notebook`` in otter's Gradescope layout under ``root``, bound onto /autograder."""
     for sub in ("submission", "results"):
@@ -90,7 +107,7 @@ def _gradescope(python: Path, source: Path, notebook: Path, root: Path) -> Path:
     shutil.copytree(source, root / "source")
     shutil.copy(notebook, root / "submission" / f"{SLUG}.ipynb")
     (root / "submission_metadata.json").write_text("{}", encoding="utf-8")
-    cmd = ["bwrap", "--dev-bind", "/", "/", "--bind", str(root), "/autograder", "--chdir", "/autograder",
+    cmd = [*_host_view(), "--bind", str(root), "/autograder", "--chdir", "/autograder",
            "--", str(python), "/autograder/source/run_otter.py"]
     proc = subprocess.run(cmd, env=_env(python), capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
