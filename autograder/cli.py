@@ -158,6 +158,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.fairness:
         return fairness.fairness(args.seeds, args.threads)
+    if args.overhead:
+        from autograder.tools import overhead
+
+        overhead.bench_overhead(args.overhead)
+        return 0
     return bench.main(args)
 
 
@@ -282,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also grade N copies of the solution: kit vs a loop of `otter run`")
     b.add_argument("--sandbox", type=int, default=0, metavar="N",
                    help="also grade the solution N times with and without the sandbox (overhead)")
+    b.add_argument("--overhead", type=int, default=0, metavar="N",
+                   help="instead: the solution executed bare vs graded by the kit, interleaved N "
+                        "times: CPU and wall, median ratio, time per stage")
     b.add_argument("--fairness", action="store_true",
                    help="instead: run the solution per seed and thread setting, cross-check readings")
     b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])

@@ -204,7 +204,9 @@ def _decode(name: str, rec: Any, folder: Path) -> Any:
     if kind == "function":
         return ExportedFunction(tname)
     if kind == "model":
-        return _load_model(rec["config"], _safe_file(folder, f"{name}.weights.h5"))
+        config = rec["config"]
+        _only_keras_modules(config)
+        return _PendingModel(config, _safe_file(folder, f"{name}.weights.h5"))
     return Unreadable(tname, f"value of kind {kind!r}: {str(rec.get('error', ''))[:200]}")
 
 
@@ -212,11 +214,72 @@ class _Missing:
     pass
 
 
+@dataclass(frozen=True)
+class _PendingModel:
+    """An exported network not yet rebuilt: with NumPy, or with Keras if one needs it."""
+
+    config: Any
+    weights: Path
+
+
+#: How the clean check evaluated the exported networks (``networks`` in its result).
+NUMPY, KERAS, NO_NETWORKS = "numpy", "keras", "none"
+
+
+def _rebuild_models(env: dict[str, Any], problems: list[str], use_numpy: bool) -> tuple[str, str]:
+    """Rebuild every pending network in ``env``; return (path taken, why Keras was needed).
+
+    All with NumPy (``numpy_net``) when every network is made of layers it knows, otherwise all
+    with Keras in safe mode: the tests then see one kind of model.
+    """
+    pending = {n: v for n, v in env.items() if isinstance(v, _PendingModel)}
+    if not pending:
+        return NO_NETWORKS, ""
+    built: dict[str, Any] = {}
+    why = "" if use_numpy else "NumPy evaluation switched off"
+    if use_numpy:
+        from autograder.grading import numpy_net
+
+        for name, p in pending.items():
+            try:
+                built[name] = numpy_net.build(p.config, p.weights)
+            except numpy_net.Unsupported as exc:
+                why = f"{name}: {exc}"
+                break
+            except Exception as exc:  # weights that do not fit the config: the value is unusable
+                problems.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+                built[name] = Unreadable("model", "could not be read back")
+    path = NUMPY
+    if why:
+        path, built = KERAS, {}
+        for name, p in pending.items():
+            try:
+                built[name] = _load_model(p.config, p.weights)
+            except Exception as exc:
+                problems.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+                built[name] = Unreadable("model", "could not be read back")
+    env.update(built)
+    return path, why
+
+
 _MISSING = _Missing()
 
 
-def load_environment(folder: Path) -> tuple[dict[str, Any], list[str]]:
+def load_environment(folder: Path, *, use_numpy: bool = True) -> tuple[dict[str, Any], list[str]]:
     """Rebuild the tested variables from ``folder``; return (environment, problems)."""
+    env, problems, _, _ = load_environment_path(folder, use_numpy=use_numpy)
+    return env, problems
+
+
+def load_environment_path(folder: Path, *, use_numpy: bool = True
+                          ) -> tuple[dict[str, Any], list[str], str, str]:
+    """``load_environment`` and how the networks were rebuilt: (env, problems, path, why Keras)."""
+    env, problems = _decode_all(folder)
+    path, why = _rebuild_models(env, problems, use_numpy)
+    return env, problems, path, why
+
+
+def _decode_all(folder: Path) -> tuple[dict[str, Any], list[str]]:
     env_path = folder / ENV_FILE
     problems: list[str] = []
     if not env_path.is_file() or env_path.is_symlink():
@@ -244,12 +307,14 @@ def load_environment(folder: Path) -> tuple[dict[str, Any], list[str]]:
     return env, problems
 
 
-def _keras_model_type() -> type:
-    """``keras.Model`` if a model was rebuilt (only ``_load_model`` imports Keras), else a type
-    nothing is an instance of: a submission without networks is checked without loading
-    TensorFlow."""
+def _keras_model_type() -> tuple[type, ...]:
+    """The rebuilt networks' types: ``numpy_net.NumpyModel``, and ``keras.Model`` if Keras was
+    loaded (only ``_load_model`` imports it): a submission whose networks NumPy evaluates is
+    checked without loading TensorFlow."""
+    from autograder.grading.numpy_net import NumpyModel
+
     keras = sys.modules.get("keras")
-    return keras.Model if keras is not None else type("NoModel", (), {})
+    return (NumpyModel,) if keras is None else (NumpyModel, keras.Model)
 
 
 def check_histories(env: dict[str, Any], params: dict[str, Any]) -> list[str]:
@@ -312,22 +377,39 @@ def _takes_function(case: Any, env: dict[str, Any]) -> bool:
 
 
 def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any],
-                recorded: dict[str, dict[str, list[float]]] | None = None) -> dict[str, Any]:
+                recorded: dict[str, dict[str, list[float]]] | None = None, *,
+                use_numpy: bool = True) -> dict[str, Any]:
     """Run every otter test file against the rebuilt environment; Gradescope-style result.
 
     ``recorded``: the curves recorded in the submitted notebook (``recorded.STUDENT_CURVES``);
     a regenerated history is replaced by its record when the two agree within ``curve_band``.
+    The networks are evaluated with NumPy when all their layers are known (the tests then see
+    ``numpy_net.keras_view`` as ``keras``), else with Keras; ``networks`` in the result says which.
     """
-    from otter.test_files import ExceptionTestFile
+    from contextlib import nullcontext
 
-    env, problems = load_environment(artifacts)
+    from autograder.grading.numpy_net import keras_view
+
+    ExceptionTestFile = otter_test_files().ExceptionTestFile  # noqa: N806 - otter's class
+
+    env, problems, path, why = load_environment_path(artifacts, use_numpy=use_numpy)
+    with keras_view() if path == NUMPY else nullcontext():
+        result = _grade_env(env, problems, tests_dir, params, recorded, ExceptionTestFile)
+    result["networks"] = path
+    if why:
+        result["notes"].append(f"networks evaluated with Keras ({why})")
+    return result
+
+
+def _grade_env(env: dict[str, Any], problems: list[str], tests_dir: Path, params: dict[str, Any],
+               recorded: dict[str, dict[str, list[float]]] | None, test_file: type) -> dict[str, Any]:
     problems += [f"forged history? {n}" for n in check_histories(env, params)]
     band = float(params.get("curve_band", 0.0))
     flags, notes, differences = recorded_mod.reconcile_all(env, recorded or {}, band, usable_histories(env))
     problems += flags
     tests, gradescope = [], []
     for path in sorted(tests_dir.glob("*.py")):
-        tf = ExceptionTestFile.from_file(str(path))
+        tf = test_file.from_file(str(path))
         # A public check that calls a notebook function (build_network(4)) ran in the kernel
         # already and carries no points; here it could only fail, so it is left out.
         tf.test_cases = [tc for tc in tf.test_cases
@@ -343,6 +425,29 @@ def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any],
             "test_accuracy": measured_test_accuracy(env),
             "curves": curve_summary(env, params, usable_histories(env), differences),
             "gradescope": {"score": total, "tests": gradescope}}
+
+
+def otter_test_files():
+    """``otter.test_files`` (what runs a test file), without running ``otter/__init__.py``.
+
+    Importing any part of otter runs its package ``__init__``, which imports otter's whole API
+    (nbconvert, the exporters, ...): about a second of CPU the clean check does not need. When
+    otter is not imported yet, its package is registered bare (its path, no ``__init__``) and
+    only the test-file modules load; where otter is already imported, it is used as it is.
+    """
+    import importlib.machinery
+    import importlib.util
+
+    if "otter" not in sys.modules:
+        spec = importlib.util.find_spec("otter")
+        if spec is not None and spec.submodule_search_locations:
+            bare = importlib.util.module_from_spec(
+                importlib.machinery.ModuleSpec("otter", None, is_package=True))
+            bare.__path__ = list(spec.submodule_search_locations)
+            sys.modules["otter"] = bare
+    import otter.test_files
+
+    return otter.test_files
 
 
 def usable_histories(env: dict[str, Any]) -> list[str]:
@@ -387,8 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     from autograder import params as params_mod
 
     args = sys.argv[1:] if argv is None else argv
+    use_numpy = "--keras" not in args  # --keras: rebuild the networks with Keras (comparisons)
+    args = [a for a in args if a != "--keras"]
     if len(args) != 2:
-        print("usage: python -m autograder.grading.clean_check PRIVATE ARTIFACTS", file=sys.stderr)
+        print("usage: python -m autograder.grading.clean_check [--keras] PRIVATE ARTIFACTS",
+              file=sys.stderr)
         return 2
     private, artifacts = Path(args[0]), Path(args[1])
     params_file = private / PARAMS_FILE
@@ -396,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(private)
     sys.path.insert(0, str(private / "source" / "files"))  # kit_checks.py, for the public tests
     params = params_mod.load(params_file) if params_file.is_file() else {}
-    result = grade_clean(artifacts, private / "tests", params, read_recorded(private))
+    result = grade_clean(artifacts, private / "tests", params, read_recorded(private),
+                         use_numpy=use_numpy)
     (private / "clean.json").write_text(json.dumps(result, ensure_ascii=False, indent=1),
                                         encoding="utf-8")
     return 0

@@ -17,13 +17,15 @@ PLUGIN = f"{__name__}.SaveExecutedNotebook"
 
 
 def add_plugin(config_path: Path, seed: int | None = None) -> None:
-    """Ask otter to run ``SaveExecutedNotebook`` after grading (the kit's own, trusted code);
-    set the seed otter assigns before every cell when ``seed`` is given."""
+    """Ask otter to run ``SaveExecutedNotebook`` after grading (the kit's own, trusted code),
+    not the zip's ``CleanCheck`` (the kit runs the clean check as its own stage); set the seed
+    otter assigns before every cell when ``seed`` is given."""
     config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
     if seed is not None:
         config["seed"] = int(seed)
         config.setdefault("seed_variable", "SEED")
-    plugins = list(config.get("plugins", []))
+    # the kit's own grading runs the clean check itself, outside the sandbox of the kernel
+    plugins = [p for p in config.get("plugins", []) if p != CLEAN_PLUGIN]
     if PLUGIN not in plugins:
         plugins.append(PLUGIN)
     config["plugins"] = plugins
@@ -34,6 +36,8 @@ def __getattr__(name: str):
     """``SaveExecutedNotebook`` is built on first use, so importing this module stays light."""
     if name == "SaveExecutedNotebook":
         return _save_executed_plugin()
+    if name == "CleanCheck":
+        return _clean_check_plugin()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -60,3 +64,124 @@ def _save_executed_plugin() -> type:
                 pass
 
     return SaveExecutedNotebook
+
+
+# --------------------------------------------------------------------------- the zip's own plugin
+
+#: The plugin the published autograder zip names in its ``otter_config.json``: under plain
+#: ``otter run`` and on Gradescope the score comes from the kit's clean check, not the kernel.
+CLEAN_PLUGIN = f"{__name__}.CleanCheck"
+
+
+def _clean_check_plugin() -> type:
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from otter.plugins import AbstractOtterPlugin
+
+    from autograder.grading import export
+    from autograder.notebook import read_json_notebook, recorded_curves, stamp_of
+    from autograder.params import ENV_VAR, PARAMS_FILE
+
+    class _CleanTest:
+        """One test file's result as the clean check measured it (what otter reports)."""
+
+        def __init__(self, t: dict) -> None:
+            self.name, self.score, self.possible = str(t["name"]), float(t["score"]), float(t["max_score"])
+            self._output = str(t.get("output", ""))
+            self.all_public = False
+            self.passed_all_public = bool(t.get("public_passed", True))
+
+        def summary(self, public_only: bool = False) -> str:
+            return "" if public_only else self._output
+
+    class CleanCheck(AbstractOtterPlugin):
+        """otter plugin: the kit's two-stage grading inside otter's own runner.
+
+        ``before_grading``: the full tests move to a private folder; the kernel keeps the public
+        ones. ``before_execution``: the kit's export cell is appended. ``after_grading``: the
+        clean check runs in a fresh process (in bubblewrap where it works) on the exported
+        values, and its scores replace the kernel's.
+        """
+
+        def before_grading(self, ag_config) -> None:
+            sub = Path(self.submission_path).resolve()
+            self.private = Path(tempfile.mkdtemp(prefix="fmnist-kit-clean-"))
+            tests = sub.parent / "tests"
+            shutil.copytree(tests, self.private / "tests")
+            shutil.rmtree(tests)
+            export.public_tests(self.private / "tests", tests)
+            files = sub.parent.parent / "source" / "files"
+            if (files / PARAMS_FILE).is_file():
+                shutil.copy(files / PARAMS_FILE, self.private / PARAMS_FILE)
+            if files.is_dir():
+                shutil.copytree(files, self.private / "source" / "files")
+            nb = read_json_notebook(sub)
+            from autograder.grading import recorded
+
+            (self.private / recorded.STUDENT_CURVES).write_text(json.dumps(recorded_curves(nb)),
+                                                                  encoding="utf-8")
+            self.stamp_problem = _stamp_problem(stamp_of(nb), self.private / PARAMS_FILE)
+
+        def before_execution(self, nb):
+            import nbformat
+
+            names = export.required_names(self.private / "tests")
+            nb.cells.append(nbformat.v4.new_code_cell(export.export_cell(names)))
+            return nb
+
+        def after_grading(self, results) -> None:
+            artifacts = Path(self.submission_path).resolve().parent / export.ARTIFACTS
+            if not artifacts.is_dir() or artifacts.is_symlink():
+                artifacts = self.private / "no_artifacts"
+                artifacts.mkdir(exist_ok=True)
+            clean = _run_clean_check(self.private, artifacts)
+            tests = [_CleanTest(t) for t in clean["tests"]]
+            if self.stamp_problem:
+                for t in tests:
+                    t.score = 0.0
+            results.results = {t.name: t for t in tests}
+            lines = [self.stamp_problem] if self.stamp_problem else []
+            lines += [f"flag: {p}" for p in clean.get("problems", [])]
+            lines.append(f"fmnist-kit clean check: networks evaluated by {clean.get('networks', '?')}")
+            results.set_output("\n".join(lines))
+            shutil.rmtree(self.private, ignore_errors=True)
+
+    def _stamp_problem(stamp: dict, params_file: Path) -> str:
+        """The version stamp of the notebook against the release's: "" when they agree."""
+        try:
+            release = json.loads(params_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return ""
+        want, got = str(release.get("version", "")), str(stamp.get("version", ""))
+        if want and got and got != want:
+            return (f"wrong version: this notebook is version {got}, this autograder grades version "
+                    f"{want}: score 0 (grade it with the autograder of version {got})")
+        return ""
+
+    def _run_clean_check(private: Path, artifacts: Path) -> dict:
+        from autograder.grading import sandbox
+
+        env = dict(os.environ, **{ENV_VAR: str(private / PARAMS_FILE)}, MPLBACKEND="Agg")
+        argv = [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)]
+        if sandbox.probe().available:
+            keras_home = env.get("KERAS_HOME")
+            ro = [artifacts.resolve()] + ([Path(keras_home)] if keras_home else [])
+            from autograder import data
+
+            try:
+                ro.append(data.source_dir().resolve())
+            except Exception:
+                pass
+            argv = sandbox.command(argv, workdir=private, readonly=[p for p in ro if p.exists()], env=env)
+        proc = subprocess.run(argv, cwd=private, env=env, capture_output=True, text=True, timeout=600)
+        out = private / "clean.json"
+        if proc.returncode or not out.is_file():
+            raise RuntimeError(f"the kit's clean check failed (exit {proc.returncode}): "
+                               f"{proc.stderr[-2000:]}")
+        return json.loads(out.read_text(encoding="utf-8"))
+
+    return CleanCheck

@@ -15,6 +15,7 @@ code wrote is unpickled or followed through a symlink.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -187,6 +188,7 @@ def grade_one(
     env: dict[str, str] | None = None,
     sandboxed: bool = True,
     seed: int | None = None,
+    clock: StageClock | None = None,
 ) -> GradeResult:
     """Grade one notebook; never raises for a bad submission (the status says what happened).
 
@@ -200,23 +202,27 @@ def grade_one(
     and a per-process cap misses a notebook that forks. ``stop`` set by the caller (Ctrl-C)
     kills the tree and returns status ``interrupted``. ``seed`` replaces the autograder's seed
     (otter assigns ``SEED = <seed>`` before every cell): per-student variants and the gate.
+    ``clock``, if given, records the wall and CPU seconds of each stage (the benchmark's).
     """
+    clock = clock or StageClock(None)
     start = time.monotonic()
     workdir = Path(workdir).resolve()  # the worker runs with the folder as its cwd: no relative paths
     nb, status, reason = check_notebook(submission)
     if nb is None:
         return GradeResult(submission=str(submission), status=status, reason=reason)
     home = keras_home if keras_home is not None else data.provide_keras_cache()
-    prepare(submission, nb, autograder_zip, workdir, seed=seed)
+    with clock("prepare"):
+        prepare(submission, nb, autograder_zip, workdir, seed=seed)
     private = private_dir(workdir)
     run_env = grading_env(home)
     run_env.update(env or {})
     run_env[WORKDIR_MARKER] = str(workdir.resolve())
     readonly = [data.source_dir().resolve()]
-    stage_a = run_stage(
-        [sys.executable, "-m", "autograder.grading.worker", str(workdir)], workdir=workdir,
-        log=private / "grading.log", env=run_env, readonly=readonly, timeout=timeout,
-        memory_limit=memory_limit, stop=stop, sandboxed=sandboxed)
+    with clock("otter"):
+        stage_a = run_stage(
+            [sys.executable, "-m", "autograder.grading.worker", str(workdir)], workdir=workdir,
+            log=private / "grading.log", env=run_env, readonly=readonly, timeout=timeout,
+            memory_limit=memory_limit, stop=stop, sandboxed=sandboxed)
     rc, why, peak = stage_a.returncode, stage_a.killed, stage_a.peak_rss
 
     def res(status: str, reason: str = "", questions: list[QuestionResult] | None = None,
@@ -246,11 +252,12 @@ def grade_one(
     if not own_dir(workdir, artifacts):
         artifacts = private / "no_artifacts"  # missing or planted: grade as "nothing exported"
         artifacts.mkdir(exist_ok=True)
-    stage_b = run_stage(
-        [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)],
-        workdir=private, log=private / "clean_check.log", env=clean_env,
-        readonly=[*readonly, artifacts.resolve()], timeout=CLEAN_TIMEOUT, memory_limit=memory_limit,
-        stop=stop, sandboxed=sandboxed)
+    with clock("clean_check"):
+        stage_b = run_stage(
+            [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)],
+            workdir=private, log=private / "clean_check.log", env=clean_env,
+            readonly=[*readonly, artifacts.resolve()], timeout=CLEAN_TIMEOUT,
+            memory_limit=memory_limit, stop=stop, sandboxed=sandboxed)
     rc, why = stage_b.returncode, stage_b.killed
     if why == "stop":
         return res(INTERRUPTED, "the batch was interrupted")
@@ -272,6 +279,41 @@ def grade_one(
     (private / "results.json").write_text(json.dumps(clean.get("gradescope", {"tests": clean["tests"]}),
                                                      ensure_ascii=False, indent=1), encoding="utf-8")
     return res(GRADED, "", questions, flags, [str(n) for n in clean.get("notes", [])])
+
+
+class StageClock:
+    """Wall and CPU seconds of named stages, into ``into`` (nothing when it is None).
+
+    ``cpu``: a clock of the CPU seconds the grading used so far; by default this process's and
+    its reaped children's (``getrusage``), which misses what a sandbox's own init reaps: the
+    benchmark passes the CPU usage of a control group instead (``tools.overhead``).
+    """
+
+    def __init__(self, into: dict[str, dict[str, float]] | None, cpu=None) -> None:
+        self.into = into
+        self.cpu = cpu or cpu_seconds
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        if self.into is None:
+            yield
+            return
+        t0, c0 = time.perf_counter(), self.cpu()
+        try:
+            yield
+        finally:
+            self.into[name] = {"wall": time.perf_counter() - t0, "cpu": self.cpu() - c0}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have been waited for."""
+    import resource
+
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total
 
 
 def own_file(workdir: Path, path: Path) -> bool:

@@ -73,9 +73,14 @@ def supervise(
     timeout: float | None,
     memory_limit: int | None,
     stop: threading.Event | None,
-    poll: float = 0.25,
+    poll: float = 1.0,
 ) -> tuple[int | None, str, int]:
-    """Wait for the stage; (exit code, why it was killed or "", peak tree RSS in bytes)."""
+    """Wait for the stage; (exit code, why it was killed or "", peak tree RSS in bytes).
+
+    The tree is polled once a second (each poll reads the tree from /proc: measured about 2 ms
+    of CPU with a TensorFlow kernel, which at 4 polls a second over a 5-minute grading was a few
+    seconds of the overhead); the end of the stage is seen at once (``wait``). Per process,
+    ``RLIMIT_DATA`` bounds memory between polls."""
     import psutil
 
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -131,7 +136,44 @@ def marked_processes(workdir_prefix: str, psutil=None) -> list:
     return found
 
 
+def _proc_descendants(pid: int) -> list[int] | None:
+    """``pid`` and its descendants from ``/proc/<pid>/task/<tid>/children`` (Linux), or None
+    where the kernel does not offer that file. Reading the tree this way touches only its own
+    processes; ``psutil``'s ``children()`` reads every process of the machine on each poll."""
+    if not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+        return None
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except (OSError, ValueError):
+                continue
+    return out
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def _tree_rss(pid: int, psutil) -> int:
+    """Resident memory of ``pid``'s whole tree, in bytes."""
+    pids = _proc_descendants(pid)
+    if pids is not None:
+        total = 0
+        for p in pids:
+            try:
+                with open(f"/proc/{p}/statm") as f:
+                    total += int(f.read().split()[1]) * _PAGE
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
     total = 0
     try:
         parent = psutil.Process(pid)

@@ -195,10 +195,13 @@ def write_zip(dest: Path | io.BytesIO, entries: list[tuple[str, bytes]],
 
 
 def repack_zip(src: Path, dest: Path) -> None:
-    """Rewrite a zip reproducibly (sorted entries, fixed dates and modes)."""
+    """Rewrite otter's zip reproducibly (sorted entries, fixed dates and modes), made portable:
+    the kit's requirements, its grading code and the clean-check plugin (``portable``)."""
+    from autograder.release.portable import portable_entries
+
     with zipfile.ZipFile(src) as zin:
         entries = [(info.filename, zin.read(info)) for info in zin.infolist() if not info.is_dir()]
-    write_zip(dest, entries, executable=("run_autograder",))
+    write_zip(dest, portable_entries(entries), executable=("run_autograder", "setup.sh"))
 
 
 def sha256(data: bytes) -> str:

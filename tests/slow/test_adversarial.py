@@ -7,7 +7,8 @@ can read what each probe found). A case the kit is known to get wrong carries ``
 is a strict xfail: it turns into a failure the day the gap is closed, so the mark gets removed.
 
 The forged-score demonstration: a notebook that makes every otter test pass in its own kernel
-scores full marks under plain ``otter run`` and 0 with the kit.
+scores full marks under plain ``otter run`` with otter's own zip (the published one without the
+kit's ``CleanCheck`` plugin) and 0 with the kit and with the published zip itself.
 """
 
 from __future__ import annotations
@@ -240,23 +241,46 @@ def forged_notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _without_clean_plugin(src: Path, dest: Path) -> Path:
+    """The published zip as otter alone would grade with it: the kit's CleanCheck plugin removed."""
+    import zipfile
+
+    from autograder.grading.otter_plugin import CLEAN_PLUGIN
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
+        for info in zin.infolist():
+            payload = zin.read(info)
+            if info.filename == "otter_config.json":
+                config = json.loads(payload)
+                config["plugins"] = [p for p in config.get("plugins", []) if p != CLEAN_PLUGIN]
+                payload = json.dumps(config).encode()
+            zout.writestr(info, payload)
+    return dest
+
+
 @pytest.mark.e2e
 def test_forged_score_fools_plain_otter_run(forged_notebook: Path):
-    """Does the notebook that patches otter's checker score full marks under plain `otter run`?
+    """Does the notebook that patches otter's checker score full marks under plain `otter run`
+    with otter's own grading (the zip without the kit's plugin), and 0 with the published zip?
 
     Plain ``otter run`` runs the student's code on the host: done here only with this known notebook.
     """
-    dest = forged_notebook.parent / "otter-run"
-    dest.mkdir()
     env = run_one.grading_env(data.provide_keras_cache())
     otter = Path(sys.executable).parent / "otter"
-    proc = subprocess.run([str(otter), "run", "-a", str(paths.autograder_zip(SLUG, VERSION)), "-o", str(dest),
-                           str(forged_notebook)], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    results = json.loads((dest / "results.json").read_text(encoding="utf-8"))
-    tests = [t for t in results["tests"] if "max_score" in t]
-    assert len(tests) == 12
-    assert sum(t["score"] for t in tests) == sum(t["max_score"] for t in tests) == 24
+    published = paths.autograder_zip(SLUG, VERSION)
+    scores = {}
+    plain = _without_clean_plugin(published, forged_notebook.parent / "plain.zip")
+    for name, ag_zip in (("otter alone", plain), ("published", published)):
+        dest = forged_notebook.parent / name.replace(" ", "-")
+        dest.mkdir()
+        proc = subprocess.run([str(otter), "run", "-a", str(ag_zip), "-o", str(dest), str(forged_notebook)],
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        results = json.loads((dest / "results.json").read_text(encoding="utf-8"))
+        tests = [t for t in results["tests"] if "max_score" in t]
+        assert len(tests) == 12 and sum(t["max_score"] for t in tests) == 24
+        scores[name] = sum(t["score"] for t in tests)
+    assert scores == {"otter alone": 24, "published": 0}
 
 
 @pytest.mark.e2e

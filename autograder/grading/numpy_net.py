@@ -1,0 +1,342 @@
+"""The exercise's networks evaluated from their exported config and weights with NumPy alone.
+
+The clean check must score the six exported networks without importing TensorFlow (3-6 s of
+CPU on every grading). The networks this exercise builds are Sequential stacks of ``Flatten``,
+``Dense``, ``Dropout``, ``Reshape`` and augmentation layers that are the identity at inference
+(``RandomTranslation``, ``RandomZoom``, ...). ``build`` rebuilds such a network as a
+``NumpyModel``: the attributes the kit's checks read (``layers``, ``units``, ``activation``,
+``rate``, ``input_shape``, ``output_shape``, ``count_params``, ``predict``) behave as Keras's
+do, and ``predict`` computes what Keras's does, in float32. Any other layer, option or model
+kind raises ``Unsupported``: the caller then rebuilds with Keras in safe mode instead.
+
+``keras_view`` is the namespace the tests see as ``keras`` (and ``tensorflow.keras``) while
+NumPy models are graded: ``keras.Model`` is ``NumpyModel``, ``keras.layers.Dense`` this module's
+``Dense`` and so on. It exists only inside the clean process, which runs no student code.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_WEIGHTS = 50_000_000  # elements: far above the exercise's largest network (~470,000)
+
+
+class Unsupported(Exception):
+    """The network uses something this evaluator does not know: rebuild it with Keras."""
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _linear(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+for _f, _n in ((_relu, "relu"), (_softmax, "softmax"), (_sigmoid, "sigmoid"), (_linear, "linear")):
+    _f.__name__ = _n
+ACTIVATIONS = {"relu": _relu, "softmax": _softmax, "sigmoid": _sigmoid, "linear": _linear,
+               "tanh": np.tanh, None: _linear}
+
+
+class Layer:
+    """A layer as the checks see it: its name, its weights, what it does to a batch."""
+
+    weights_count = 0  # how many arrays Keras saves for it
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.name = str(config.get("name", type(self).__name__.lower()))
+        self.weights: list[np.ndarray] = []
+
+    def output_shape_for(self, shape: tuple) -> tuple:
+        return shape
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.copy() for w in self.weights]
+
+
+class Flatten(Layer):
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        if config.get("data_format") not in (None, "channels_last"):
+            raise Unsupported("Flatten with data_format channels_first")
+
+    def output_shape_for(self, shape: tuple) -> tuple:
+        return (shape[0], math.prod(shape[1:]))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(len(x), -1)
+
+
+class Reshape(Layer):
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        target = config.get("target_shape")
+        if not isinstance(target, list | tuple) or not all(isinstance(d, int) and d > 0 for d in target):
+            raise Unsupported(f"Reshape to {target!r}")
+        self.target_shape = tuple(target)
+
+    def output_shape_for(self, shape: tuple) -> tuple:
+        if math.prod(shape[1:]) != math.prod(self.target_shape):
+            raise ValueError(f"cannot reshape {shape[1:]} to {self.target_shape}")
+        return (shape[0], *self.target_shape)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(len(x), *self.target_shape)
+
+
+class Dropout(Layer):
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.rate = float(config.get("rate", 0.0))
+        if config.get("noise_shape") is not None:
+            raise Unsupported("Dropout with noise_shape")
+
+
+class Dense(Layer):
+    weights_count = 2
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.units = int(config["units"])
+        act = config.get("activation")
+        if not (act is None or isinstance(act, str)) or act not in ACTIVATIONS:
+            raise Unsupported(f"Dense activation {act!r}")
+        self.activation = ACTIVATIONS[act]
+        self.use_bias = bool(config.get("use_bias", True))
+        self.weights_count = 2 if self.use_bias else 1
+        if config.get("lora_rank"):
+            raise Unsupported("Dense with LoRA")
+
+    def output_shape_for(self, shape: tuple) -> tuple:
+        if len(shape) != 2:
+            raise Unsupported(f"Dense on a {len(shape) - 1}-dimensional input")
+        self.input_dim = shape[1]
+        return (shape[0], self.units)
+
+    def set_weights(self, arrays: list[np.ndarray]) -> None:
+        kernel = arrays[0]
+        if kernel.shape != (self.input_dim, self.units):
+            raise ValueError(f"{self.name}: kernel of shape {kernel.shape}, expected "
+                             f"{(self.input_dim, self.units)}")
+        if self.use_bias and arrays[1].shape != (self.units,):
+            raise ValueError(f"{self.name}: bias of shape {arrays[1].shape}, expected {(self.units,)}")
+        self.weights = [a.astype(np.float32) for a in arrays]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = x @ self.weights[0]
+        if self.use_bias:
+            y = y + self.weights[1]
+        return self.activation(y)
+
+
+class _IdentityAtInference(Layer):
+    """A layer whose inference output is its input (noise and augmentation only in training)."""
+
+
+def _identity(name: str) -> type:
+    return type(name, (_IdentityAtInference,), {})
+
+
+# Keras's augmentation and noise layers return their input unchanged when not training
+# (``predict``); the ones that resize or crop (RandomCrop, Resizing) are not here.
+IDENTITY_LAYERS = ("RandomTranslation", "RandomZoom", "RandomRotation", "RandomFlip",
+                   "RandomContrast", "RandomBrightness", "GaussianNoise", "GaussianDropout",
+                   "AlphaDropout", "ActivityRegularization")
+LAYERS: dict[str, type] = {"Flatten": Flatten, "Reshape": Reshape, "Dropout": Dropout, "Dense": Dense,
+                           **{n: _identity(n) for n in IDENTITY_LAYERS}}
+
+
+class NumpyModel:
+    """A Sequential network rebuilt from its exported config and weights (see the module)."""
+
+    def __init__(self, name: str, input_shape: tuple, layers: list[Layer]) -> None:
+        self.name = name
+        self.input_shape = input_shape
+        self.layers = layers
+        shape = input_shape
+        for layer in layers:
+            shape = layer.output_shape_for(shape)
+        self.output_shape = shape
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def predict(self, x: Any, batch_size: int | None = 32, verbose: Any = None, **_: Any) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.shape[1:] != self.input_shape[1:]:
+            raise ValueError(f"input of shape {x.shape[1:]}, the network expects {self.input_shape[1:]}")
+        step = max(int(batch_size or 32), 1000)  # the batch size does not change the result
+        out = []
+        for i in range(0, len(x), step):
+            y = x[i:i + step]
+            for layer in self.layers:
+                y = layer(y)
+            out.append(y)
+        return np.concatenate(out) if out else np.zeros((0, *self.output_shape[1:]), np.float32)
+
+    def __repr__(self) -> str:
+        return f"<NumpyModel {self.name}: {', '.join(type(la).__name__ for la in self.layers)}>"
+
+
+def _layers_of(config: Any) -> tuple[str, tuple, list[dict]]:
+    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
+        kind = config.get("class_name") if isinstance(config, dict) else config
+        raise Unsupported(f"model kind {str(kind)[:60]}")
+    inner = config.get("config") or {}
+    specs = inner.get("layers")
+    if not isinstance(specs, list) or not specs:
+        raise Unsupported("a Sequential model without layers")
+    input_shape = None
+    layers = []
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+            raise Unsupported("a malformed layer")
+        cls, cfg = spec.get("class_name"), spec["config"]
+        if cfg.get("dtype") not in (None, "float32") and not _float32_policy(cfg.get("dtype")):
+            raise Unsupported(f"layer {cls} with dtype {str(cfg.get('dtype'))[:60]}")
+        if cls == "InputLayer" and i == 0:
+            shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
+            input_shape = tuple(shape) if isinstance(shape, list) else None
+            continue
+        layers.append(spec)
+    if input_shape is None:
+        build = config.get("build_config") or {}
+        shape = build.get("input_shape") if isinstance(build, dict) else None
+        input_shape = tuple(shape) if isinstance(shape, list) else None
+    if input_shape is None or input_shape[0] is not None or not all(
+            isinstance(d, int) and d > 0 for d in input_shape[1:]):
+        raise Unsupported(f"input shape {input_shape!r}")
+    return str(inner.get("name", "sequential")), input_shape, layers
+
+
+def _float32_policy(dtype: Any) -> bool:
+    """Keras 3 writes the dtype policy as {"class_name": "DTypePolicy", "config": {"name": ...}}."""
+    return (isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy"
+            and isinstance(dtype.get("config"), dict) and dtype["config"].get("name") == "float32")
+
+
+def _weight_groups(path: Path) -> list[list[np.ndarray]]:
+    """The arrays of each layer with weights, in the model's layer order (Keras 3 layout)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        root = f.get("layers")
+        if root is None:
+            raise ValueError("the weights file has no layers")
+        groups = []
+        for name in root:  # h5py lists in creation order only if tracked; Keras names sort
+            group = root[name]
+            vars_ = group.get("vars") if isinstance(group, h5py.Group) else None
+            if vars_ is None or not len(vars_):
+                continue
+            arrays = []
+            for k in sorted(vars_, key=int):
+                ds = vars_[k]
+                if not isinstance(ds, h5py.Dataset) or ds.dtype.kind != "f" or ds.size > MAX_WEIGHTS:
+                    raise ValueError(f"weights of {name} are not plain float arrays")
+                arrays.append(np.asarray(ds[()]))
+            groups.append((name, arrays))
+    return groups
+
+
+def _snake(name: str) -> str:
+    """Keras's ``naming.to_snake_case`` for a plain class name (RandomZoom -> random_zoom)."""
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def build(config: Any, weights: Path) -> NumpyModel:
+    """Rebuild a Sequential network of known layers; ``Unsupported`` for anything else,
+    ``ValueError`` for weights that do not fit the config."""
+    name, input_shape, specs = _layers_of(config)
+    layers = []
+    for spec in specs:
+        cls = spec.get("class_name")
+        if cls not in LAYERS:
+            raise Unsupported(f"layer {str(cls)[:60]}")
+        layers.append(LAYERS[cls](spec["config"]))
+    model = NumpyModel(name, input_shape, layers)
+    # Keras 3 names a layer's group in the weights file after its class, numbered in order
+    # (dense, dense_1, ...), not after the layer's own name.
+    used: dict[str, int] = {}
+    expected = []
+    for layer in layers:
+        base = _snake(type(layer).__name__)
+        used[base] = used.get(base, -1) + 1
+        if layer.weights_count:
+            expected.append((base if used[base] == 0 else f"{base}_{used[base]}", layer))
+    by_name = dict(_weight_groups(weights))
+    if set(by_name) != {n for n, _ in expected}:
+        raise ValueError(f"the weights file holds {sorted(by_name)[:10]}, the config's layers with "
+                         f"weights are {[n for n, _ in expected][:10]}")
+    for group, layer in expected:
+        arrays = by_name[group]
+        if len(arrays) != layer.weights_count:
+            raise ValueError(f"{layer.name}: {len(arrays)} arrays, expected {layer.weights_count}")
+        layer.set_weights(arrays)
+    return model
+
+
+# --------------------------------------------------------------------------- the tests' view
+
+
+def _view() -> tuple[types.ModuleType, types.ModuleType]:
+    keras = types.ModuleType("keras", "NumPy stand-in for Keras inside the clean check (numpy_net)")
+    layers = types.ModuleType("keras.layers")
+    for name, cls in LAYERS.items():
+        setattr(layers, name, cls)
+    layers.Layer = Layer
+    keras.layers, keras.Model, keras.Sequential = layers, NumpyModel, NumpyModel
+    tf = types.ModuleType("tensorflow", "NumPy stand-in for TensorFlow inside the clean check")
+    tf.keras = keras
+    return keras, tf
+
+
+@contextmanager
+def keras_view() -> Iterator[None]:
+    """While active, ``import keras`` / ``from tensorflow import keras`` give the NumPy view.
+
+    Only the clean check uses it, around the tests of a submission whose networks were all
+    rebuilt here; ``sys.modules`` is restored on exit.
+    """
+    import sys
+
+    keras, tf = _view()
+    names = {"keras": keras, "keras.layers": keras.layers, "tensorflow": tf, "tensorflow.keras": keras}
+    saved = {n: sys.modules.get(n) for n in names}
+    sys.modules.update(names)
+    try:
+        yield
+    finally:
+        for n, m in saved.items():
+            if m is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = m

@@ -1,0 +1,221 @@
+"""``python -m autograder bench --overhead N``: what a grading costs beyond running the notebook.
+
+Interleaved N times in one command (the machine is shared: only side-by-side figures mean
+anything): (a) the solution notebook executed bare, ``jupyter nbconvert --execute`` in the kit's
+kernel with the grading environment, nothing else; (b) the kit grading the same notebook
+(``run_one.grade_one``: sandbox, otter, export cell, clean check). For each, CPU seconds
+(user + system of the whole process tree, from ``getrusage`` of reaped children) and wall
+seconds; then the median ratio kit / bare, and the time per stage: for the kit, preparing the
+folder, the otter stage (otter's setup and kernel start, the notebook's own cells, the export
+cell, from the cell timings of the executed notebook) and the clean check; for the bare run,
+the cells and the rest (nbconvert and kernel start).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from autograder import data, paths
+from autograder.catalog import SLUG, default_version
+from autograder.grading import run_one
+from autograder.grading.otter_plugin import EXECUTED_NOTEBOOK
+from autograder.tools import samples
+
+
+def cell_seconds(nb: dict) -> list[float]:
+    """Seconds each code cell ran, from the timing nbclient records (0 where none)."""
+    out = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        timing = cell.get("metadata", {}).get("execution", {})
+        t0, t1 = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if not (t0 and t1):
+            out.append(0.0)
+            continue
+        out.append((datetime.fromisoformat(t1.replace("Z", "+00:00"))
+                    - datetime.fromisoformat(t0.replace("Z", "+00:00"))).total_seconds())
+    return out
+
+
+def _is_export_cell(cell: dict) -> bool:
+    return "fmnist-kit: export of the values" in "".join(cell.get("source", ""))
+
+
+class CpuMeter:
+    """CPU seconds used by this process and everything it starts, dead or alive.
+
+    A cgroup (v1 ``cpuacct`` or v2 ``cpu.stat``) this process moves into for the benchmark
+    counts every descendant, also those a sandbox's own init reaps; where none can be created
+    (not root, no cgroup file system) ``getrusage`` of this process and its reaped children,
+    which misses those (``source`` says which).
+    """
+
+    V1, V2 = Path("/sys/fs/cgroup/cpuacct"), Path("/sys/fs/cgroup")
+
+    def __init__(self) -> None:
+        self.group: Path | None = None
+        self.home: Path | None = None
+        self.source = "getrusage"
+
+    def __enter__(self) -> CpuMeter:
+        import os
+
+        for root, usage in ((self.V1, "cpuacct.usage"), (self.V2, "cpu.stat")):
+            group = root / f"fmnist-overhead-{os.getpid()}"
+            try:
+                group.mkdir()
+                (group / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:
+                if group.is_dir():
+                    group.rmdir()
+                continue
+            if (group / usage).is_file():
+                self.group, self.home, self.source = group, root, f"cgroup {group}"
+                break
+        return self
+
+    def __call__(self) -> float:
+        if self.group is None:
+            return run_one.cpu_seconds()
+        if (self.group / "cpuacct.usage").is_file():
+            return int((self.group / "cpuacct.usage").read_text()) / 1e9
+        stat = dict(line.split() for line in (self.group / "cpu.stat").read_text().splitlines())
+        return int(stat["usage_usec"]) / 1e6
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        if self.group is None:
+            return
+        try:
+            (self.home / "cgroup.procs").write_text(str(os.getpid()))
+            self.group.rmdir()
+        except OSError:
+            pass
+
+
+def run_bare(notebook: dict, folder: Path, env: dict[str, str], cpu: CpuMeter) -> dict[str, float]:
+    """Execute ``notebook`` bare in ``folder``; wall, CPU, and the seconds of its cells."""
+    shutil.copytree(paths.student_dir(SLUG, default_version(SLUG)), folder)  # tests, kit_checks.py
+    (folder / "nb.ipynb").write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
+    t0, c0 = time.perf_counter(), cpu()
+    proc = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                    f"--ExecutePreprocessor.kernel_name={paths.KERNEL_NAME}",
+                    "--ExecutePreprocessor.timeout=-1", "--allow-errors", "--output", "executed.ipynb",
+                    "nb.ipynb"],
+                   cwd=folder, env=env, capture_output=True)
+    if proc.returncode:
+        raise RuntimeError(f"bare execution failed: {proc.stderr.decode(errors='replace')[-1500:]}")
+    wall, used = time.perf_counter() - t0, cpu() - c0
+    cells = sum(cell_seconds(json.loads((folder / "executed.ipynb").read_text(encoding="utf-8"))))
+    return {"wall": wall, "cpu": used, "cells": cells, "startup": wall - cells}
+
+
+def run_kit(submission: Path, folder: Path, keras_home: Path, cpu: CpuMeter) -> dict[str, float]:
+    """Grade ``submission`` with the kit; wall, CPU, the score and the seconds of each stage."""
+    ag_zip = paths.autograder_zip(SLUG, default_version(SLUG))
+    stages: dict[str, dict[str, float]] = {}
+    t0, c0 = time.perf_counter(), cpu()
+    res = run_one.grade_one(submission, ag_zip, folder, timeout=3600, keras_home=keras_home,
+                            clock=run_one.StageClock(stages, cpu))
+    wall, used = time.perf_counter() - t0, cpu() - c0
+    if res.status != "graded":
+        raise RuntimeError(f"the kit did not grade the solution: {res.status} {res.reason}")
+    out = {"wall": wall, "cpu": used, "score": res.total, "possible": res.possible,
+           "peak_rss": res.peak_rss}
+    for name, st in stages.items():
+        out[f"{name}_wall"], out[f"{name}_cpu"] = st["wall"], st["cpu"]
+    executed = json.loads((folder / "results" / EXECUTED_NOTEBOOK).read_text(encoding="utf-8"))
+    code = [c for c in executed["cells"] if c.get("cell_type") == "code"]
+    secs = cell_seconds(executed)
+    out["export_cell"] = sum(s for c, s in zip(code, secs, strict=True) if _is_export_cell(c))
+    out["cells"] = sum(secs) - out["export_cell"]
+    out["otter_rest"] = out["otter_wall"] - sum(secs)
+    clean = json.loads((run_one.private_dir(folder) / "clean.json").read_text(encoding="utf-8"))
+    out["networks"] = clean.get("networks", "?")
+    return out
+
+
+def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False) -> dict:
+    """Bare vs kit, interleaved ``n`` times (the order alternates); print and return the figures."""
+    stream = stream if stream is not None else sys.stdout
+
+    def log(text: str) -> None:
+        print(text, file=stream, flush=True)
+
+    run_one.ensure_kernel()
+    home = data.provide_keras_cache()
+    env = run_one.grading_env(home)
+    tmp = Path(tempfile.mkdtemp(prefix="fmnist-overhead-"))
+    sub = samples.write(SLUG, tmp / "in", ["solution"])["solution"]
+    nb = json.loads(sub.read_text(encoding="utf-8"))
+    # what grading runs: the student's cells without the hand-in cell (otter skips it too)
+    nb["cells"] = [c for c in nb["cells"] if "grader.export(" not in "".join(c.get("source", ""))]
+    nb.setdefault("metadata", {})["kernelspec"] = {"name": paths.KERNEL_NAME,
+                                                   "display_name": "kit", "language": "python"}
+    bare: list[dict] = []
+    kit: list[dict] = []
+    log(f"overhead benchmark: the solution notebook, bare vs graded by the kit, {n} round(s), "
+        "interleaved")
+    meter = CpuMeter().__enter__()
+    log(f"  CPU measured by {meter.source}")
+    try:
+        for i in range(n):
+            order = ("bare", "kit") if i % 2 == 0 else ("kit", "bare")
+            for what in order:
+                if what == "bare":
+                    r = run_bare(nb, tmp / f"bare{i}", env, meter)
+                    bare.append(r)
+                else:
+                    r = run_kit(sub, tmp / f"kit{i}", home, meter)
+                    kit.append(r)
+                log(f"  round {i + 1} {what:4}: CPU {r['cpu']:6.1f} s  wall {r['wall']:6.1f} s"
+                    + (f"  score {r['score']:g}/{r['possible']:g}, networks by {r['networks']}; "
+                       f"CPU otter stage {r['otter_cpu']:.1f} s, clean check {r['clean_check_cpu']:.1f} s"
+                       if what == "kit" else ""))
+    finally:
+        meter.__exit__()
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    cpu_ratios = [k["cpu"] / b["cpu"] for b, k in zip(bare, kit, strict=True)]
+    wall_ratios = [k["wall"] / b["wall"] for b, k in zip(bare, kit, strict=True)]
+
+    def med(rows: list[dict], key: str) -> float:
+        return statistics.median(r[key] for r in rows)
+
+    out = {"n": n, "cpu_ratio_median": statistics.median(cpu_ratios),
+           "wall_ratio_median": statistics.median(wall_ratios),
+           "cpu_ratios": cpu_ratios, "wall_ratios": wall_ratios, "bare": bare, "kit": kit}
+    log(f"\n  {'':40} {'CPU s':>8} {'wall s':>8}   (medians of {n})")
+    log(f"  {'bare execution (nbconvert --execute)':40} {med(bare, 'cpu'):8.1f} {med(bare, 'wall'):8.1f}")
+    log(f"    {'notebook cells':38} {'':8} {med(bare, 'cells'):8.1f}")
+    log(f"    {'nbconvert and kernel start':38} {'':8} {med(bare, 'startup'):8.1f}")
+    log(f"  {'kit grading':40} {med(kit, 'cpu'):8.1f} {med(kit, 'wall'):8.1f}")
+    log(f"    {'prepare (unzip, copies, export cell)':38} {med(kit, 'prepare_cpu'):8.1f} "
+        f"{med(kit, 'prepare_wall'):8.1f}")
+    log(f"    {'otter stage (sandboxed worker)':38} {med(kit, 'otter_cpu'):8.1f} "
+        f"{med(kit, 'otter_wall'):8.1f}")
+    log(f"      {'notebook cells':36} {'':8} {med(kit, 'cells'):8.1f}")
+    log(f"      {'export cell':36} {'':8} {med(kit, 'export_cell'):8.1f}")
+    log(f"      {'otter setup, kernel start, tests':36} {'':8} {med(kit, 'otter_rest'):8.1f}")
+    log(f"    {'clean check (fresh process)':38} {med(kit, 'clean_check_cpu'):8.1f} "
+        f"{med(kit, 'clean_check_wall'):8.1f}")
+    log(f"  peak memory of the grading's process tree (otter stage, polled): "
+        f"{max(k['peak_rss'] for k in kit) / 2**30:.2f} GiB")
+    log(f"  CPU ratio kit / bare: median {out['cpu_ratio_median']:.3f} "
+        f"(rounds: {', '.join(f'{r:.3f}' for r in cpu_ratios)})")
+    log(f"  wall ratio kit / bare: median {out['wall_ratio_median']:.3f} "
+        f"(rounds: {', '.join(f'{r:.3f}' for r in wall_ratios)})")
+    if keep:
+        log(f"  files kept in {tmp}")
+    return out

@@ -1,0 +1,159 @@
+"""The published autograder zip on its own, as a new user runs it (issue 15).
+
+A fresh virtual environment is built from nothing but the zip's ``requirements.txt`` and its
+``kit/`` (no checkout of the kit on ``sys.path``; pip may use the package index and its cache).
+In it, the solution, the blank template and the forged-score notebook of the adversarial corpus
+are graded (1) in otter's Gradescope layout, emulated with bubblewrap binding a temporary root
+onto ``/autograder`` and running the zip's ``run_otter.py`` as Gradescope's ``run_autograder``
+does, and (2) with plain ``otter run -a autograder.zip``. Every score is read from
+``results.json``. The environment is cached under the kit's cache folder, keyed by the hash of
+what the zip installs, so a second run (or an unchanged zip) does not build it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import corpus
+import pytest
+from kit_constants import SLUG, VERSION
+
+from autograder import data, paths
+from autograder.tools import samples
+
+pytestmark = pytest.mark.e2e
+
+CASES = ("solution", "blank", "forged")
+TIMEOUT = 1800
+
+
+def _install_key(zip_path: Path) -> str:
+    with zipfile.ZipFile(zip_path) as zf:
+        names = sorted(n for n in zf.namelist() if n == "requirements.txt" or n.startswith("kit/"))
+        digest = hashlib.sha256()
+        for n in names:
+            digest.update(n.encode() + b"\0" + zf.read(n))
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def zip_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(python of a fresh venv built from the zip alone, the unzipped zip)."""
+    ag_zip = paths.autograder_zip(SLUG, VERSION)
+    unzipped = tmp_path_factory.mktemp("zip") / "source"
+    with zipfile.ZipFile(ag_zip) as zf:
+        zf.extractall(unzipped)
+    venv = data.kit_home() / "zip-venv" / _install_key(ag_zip)
+    python = venv / "bin" / "python"
+    if not (venv / ".complete").is_file():
+        shutil.rmtree(venv, ignore_errors=True)
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", "requirements.txt", "./kit"],
+                       cwd=unzipped, check=True, timeout=TIMEOUT)
+        (venv / ".complete").write_text("installed from the zip's requirements.txt and kit/\n")
+    where = subprocess.run([str(python), "-c", "import autograder, otter; print(autograder.__file__)"],
+                           cwd=unzipped.parent, capture_output=True, text=True, check=True).stdout
+    assert where.strip().startswith(str(venv)), f"the kit came from {where}, not from the zip's install"
+    return python, unzipped
+
+
+def _notebooks(dest: Path) -> dict[str, Path]:
+    out = samples.write(SLUG, dest, ["solution", "blank"])
+    out["forged"] = dest / "forged.ipynb"
+    out["forged"].write_text(json.dumps(corpus.forged_score_notebook(SLUG), ensure_ascii=False), "utf-8")
+    return out
+
+
+def _env(python: Path) -> dict[str, str]:
+    """A new user's environment: the venv's PATH, the offline Keras cache, nothing of the kit."""
+    return {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": str(Path.home()), "LANG": "C.UTF-8",
+            "KERAS_HOME": str(data.provide_keras_cache()), "MPLBACKEND": "Agg"}
+
+
+def _scores(results: Path) -> tuple[float, float, str]:
+    out = json.loads(results.read_text(encoding="utf-8"))
+    tests = [t for t in out["tests"] if "max_score" in t]
+    return sum(t["score"] for t in tests), sum(t["max_score"] for t in tests), str(out.get("output", ""))
+
+
+def _host_view() -> list[str]:
+    """bwrap over an empty root showing the host's top-level folders (read-only but HOME and
+    /tmp), so that /autograder is made in the sandbox's own root, never on the host."""
+    args = ["bwrap", "--die-with-parent"]
+    for name in sorted(os.listdir("/")):
+        path = f"/{name}"
+        if name in ("proc", "dev", "sys", "autograder"):
+            continue
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            writable = path in ("/tmp", str(Path.home()))
+            args += ["--bind" if writable else "--ro-bind", path, path]
+    return [*args, "--proc", "/proc", "--dev", "/dev"]
+
+
+def _gradescope(python: Path, source: Path, notebook: Path, root: Path) -> Path:
+    """Grade ``notebook`` in otter's Gradescope layout under ``root``, bound onto /autograder."""
+    for sub in ("submission", "results"):
+        (root / sub).mkdir(parents=True)
+    shutil.copytree(source, root / "source")
+    shutil.copy(notebook, root / "submission" / f"{SLUG}.ipynb")
+    (root / "submission_metadata.json").write_text("{}", encoding="utf-8")
+    cmd = [*_host_view(), "--bind", str(root), "/autograder", "--chdir", "/autograder",
+           "--", str(python), "/autograder/source/run_otter.py"]
+    proc = subprocess.run(cmd, env=_env(python), capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return root / "results" / "results.json"
+
+
+def _otter_run(python: Path, notebook: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    ag_zip = paths.autograder_zip(SLUG, VERSION)
+    otter = str(python.parent / "otter")
+    proc = subprocess.run([otter, "run", "-a", str(ag_zip), "-o", str(dest), str(notebook)], cwd=dest,
+                          env=_env(python), capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return dest / "results.json"
+
+
+@pytest.fixture(scope="module")
+def graded(zip_venv: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The three cases graded both ways: {(way, case): (score, possible, output)}."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is needed to emulate Gradescope's /autograder")
+    python, source = zip_venv
+    tmp = tmp_path_factory.mktemp("portable")
+    notebooks = _notebooks(tmp / "in")
+    out = {}
+    for case in CASES:
+        out["gradescope", case] = _scores(_gradescope(python, source, notebooks[case], tmp / "gs" / case))
+        out["otter run", case] = _scores(_otter_run(python, notebooks[case], tmp / "run" / case))
+    return out
+
+
+@pytest.mark.parametrize("way", ["gradescope", "otter run"])
+def test_solution_scores_full_marks(graded: dict, way: str):
+    """Does the published solution score 24/24 from the zip alone, networks evaluated by NumPy?"""
+    score, possible, output = graded[way, "solution"]
+    assert (score, possible) == (24, 24), output
+    assert "networks evaluated by numpy" in output
+
+
+@pytest.mark.parametrize("way", ["gradescope", "otter run"])
+def test_blank_scores_zero(graded: dict, way: str):
+    """Does the blank template score 0 of 24?"""
+    assert graded[way, "blank"][:2] == (0, 24)
+
+
+@pytest.mark.parametrize("way", ["gradescope", "otter run"])
+def test_forged_score_scores_zero(graded: dict, way: str):
+    """Does the notebook that patches otter's checker in its kernel score 0 (the clean check counts)?"""
+    assert graded[way, "forged"][:2] == (0, 24), graded[way, "forged"][2]
