@@ -393,7 +393,8 @@ def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any],
     ExceptionTestFile = otter_test_files().ExceptionTestFile  # noqa: N806 - otter's class
 
     env, problems, path, why = load_environment_path(artifacts, use_numpy=use_numpy)
-    with keras_view() if path == NUMPY else nullcontext():
+    # no networks at all (a blank notebook): nothing needs TensorFlow either (~11 s of import)
+    with keras_view() if path in (NUMPY, NO_NETWORKS) else nullcontext():
         result = _grade_env(env, problems, tests_dir, params, recorded, ExceptionTestFile)
     result["networks"] = path
     if why:
