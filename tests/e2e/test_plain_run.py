@@ -165,7 +165,8 @@ def plain_runs(tmp_path_factory: pytest.TempPathFactory):
             typed[student] = readings_from(recorded[student], params)
             nb = type_in(executed[student], typed[student])
             hand_in(student, f"{SLUG}.ipynb", json.dumps(nb).encode())
-        hand_in(EXPORTED, handed_in["s101"].name, handed_in["s101"].read_bytes())
+        # otter's zip as a TA collects it: the student ID put in front of its name
+        zf.writestr(f"{EXPORTED}_{handed_in['s101'].name}", handed_in["s101"].read_bytes())
         for student, _ in BLANKS:
             hand_in(student, handed_in[student].name, handed_in[student].read_bytes())
     secret = tmp / "secret.txt"
