@@ -20,6 +20,7 @@ STAMP_KEY = "fmnist_kit"
 #: The variable the first cell assigns the same stamp to (kept where metadata is not: Colab).
 STAMP_VAR = "KIT_STAMP"
 _STAMP_LINE = re.compile(rf"(?m)^{STAMP_VAR} = (\{{[^\n]*\}})")
+_SEED_LINE = re.compile(r"(?m)^SEED = \d+")
 #: MIME type of the display output in which the notebook's ``train(model, name)`` records a
 #: history: ``{"name": ..., "history": {"accuracy": [...], "loss": [...], ...}}``.
 CURVES_MIME = "application/vnd.fmnist-kit.curves+json"
@@ -75,6 +76,14 @@ def cell_stamp(nb: dict) -> dict[str, Any]:
     return {}
 
 
+def cell_source(cell: dict) -> str:
+    """A cell's source as one string; parts that are not text (a hostile file) are skipped."""
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        return "".join(part for part in src if isinstance(part, str))
+    return src if isinstance(src, str) else ""
+
+
 def stamp_of(nb: dict) -> dict[str, Any]:
     """The kit's stamp: the metadata's, else the first cell's (a notebook saved by Colab)."""
     return metadata_stamp(nb) or cell_stamp(nb)
@@ -97,36 +106,53 @@ def stamp_line(stamp: dict[str, str]) -> str:
     return f"{STAMP_VAR} = {json.dumps(stamp, ensure_ascii=False)}"
 
 
-def set_cell_stamp(cells: list[dict], stamp: dict[str, str]) -> None:
-    """Rewrite the one ``KIT_STAMP = {...}`` assignment in ``cells`` (in place) to ``stamp``."""
+def _rewrite_once(cells: list[dict], pattern: re.Pattern[str], line: str, what: str) -> None:
+    """Replace the one line of the code ``cells`` matching ``pattern`` by ``line`` (in place)."""
     hits = 0
     for cell in cells:
         if cell.get("cell_type") != "code":
             continue
-        src = "".join(cell.get("source", ""))
-        new, n = _STAMP_LINE.subn(lambda m: stamp_line(stamp), src)
+        new, n = pattern.subn(lambda m: line, "".join(cell.get("source", "")))
         if n:
             hits += n
             cell["source"] = new.splitlines(keepends=True)
     if hits != 1:
-        raise ConfigError(f"the notebook assigns {STAMP_VAR} {hits} times, expected once",
+        raise ConfigError(f"the notebook assigns {what} {hits} times, expected once",
                           hint="republish the version from the master")
+
+
+def set_cell_stamp(cells: list[dict], stamp: dict[str, str]) -> None:
+    """Rewrite the one ``KIT_STAMP = {...}`` assignment in ``cells`` (in place) to ``stamp``."""
+    _rewrite_once(cells, _STAMP_LINE, stamp_line(stamp), STAMP_VAR)
 
 
 def set_seed(cells: list[dict], seed: int) -> None:
     """Set the notebook's one ``SEED = ...`` line (in place) to ``seed``."""
-    hits = 0
-    for cell in cells:
-        if cell.get("cell_type") != "code":
-            continue
-        src = "".join(cell.get("source", ""))
-        new, n = re.subn(r"(?m)^SEED = \d+", f"SEED = {seed}", src)
-        if n:
-            hits += n
-            cell["source"] = new.splitlines(keepends=True)
-    if hits != 1:
-        raise ConfigError(f"the notebook assigns SEED {hits} times, expected once",
-                          hint="republish the version from the master")
+    _rewrite_once(cells, _SEED_LINE, f"SEED = {int(seed)}", "SEED")
+
+
+def assignment_problem(nb: dict, want: str, questions: tuple[str, ...] | list[str]) -> str:
+    """Why ``nb`` is not a notebook of assignment ``want`` ("" when it is).
+
+    The name the notebook gives itself counts: otter's ``metadata.otter.assignment_name``, else
+    the kit's stamp (metadata or first cell; a notebook saved by Colab may keep only the cell).
+    A notebook naming neither must mention at least half of the assignment's ``questions``
+    (its ``grader.check("q1_model")`` cells).
+    """
+    meta = nb.get("metadata") if isinstance(nb, dict) and isinstance(nb.get("metadata"), dict) else {}
+    otter_meta = meta.get("otter") if isinstance(meta.get("otter"), dict) else {}
+    name = otter_meta.get("assignment_name") or stamp_of(nb).get("assignment")
+    if name and want and str(name) != want:
+        return f"this notebook is for assignment {str(name)!r}, not {want!r}"
+    if name or not questions:
+        return ""
+    cells = nb.get("cells") if isinstance(nb, dict) and isinstance(nb.get("cells"), list) else []
+    text = "\n".join(cell_source(c) for c in cells if isinstance(c, dict))
+    seen = [q for q in questions if q in text]
+    if 2 * len(seen) < len(questions):
+        return (f"this does not look like assignment {want or '?'}: only {len(seen)} of its "
+                f"{len(questions)} questions ({', '.join(questions[:3])}, ...) appear in it")
+    return ""
 
 
 def recorded_curves(nb: dict) -> dict[str, dict[str, list[float]]]:

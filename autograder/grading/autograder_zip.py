@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.model import GRADED, WRONG_VERSION, AutograderInfo
+from autograder.notebook import assignment_problem
 from autograder.params import PARAMS_FILE
 
 #: Where the release's parameters sit inside the zip (otter ships ``files/`` beside the notebook).
@@ -30,7 +31,7 @@ def autograder_info(autograder_zip: Path) -> AutograderInfo:
         except ValueError:
             kit = {}
     return AutograderInfo(path=autograder_zip, sha256=hashlib.sha256(raw).hexdigest(),
-                          assignment_name=str(config.get("assignment_name", "")),
+                          assignment_name=str(config.get("assignment_name") or kit.get("assignment") or ""),
                           questions=tuple(Path(n).stem for n in tests), points=tuple(points),
                           version=str(kit.get("version", "")), variants=bool(kit.get("variants", False)))
 
@@ -38,22 +39,9 @@ def autograder_info(autograder_zip: Path) -> AutograderInfo:
 def check_assignment(nb: dict, info: AutograderInfo) -> tuple[str, str]:
     """(status, reason): is this notebook one of ``info``'s assignment, not another exercise?
 
-    Otter writes ``metadata.otter.assignment_name`` into every notebook it publishes; a notebook
-    that names another assignment is ``wrong-version``. Without that metadata, the notebook must
-    mention at least half of the assignment's questions (``grader.check("q1_model")`` cells).
+    ``notebook.assignment_problem``: the name the notebook gives itself (otter's metadata, else
+    the kit's stamp), else at least half of the assignment's questions; a notebook of another
+    assignment is ``wrong-version``.
     """
-    meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
-    otter_meta = meta.get("otter") if isinstance(meta.get("otter"), dict) else {}
-    name = otter_meta.get("assignment_name")
-    if name and info.assignment_name and name != info.assignment_name:
-        return WRONG_VERSION, (f"this notebook is for assignment {name!r}, not "
-                               f"{info.assignment_name!r}")
-    if name or not info.questions:
-        return GRADED, ""
-    text = "\n".join("".join(c.get("source", "")) for c in nb.get("cells", []) if isinstance(c, dict))
-    seen = [q for q in info.questions if q in text]
-    if 2 * len(seen) < len(info.questions):
-        return WRONG_VERSION, (
-            f"this does not look like assignment {info.assignment_name or '?'}: only {len(seen)} of "
-            f"its {len(info.questions)} questions ({', '.join(info.questions[:3])}, ...) appear in it")
-    return GRADED, ""
+    problem = assignment_problem(nb, info.assignment_name, info.questions)
+    return (WRONG_VERSION, problem) if problem else (GRADED, "")

@@ -74,17 +74,14 @@ CLEAN_PLUGIN = f"{__name__}.CleanCheck"
 
 
 def _clean_check_plugin() -> type:
-    import os
     import shutil
-    import subprocess
-    import sys
     import tempfile
 
     from otter.plugins import AbstractOtterPlugin
 
     from autograder.grading import export
-    from autograder.notebook import read_json_notebook, recorded_curves, stamp_of
-    from autograder.params import ENV_VAR, PARAMS_FILE
+    from autograder.notebook import read_json_notebook, recorded_curves
+    from autograder.params import PARAMS_FILE
 
     class _CleanTest:
         """One test file's result as the clean check measured it (what otter reports)."""
@@ -124,7 +121,7 @@ def _clean_check_plugin() -> type:
 
             (self.private / recorded.STUDENT_CURVES).write_text(json.dumps(recorded_curves(nb)),
                                                                   encoding="utf-8")
-            self.stamp_problem = _stamp_problem(stamp_of(nb), self.private / PARAMS_FILE)
+            self.stamp_problem = release_problem(nb, self.private / PARAMS_FILE, self.private / "tests")
 
         def before_execution(self, nb):
             import nbformat
@@ -138,7 +135,7 @@ def _clean_check_plugin() -> type:
             if not artifacts.is_dir() or artifacts.is_symlink():
                 artifacts = self.private / "no_artifacts"
                 artifacts.mkdir(exist_ok=True)
-            clean = _run_clean_check(self.private, artifacts)
+            clean = run_clean_check(self.private, artifacts)
             tests = [_CleanTest(t) for t in clean["tests"]]
             if self.stamp_problem:
                 for t in tests:
@@ -150,38 +147,58 @@ def _clean_check_plugin() -> type:
             results.set_output("\n".join(lines))
             shutil.rmtree(self.private, ignore_errors=True)
 
-    def _stamp_problem(stamp: dict, params_file: Path) -> str:
-        """The version stamp of the notebook against the release's: "" when they agree."""
-        try:
-            release = json.loads(params_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return ""
-        want, got = str(release.get("version", "")), str(stamp.get("version", ""))
-        if want and got and got != want:
-            return (f"wrong version: this notebook is version {got}, this autograder grades version "
-                    f"{want}: score 0 (grade it with the autograder of version {got})")
-        return ""
-
-    def _run_clean_check(private: Path, artifacts: Path) -> dict:
-        from autograder.grading import sandbox
-
-        env = dict(os.environ, **{ENV_VAR: str(private / PARAMS_FILE)}, MPLBACKEND="Agg")
-        argv = [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)]
-        if sandbox.probe().available:
-            keras_home = env.get("KERAS_HOME")
-            ro = [artifacts.resolve()] + ([Path(keras_home)] if keras_home else [])
-            from autograder import data
-
-            try:
-                ro.append(data.source_dir().resolve())
-            except Exception:
-                pass
-            argv = sandbox.command(argv, workdir=private, readonly=[p for p in ro if p.exists()], env=env)
-        proc = subprocess.run(argv, cwd=private, env=env, capture_output=True, text=True, timeout=600)
-        out = private / "clean.json"
-        if proc.returncode or not out.is_file():
-            raise RuntimeError(f"the kit's clean check failed (exit {proc.returncode}): "
-                               f"{proc.stderr[-2000:]}")
-        return json.loads(out.read_text(encoding="utf-8"))
-
     return CleanCheck
+
+
+def release_problem(nb: dict, params_file: Path, tests: Path) -> str:
+    """Why this autograder must not score ``nb`` ("" when it may): another assignment, or
+    another version by the notebook's stamp.
+
+    The zip's ``otter_config.json`` names no assignment (otter would refuse a notebook
+    without ``metadata.otter.assignment_name``, which Google Colab may drop), so the check
+    is here: the notebook's own name for itself, else its questions.
+    """
+    from autograder.notebook import assignment_problem, stamp_of
+
+    try:
+        release = json.loads(params_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    questions = sorted(p.stem for p in tests.glob("*.py"))
+    problem = assignment_problem(nb, str(release.get("assignment", "")), questions)
+    if problem:
+        return f"wrong assignment: {problem}: score 0"
+    want, got = str(release.get("version", "")), str(stamp_of(nb).get("version", ""))
+    if want and got and got != want:
+        return (f"wrong version: this notebook is version {got}, this autograder grades version "
+                f"{want}: score 0 (grade it with the autograder of version {got})")
+    return ""
+
+
+def run_clean_check(private: Path, artifacts: Path) -> dict:
+    """The clean check on ``artifacts`` in a fresh process (in bubblewrap where it works)."""
+    import os
+    import subprocess
+    import sys
+
+    from autograder.grading import sandbox
+    from autograder.params import ENV_VAR, PARAMS_FILE
+
+    env = dict(os.environ, **{ENV_VAR: str(private / PARAMS_FILE)}, MPLBACKEND="Agg")
+    argv = [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)]
+    if sandbox.probe().available:
+        keras_home = env.get("KERAS_HOME")
+        ro = [artifacts.resolve()] + ([Path(keras_home)] if keras_home else [])
+        from autograder import data
+
+        try:
+            ro.append(data.source_dir().resolve())
+        except Exception:
+            pass
+        argv = sandbox.command(argv, workdir=private, readonly=[p for p in ro if p.exists()], env=env)
+    proc = subprocess.run(argv, cwd=private, env=env, capture_output=True, text=True, timeout=600)
+    out = private / "clean.json"
+    if proc.returncode or not out.is_file():
+        raise RuntimeError(f"the kit's clean check failed (exit {proc.returncode}): "
+                           f"{proc.stderr[-2000:]}")
+    return json.loads(out.read_text(encoding="utf-8"))

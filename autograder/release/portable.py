@@ -107,6 +107,9 @@ def portable_entries(entries: list[tuple[str, bytes]]) -> list[tuple[str, bytes]
     config = json.loads(by_name.get("otter_config.json", b"{}"))
     plugins = [p for p in config.get("plugins", []) if p != CLEAN_PLUGIN]
     config["plugins"] = [*plugins, CLEAN_PLUGIN]
+    # otter refuses a notebook whose metadata lacks this name (a download from Colab may);
+    # the clean check plugin decides instead (the kit's stamp, else the questions)
+    config.pop("assignment_name", None)
     by_name["otter_config.json"] = (json.dumps(config, indent=2) + "\n").encode()
     by_name["requirements.txt"] = ("\n".join(REQUIREMENTS) + "\n").encode()
     by_name["environment.yml"] = ENVIRONMENT_YML.encode()

@@ -5,8 +5,10 @@ A fresh virtual environment is built from nothing but the zip's ``requirements.t
 In it, the solution, the blank template and the forged-score notebook of the adversarial corpus
 are graded (1) in otter's Gradescope layout, emulated with bubblewrap binding a temporary root
 onto ``/autograder`` and running the zip's ``run_otter.py`` as Gradescope's ``run_autograder``
-does, and (2) with plain ``otter run -a autograder.zip``. Every score is read from
-``results.json``. The environment is cached under the kit's cache folder, keyed by the hash of
+does, and (2) with plain ``otter run -a autograder.zip``. Under plain ``otter run`` the solution
+is handed in as a student downloads it from Google Colab (the kit's and otter's metadata gone,
+the stamp only in the first cell), and a blank stamped with another version is refused by
+version. Every score is read from ``results.json``. The environment is cached under the kit's cache folder, keyed by the hash of
 what the zip installs, so a second run (or an unchanged zip) does not build it again.
 """
 
@@ -23,14 +25,19 @@ from pathlib import Path
 
 import corpus
 import pytest
+from colab_emulation import colab_saved
 from kit_constants import SLUG, VERSION
 
 from autograder import data, paths
+from autograder.notebook import STAMP_KEY, set_cell_stamp, stamp_of
 from autograder.tools import samples
 
 pytestmark = pytest.mark.e2e
 
 CASES = ("solution", "blank", "forged")
+#: graded under plain ``otter run`` only: the solution as downloaded from Colab stands in for the
+#: solution there (one training per way), the other version's blank costs no training
+OTTER_RUN_CASES = ("colab solution", "blank", "forged", "other version")
 TIMEOUT = 1800
 
 
@@ -69,6 +76,15 @@ def _notebooks(dest: Path) -> dict[str, Path]:
     out = samples.write(SLUG, dest, ["solution", "blank"])
     out["forged"] = dest / "forged.ipynb"
     out["forged"].write_text(json.dumps(corpus.forged_score_notebook(SLUG), ensure_ascii=False), "utf-8")
+    solution = json.loads(out["solution"].read_text(encoding="utf-8"))
+    out["colab solution"] = dest / "colab.ipynb"
+    out["colab solution"].write_text(json.dumps(colab_saved(solution), ensure_ascii=False), "utf-8")
+    blank = json.loads(out["blank"].read_text(encoding="utf-8"))
+    other = {**stamp_of(blank), "version": "1999"}
+    blank["metadata"][STAMP_KEY] = other
+    set_cell_stamp(blank["cells"], other)
+    out["other version"] = dest / "other.ipynb"
+    out["other version"].write_text(json.dumps(blank, ensure_ascii=False), "utf-8")
     return out
 
 
@@ -135,14 +151,17 @@ def graded(zip_venv: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
     out = {}
     for case in CASES:
         out["gradescope", case] = _scores(_gradescope(python, source, notebooks[case], tmp / "gs" / case))
-        out["otter run", case] = _scores(_otter_run(python, notebooks[case], tmp / "run" / case))
+    for case in OTTER_RUN_CASES:
+        folder = tmp / "run" / case.replace(" ", "-")
+        out["otter run", case] = _scores(_otter_run(python, notebooks[case], folder))
     return out
 
 
-@pytest.mark.parametrize("way", ["gradescope", "otter run"])
-def test_solution_scores_full_marks(graded: dict, way: str):
-    """Does the published solution score 24/24 from the zip alone, networks evaluated by NumPy?"""
-    score, possible, output = graded[way, "solution"]
+@pytest.mark.parametrize(("way", "case"), [("gradescope", "solution"), ("otter run", "colab solution")])
+def test_solution_scores_full_marks(graded: dict, way: str, case: str):
+    """Does the published solution score 24/24 from the zip alone, networks evaluated by NumPy,
+    also as downloaded from Colab (no otter metadata, which otter itself would refuse)?"""
+    score, possible, output = graded[way, case]
     assert (score, possible) == (24, 24), output
     assert "networks evaluated by numpy" in output
 
@@ -157,3 +176,10 @@ def test_blank_scores_zero(graded: dict, way: str):
 def test_forged_score_scores_zero(graded: dict, way: str):
     """Does the notebook that patches otter's checker in its kernel score 0 (the clean check counts)?"""
     assert graded[way, "forged"][:2] == (0, 24), graded[way, "forged"][2]
+
+
+def test_other_version_is_refused_by_its_stamp(graded: dict):
+    """Does the zip's plugin refuse a notebook stamped with another version, saying so?"""
+    score, possible, output = graded["otter run", "other version"]
+    assert (score, possible) == (0, 24)
+    assert "wrong version: this notebook is version 1999" in output
