@@ -8,8 +8,9 @@ onto ``/autograder`` and running the zip's ``run_otter.py`` as Gradescope's ``ru
 does, and (2) with plain ``otter run -a autograder.zip``. Under plain ``otter run`` the solution
 is handed in as a student downloads it from Google Colab (the kit's and otter's metadata gone,
 the stamp only in the first cell), and a blank stamped with another version is refused by
-version. Every score is read from ``results.json``. The environment is cached under the kit's cache folder, keyed by the hash of
-what the zip installs, so a second run (or an unchanged zip) does not build it again.
+version. Every score is read from ``results.json``. The environment is cached under the kit's
+cache folder, keyed by the hash of what the zip installs, so a second run (or an unchanged zip)
+does not build it again.
 """
 
 from __future__ import annotations

@@ -117,7 +117,8 @@ def test_release_problem_refuses_another_assignment_or_version(tmp_path: Path):
     params, tests = _release(tmp_path)
     cases = {
         "for assignment '1-1-intro'": _nb(otter_name="1-1-intro"),
-        "for assignment '2-1-regression'": _nb(cell_stamp={"assignment": "2-1-regression", "version": "2026"}),
+        "for assignment '2-1-regression'": _nb(cell_stamp={"assignment": "2-1-regression",
+                                                            "version": "2026"}),
         "wrong version: this notebook is version 2027": _nb(cell_stamp={"assignment": "3-2-overfitting",
                                                                          "version": "2027"}),
         "only 1 of its 4 questions": _nb(checks=("q1_model",)),
