@@ -9,6 +9,7 @@ machine therefore never attempts a download, and a missing or corrupt file is re
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -130,8 +131,24 @@ def _read_idx(path: Path, offset: int) -> np.ndarray:
 
 
 def load(source: Path | None = None) -> Dataset:
-    """Load the verified files exactly as Keras does (for the kit's own benchmarks and checks)."""
-    src = verify(source)
+    """Load the verified files exactly as Keras does (for the kit's own benchmarks and checks).
+
+    Verified and decompressed once per process and version of the files (a clean check asks for
+    the test set from several tests); the arrays are read-only, so no caller can change them
+    for the next.
+    """
+    src = source_dir() if source is None else Path(source)
+    try:
+        key = tuple((name, (src / name).stat().st_size, (src / name).stat().st_mtime_ns) for name in FILES)
+    except OSError:
+        verify(src)  # raises the clear error (a file missing)
+        raise
+    return _load_verified(str(src), key)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_verified(src_dir: str, key: tuple) -> Dataset:
+    src = verify(Path(src_dir))
     y_train = _read_idx(src / "train-labels-idx1-ubyte.gz", 8)
     x_train = _read_idx(src / "train-images-idx3-ubyte.gz", 16).reshape(len(y_train), 28, 28)
     y_test = _read_idx(src / "t10k-labels-idx1-ubyte.gz", 8)

@@ -14,6 +14,9 @@ from pathlib import Path
 #: Written by ``SaveExecutedNotebook`` (run by otter after grading, not by student code).
 EXECUTED_NOTEBOOK = "executed.ipynb"
 PLUGIN = f"{__name__}.SaveExecutedNotebook"
+#: The clean check's environment beside the grading's: NumPy's BLAS on one thread (its products
+#: are small; idle BLAS threads spinning cost CPU: user time 2.2 s -> 1.6 s on this machine).
+CLEAN_CHECK_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def add_plugin(config_path: Path, seed: int | None = None) -> None:
@@ -184,7 +187,7 @@ def run_clean_check(private: Path, artifacts: Path) -> dict:
     from autograder.grading import sandbox
     from autograder.params import ENV_VAR, PARAMS_FILE
 
-    env = dict(os.environ, **{ENV_VAR: str(private / PARAMS_FILE)}, MPLBACKEND="Agg")
+    env = dict(os.environ, **CLEAN_CHECK_ENV, **{ENV_VAR: str(private / PARAMS_FILE)}, MPLBACKEND="Agg")
     argv = [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)]
     if sandbox.probe().available:
         keras_home = env.get("KERAS_HOME")

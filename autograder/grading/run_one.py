@@ -28,7 +28,7 @@ from pathlib import Path
 from autograder import data, paths
 from autograder.errors import GradingError
 from autograder.grading import export, recorded
-from autograder.grading.otter_plugin import add_plugin
+from autograder.grading.otter_plugin import CLEAN_CHECK_ENV, add_plugin
 from autograder.grading.supervise import WORKDIR_MARKER, run_stage
 from autograder.model import EMPTY, ERROR, GRADED, INTERRUPTED, INVALID, TIMEOUT, GradeResult, QuestionResult
 from autograder.notebook import recorded_curves
@@ -246,7 +246,7 @@ def grade_one(
 
     # Stage B: the tests, hidden ones included, against the exported values, in a fresh process
     # that runs no student code.
-    clean_env = dict(run_env, **{ENV_VAR: str(private / PARAMS_FILE)})
+    clean_env = dict(run_env, **CLEAN_CHECK_ENV, **{ENV_VAR: str(private / PARAMS_FILE)})
     clean_env[WORKDIR_MARKER] = str(private.resolve())
     artifacts = workdir / "submission" / export.ARTIFACTS
     if not own_dir(workdir, artifacts):

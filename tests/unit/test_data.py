@@ -92,3 +92,18 @@ def test_load_matches_shapes_and_labels():
     assert ds.train_images.shape == (60000, 28, 28) and ds.test_images.shape == (10000, 28, 28)
     assert set(ds.train_labels.tolist()) == set(range(10))
     assert all((ds.test_labels == k).sum() == 1000 for k in range(10))
+
+
+def test_load_once_per_process_but_a_changed_file_is_checked_again(copy_of_data: Path):
+    """Is the data set decompressed once per process (read-only arrays, so no caller changes it
+    for the next), while a file changed since is verified again and refused?"""
+    first = data.load(copy_of_data)
+    assert data.load(copy_of_data) is first
+    with pytest.raises(ValueError):
+        first.test_images[0, 0, 0] = 1
+    victim = copy_of_data / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(victim.read_bytes())
+    raw[-1] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="corrupt"):
+        data.load(copy_of_data)
