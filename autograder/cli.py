@@ -158,6 +158,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.fairness:
         return fairness.fairness(args.seeds, args.threads)
+    if args.gradescope:
+        from autograder.tools import gradescope
+
+        why = gradescope.available()
+        if why:
+            from autograder.errors import ConfigError
+
+            raise ConfigError(f"bench --gradescope cannot run here: {why}",
+                              hint="it needs bubblewrap and root on a cgroup v1 host")
+        gradescope.bench_gradescope()
+        return 0
     if args.overhead:
         from autograder.tools import overhead
 
@@ -290,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--overhead", type=int, default=0, metavar="N",
                    help="instead: the solution executed bare vs graded by the kit, interleaved N "
                         "times: CPU and wall, median ratio, time per stage")
+    b.add_argument("--gradescope", action="store_true",
+                   help="instead: grade the solution in otter's Gradescope layout under Gradescope's "
+                        "default limits (0.5 CPU, 768 MB) and larger ones: time, peak memory, score")
     b.add_argument("--fairness", action="store_true",
                    help="instead: run the solution per seed and thread setting, cross-check readings")
     b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
