@@ -383,21 +383,30 @@ def test_a_variant_notebook_pinning_its_own_seed_is_flagged():
     assert len(flags) == 1 and "set_random_seed(123456)" in flags[0]
 
 
-def test_a_notebook_saved_by_colab_gets_otters_assignment_name_back(tmp_path: Path):
+def test_a_notebook_saved_by_colab_is_not_refused_by_otters_assignment_name(tmp_path: Path):
     """otter refuses a notebook without ``metadata.otter.assignment_name`` ("Received submission
-    for assignment 'None'"); Colab may drop it. Does the kit's layout for otter put the
-    autograder's own name back, and leave a notebook's existing name alone?"""
+    for assignment 'None'") when its config names one; Colab may drop it. Does the published zip's
+    config name none (the kit decides by stamp or questions), and does the kit put the name back
+    for an older zip whose config names one, leaving a notebook's own name and hostile metadata
+    handled?"""
     import copy
+    import zipfile
 
     from autograder.grading import run_one
 
+    with zipfile.ZipFile(paths.autograder_zip(SLUG, "2026")) as zf:
+        assert "assignment_name" not in json.loads(zf.read("otter_config.json"))
+    older = tmp_path / "otter_config.json"
+    older.write_text(json.dumps({"assignment_name": SLUG}), encoding="utf-8")
     nb = json.loads((paths.solution_dir(SLUG, "2026") / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
     colab = copy.deepcopy(nb)
     colab["metadata"] = {"colab": {"provenance": []}, "kernelspec": {"name": "python3"}}
-    zip_path = paths.autograder_zip(SLUG, "2026")
-    for sample, hostile in ((colab, None), (copy.deepcopy(colab), "otter"), (nb, None)):
-        if hostile:
-            sample["metadata"]["otter"] = "not a mapping"
-        work = run_one.prepare(tmp_path / "in.ipynb", sample, zip_path, tmp_path / f"w{id(sample)}")
-        written = json.loads((work / "submission" / "submission.ipynb").read_text(encoding="utf-8"))
-        assert written["metadata"]["otter"]["assignment_name"] == SLUG
+    hostile = copy.deepcopy(colab)
+    hostile["metadata"]["otter"] = "not a mapping"
+    for sample in (colab, hostile, nb):
+        run_one.name_assignment(sample, older)
+        assert sample["metadata"]["otter"]["assignment_name"] == SLUG
+    other = copy.deepcopy(nb)
+    other["metadata"]["otter"]["assignment_name"] = "another"
+    run_one.name_assignment(other, older)
+    assert other["metadata"]["otter"]["assignment_name"] == "another"
