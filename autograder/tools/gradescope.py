@@ -130,7 +130,7 @@ def bench_gradescope(limits: list[tuple[float, int]] | None = None, *, timeout: 
     why = available()
     if why:
         raise RuntimeError(f"bench --gradescope cannot run here: {why}")
-    limits = limits or [(DEFAULT_CPUS, DEFAULT_MEMORY_MB), (DEFAULT_CPUS, 2048), (1.0, 2048)]
+    limits = limits or [(DEFAULT_CPUS, DEFAULT_MEMORY_MB), (DEFAULT_CPUS, 2048), (1.0, 1536), (1.0, 2048)]
     version = default_version(SLUG)
     ag_zip = paths.autograder_zip(SLUG, version)
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(Path.home()),
