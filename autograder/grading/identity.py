@@ -12,7 +12,9 @@ An LMS bulk download names each submission after the student in its own way:
   put in front of the name (``s007_<notebook>_<time>.zip``, by the ID pattern), else the kit's
   stamp of a per-student handout; without any, the whole file name (never one ID for all).
 
-``--lms auto`` (the default) tries these layouts in that order and falls back to the ID pattern.
+``--lms auto`` (the default) tries these layouts in that order and falls back to the ID pattern;
+an otter export inside a Canvas download (``<lastfirst>_<user id>_<attempt id>_<export>.zip``)
+is Canvas's (its user ID), not an export named by the TA.
 A roster (``--roster``) then maps each submission to a student by ID, LMS ID or name, refusing an
 ambiguous name, so two students are never merged.
 """
@@ -63,6 +65,11 @@ def identify(id_path: str, pattern: re.Pattern[str], *, lms: str = "auto", metad
         if m:
             name = m.group("name").strip()
             return Identity(metadata_id or m.group("pid"), name=name, lms_id=m.group("pid"), lms="moodle")
+    if lms == "auto" and export:  # an otter export handed in on Canvas: Canvas's name for it
+        m = CANVAS_FILE.match(id_path.rsplit("/", 1)[-1])
+        if m and OTTER_EXPORT.match(m.group("rest")):
+            return Identity(metadata_id or m.group("uid"), name=m.group("name"), lms_id=m.group("uid"),
+                            lms="canvas")
     if lms in ("auto", "otter"):
         m = OTTER_EXPORT.match(id_path.rsplit("/", 1)[-1]) if export or lms == "otter" else None
         if m:

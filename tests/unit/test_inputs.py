@@ -222,6 +222,20 @@ def test_canvas_layout_takes_the_user_id(tmp_path: Path):
                                                                       ("4712", "suzukihanako")]
 
 
+def test_otter_export_in_a_canvas_download_keeps_the_canvas_user(tmp_path: Path):
+    """An otter export zip handed in on Canvas (``name_userid_attempt_<export>.zip``): is it the
+    Canvas user's (their ID as the LMS ID, for the gradebook), not an ID guessed from the name?"""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "yamadataro_4711_90001_3-2-overfitting_2026_06_01T12_00_00_000001.zip").write_bytes(
+        make_zip({"3-2-overfitting.ipynb": nb_bytes("x = 1")}))
+    (d / "suzukihanako_LATE_4712_90002_3-2-overfitting_2026_06_01T12_05_00_000002.zip").write_bytes(
+        make_zip({"3-2-overfitting.ipynb": nb_bytes("x = 2", student_id="s200")}))
+    intake = inputs.collect([d], tmp_path / "stage")
+    got = sorted((s.student_id, s.name, s.lms_id, s.id_note) for s in intake.chosen)
+    assert got == [("4711", "yamadataro", "4711", ""), ("s200", "suzukihanako", "4712", "")]
+
+
 def test_flat_otter_exports_without_ids_are_never_one_student(tmp_path: Path):
     """Otter exports named only by the notebook and a time: the notebook's ID, else one row each."""
     d = tmp_path / "in"
