@@ -115,7 +115,8 @@ def _otter_run(python: Path, notebook: Path, dest: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(zip_venv: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The three cases graded both ways: {(way, case): (score, possible, output)}."""
+    """The cases graded in the Gradescope layout and under plain otter run: {(way, case): (score,
+    possible, output)}."""
     if shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is needed to emulate Gradescope's /autograder")
     python, _ = zip_venv
