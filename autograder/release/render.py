@@ -24,16 +24,12 @@ from collections.abc import Callable
 from typing import Any
 
 from autograder.errors import PublishError
+from autograder.notebook import cell_source
 from autograder.release.versions import BY_KEY, CONSTANTS, Version
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _JAPANESE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
 _LIST_ITEM = re.compile(r"^(\s*(?:[-*]|\d+\.)\s+)")
-
-
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
 
 
 def _set_source(cell: dict, text: str) -> None:
@@ -52,7 +48,7 @@ def render_master(nb: dict, version: Version) -> dict:
     nb = copy.deepcopy(nb)
     seen = {name: 0 for name in CONSTANTS}
     for i, cell in enumerate(nb.get("cells", [])):
-        text = _source(cell)
+        text = cell_source(cell)
         kind = cell.get("cell_type")
         if kind == "raw" and "ASSIGNMENT CONFIG" in text:
             text = re.sub(r"(?m)^(\s*(?:autograder_value|student_value):\s*)\S+",
@@ -144,7 +140,7 @@ def check_rules_stated(nb: dict, version: Version) -> None:
     for i, cell in enumerate(nb.get("cells", [])):
         if cell.get("cell_type") != "markdown":
             continue
-        text = _source(cell)
+        text = cell_source(cell)
         m = _QUESTION.match(text)
         if m is None or m.group(1) not in RULES:
             continue
