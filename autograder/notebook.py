@@ -60,9 +60,7 @@ def cell_stamp(nb: dict) -> dict[str, Any]:
     for cell in cells if isinstance(cells, list) else []:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
-        m = _STAMP_LINE.search(src)
+        m = _STAMP_LINE.search(cell_source(cell))
         if not m:
             continue
         try:

@@ -246,3 +246,23 @@ def test_public_scale_check_reads_a_summarised_array_as_the_kernel_does():
 
     assert run(1.0)
     assert not run(255.0)
+
+
+def test_the_clean_check_loads_only_otter_s_test_runner(tmp_path: Path):
+    """Does the clean check run an otter test file without importing otter's API, its other
+    test formats, IPython or nbformat (~0.9 s of CPU a grading), and still score it?"""
+    import subprocess
+    import sys
+
+    test = tmp_path / "q1.py"
+    test.write_text('from otter.test_files import test_case\n\nOK_FORMAT = False\nname = "q1"\n'
+                    'points = 2\n\n@test_case(points=1)\ndef test_a(x):\n    assert x == 1\n\n'
+                    '@test_case(points=1, hidden=True)\ndef test_b(x):\n    assert x == 2\n',
+                    encoding="utf-8")
+    code = ("import sys\nfrom autograder.grading.clean_check import otter_test_files\n"
+            f"tf = otter_test_files().ExceptionTestFile.from_file({str(test)!r})\n"
+            "tf.run({'x': 1})\n"
+            "print(tf.score, tf.possible, sorted(m for m in ('otter.api', 'otter.test_files.ok_test', "
+            "'IPython', 'nbformat', 'nbconvert') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1 2 []"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autograder import data
@@ -107,3 +108,68 @@ def test_load_once_per_process_but_a_changed_file_is_checked_again(copy_of_data:
     victim.write_bytes(bytes(raw))
     with pytest.raises(DataError, match="corrupt"):
         data.load(copy_of_data)
+
+
+@pytest.fixture
+def fresh_load_caches():
+    data._load_raw.cache_clear()
+    data._load_verified.cache_clear()
+    yield
+    data._load_raw.cache_clear()
+    data._load_verified.cache_clear()
+
+
+def test_the_uncompressed_copy_is_read_and_checked(tmp_path: Path, copy_of_data: Path,
+                                                   monkeypatch: pytest.MonkeyPatch, fresh_load_caches):
+    """Does ``load`` read the kit's uncompressed copy (no .gz decompressed) while it is the
+    copy of these very files, and go back to the .gz files when a byte of it changed?"""
+    home = tmp_path / "keras"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    data.provide_keras_cache(home, copy_of_data)
+    raw = data.raw_copy_dir(home)
+    assert sorted(p.name for p in raw.iterdir()) == sorted([*data.RAW_FILES, data.RAW_STAMP])
+    reference = data.load(copy_of_data)
+    data._load_verified.cache_clear()
+
+    decompressed = []
+    real_read = data._read_idx
+    monkeypatch.setattr(data, "_read_idx", lambda p, o: decompressed.append(p.name) or real_read(p, o))
+    from_copy = data.load(copy_of_data)
+    assert decompressed == []
+    assert np.array_equal(from_copy.train_images, reference.train_images)
+    assert np.array_equal(from_copy.test_labels, reference.test_labels)
+    with pytest.raises(ValueError):
+        from_copy.train_images[0, 0, 0] = 1
+
+    victim = raw / "t10k-images-idx3-ubyte"
+    blob = bytearray(victim.read_bytes())
+    blob[-1] ^= 0xFF
+    victim.write_bytes(bytes(blob))
+    again = data.load(copy_of_data)
+    assert "t10k-images-idx3-ubyte.gz" in decompressed  # the copy did not check: the .gz files
+    assert np.array_equal(again.test_images, reference.test_images)
+
+
+def test_the_copy_is_not_used_for_other_source_files(tmp_path: Path, copy_of_data: Path,
+                                                     monkeypatch: pytest.MonkeyPatch, fresh_load_caches):
+    """A copy made from other files (or from these before they changed) is not read: a corrupt
+    source is still refused by name, and providing the cache again rebuilds the copy."""
+    home = tmp_path / "keras"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    data.provide_keras_cache(home, copy_of_data)
+    victim = copy_of_data / "t10k-labels-idx1-ubyte.gz"
+    blob = bytearray(victim.read_bytes())
+    blob[-1] ^= 0xFF
+    victim.write_bytes(bytes(blob))
+    with pytest.raises(DataError, match="corrupt"):
+        data.load(copy_of_data)
+    with pytest.raises(DataError, match="corrupt"):
+        data.provide_keras_cache(home, copy_of_data)
+
+
+def test_an_unwritable_cache_leaves_load_on_the_gz_files(tmp_path: Path, copy_of_data: Path):
+    """Is a Keras cache the kit cannot write to no error (a read-only image): no copy, None?"""
+    home = tmp_path / "keras"
+    (home / "datasets").mkdir(parents=True)
+    (home / "datasets" / data.RAW_DIR).write_text("a file where the folder would be")
+    assert data.provide_raw_copy(home, copy_of_data) is None

@@ -410,3 +410,13 @@ def test_a_notebook_saved_by_colab_is_not_refused_by_otters_assignment_name(tmp_
     other["metadata"]["otter"]["assignment_name"] = "another"
     run_one.name_assignment(other, older)
     assert other["metadata"]["otter"]["assignment_name"] == "another"
+
+
+def test_a_cell_source_with_parts_that_are_not_text_is_read_not_a_crash():
+    """A hostile notebook whose first cell's source list holds a number: the stamp in its text
+    parts is read (a TypeError here would stop the whole batch's version resolution)."""
+    from autograder.notebook import cell_stamp
+
+    nb = {"cells": [{"cell_type": "code", "metadata": {},
+                     "source": [f'KIT_STAMP = {{"assignment": "{SLUG}", "version": "2027"}}\n', 3, None]}]}
+    assert cell_stamp(nb) == {"assignment": SLUG, "version": "2027"}
