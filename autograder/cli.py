@@ -174,6 +174,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         overhead.bench_overhead(args.overhead)
         return 0
+    if args.sandbox_fit:
+        from autograder.tools import overhead
+
+        overhead.bench_sandbox_fit(args.sandbox_fit)
+        return 0
     return bench.main(args)
 
 
@@ -301,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--overhead", type=int, default=0, metavar="N",
                    help="instead: the solution executed bare vs graded by the kit, interleaved N "
                         "times: CPU and wall, median ratio, time per stage")
+    b.add_argument("--sandbox-fit", type=int, default=0, metavar="N",
+                   help="instead: the same TensorFlow fit bare and in the grading sandbox, "
+                        "interleaved N times: what the sandbox costs the student's training")
     b.add_argument("--gradescope", action="store_true",
                    help="instead: grade the solution in otter's Gradescope layout under Gradescope's "
                         "default limits (0.5 CPU, 768 MB) and larger ones: time, peak memory, score")
