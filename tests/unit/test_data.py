@@ -25,6 +25,13 @@ def copy_of_data(tmp_path: Path) -> Path:
     return dest
 
 
+def flip_last_byte(path: Path) -> None:
+    """Corrupt ``path``: its last byte inverted (the size unchanged, the mtime new)."""
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 0xFF
+    path.write_bytes(bytes(blob))
+
+
 def test_debian_package_files_verify():
     """Do the four files of the Debian package have the published SHA-256?"""
     assert data.verify() == data.DEBIAN_DIR
@@ -102,10 +109,7 @@ def test_load_once_per_process_but_a_changed_file_is_checked_again(copy_of_data:
     assert data.load(copy_of_data) is first
     with pytest.raises(ValueError):
         first.test_images[0, 0, 0] = 1
-    victim = copy_of_data / "t10k-labels-idx1-ubyte.gz"
-    raw = bytearray(victim.read_bytes())
-    raw[-1] ^= 0xFF
-    victim.write_bytes(bytes(raw))
+    flip_last_byte(copy_of_data / "t10k-labels-idx1-ubyte.gz")
     with pytest.raises(DataError, match="corrupt"):
         data.load(copy_of_data)
 
@@ -141,10 +145,7 @@ def test_the_uncompressed_copy_is_read_and_checked(tmp_path: Path, copy_of_data:
     with pytest.raises(ValueError):
         from_copy.train_images[0, 0, 0] = 1
 
-    victim = raw / "t10k-images-idx3-ubyte"
-    blob = bytearray(victim.read_bytes())
-    blob[-1] ^= 0xFF
-    victim.write_bytes(bytes(blob))
+    flip_last_byte(raw / "t10k-images-idx3-ubyte")
     again = data.load(copy_of_data)
     assert "t10k-images-idx3-ubyte.gz" in decompressed  # the copy did not check: the .gz files
     assert np.array_equal(again.test_images, reference.test_images)
@@ -157,10 +158,7 @@ def test_the_copy_is_not_used_for_other_source_files(tmp_path: Path, copy_of_dat
     home = tmp_path / "keras"
     monkeypatch.setenv("KERAS_HOME", str(home))
     data.provide_keras_cache(home, copy_of_data)
-    victim = copy_of_data / "t10k-labels-idx1-ubyte.gz"
-    blob = bytearray(victim.read_bytes())
-    blob[-1] ^= 0xFF
-    victim.write_bytes(bytes(blob))
+    flip_last_byte(copy_of_data / "t10k-labels-idx1-ubyte.gz")
     with pytest.raises(DataError, match="corrupt"):
         data.load(copy_of_data)
     with pytest.raises(DataError, match="corrupt"):
