@@ -7,6 +7,7 @@ code; a user mistake never shows a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -133,6 +134,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from autograder import cli_grading
 
     return cli_grading.cmd_grade(args)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from autograder import cli_grading
+
+    return cli_grading.cmd_worker(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -264,7 +271,44 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep each submission's grading folder (OUT/work/) for debugging")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
                     help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
+    from autograder.grading.cluster import JOBQUEUE
+
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a running Dask cluster: its scheduler's tcp:// or tls:// address, or its "
+                   "scheduler file; workers are started with `python -m autograder worker ADDRESS` "
+                   "(default: the gradings run on this machine)")
+    g.add_argument("--cluster", choices=sorted(JOBQUEUE),
+                   help="start the workers as batch jobs through dask-jobqueue (TLS, one-run certificates)")
+    g.add_argument("--jobs", type=int, help="with --cluster: batch jobs to request (default: 1)")
+    g.add_argument("--cluster-opt", action="append", metavar="KEY=VALUE",
+                   help="with --cluster: a dask-jobqueue option, e.g. queue=short, cores=4, memory=8GB, "
+                   "walltime=01:00:00, account=ml-course (repeatable)")
     g.set_defaults(func=_cmd_grade)
+
+    w = sub.add_parser("worker", help="serve as a grading worker of a Dask cluster (after a preflight)",
+                       description="Check that this machine can grade (the data set, the kernel, the "
+                       "sandbox, the same versions as the coordinator), then take grading tasks from the "
+                       "Dask scheduler at ADDRESS until stopped. Only a coordinator with the same "
+                       "versions gets this worker's services.")
+    w.add_argument("address", help="the scheduler's tcp:// or tls:// address, or its scheduler file")
+    w.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="TensorFlow threads of a grading here: the host's cores divided by the workers "
+                   "started on it (default: %(default)s)")
+    w.add_argument("--name", help="the worker's name in the scheduler's list")
+    w.add_argument("--work-dir", help="folder for the gradings (default: the kit's cache, worker-work/)")
+    w.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="accept work without a working bubblewrap sandbox (trusted notebooks only)")
+    w.add_argument("--death-timeout", type=float, help="seconds to wait for a lost scheduler before exiting")
+    w.add_argument("--tls-ca-file", help="TLS: the cluster's CA certificate")
+    w.add_argument("--tls-cert", help="TLS: this worker's certificate")
+    w.add_argument("--tls-key", help="TLS: this worker's key")
+    # what dask-jobqueue's job scripts add for dask's own worker command: accepted, decided here
+    w.add_argument("--nthreads", type=int, help=argparse.SUPPRESS)
+    w.add_argument("--memory-limit", help=argparse.SUPPRESS)
+    w.add_argument("--local-directory", help=argparse.SUPPRESS)
+    w.add_argument("--interface", help=argparse.SUPPRESS)
+    w.add_argument("--protocol", help=argparse.SUPPRESS)
+    w.set_defaults(func=_cmd_worker)
 
     dm = sub.add_parser("demo", help="grade the built-in sample class and show where the outputs are")
     dm.add_argument("--out", default="demo-out", help="output folder (default: %(default)s)")

@@ -37,11 +37,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.timeout <= 0 or args.memory < 0:
         raise GradingError("--workers and --timeout must be positive, --memory 0 (no limit) or more",
                            hint="e.g. --workers 2 --timeout 300 --memory 4")
-    ensure_kernel()
-    sandboxed = sandbox.require(args.unsafe_no_sandbox)
-    from autograder import data
+    where = cluster_spec(args)
+    if where.embedded:  # this machine grades: it needs the kernel, the sandbox and the data
+        ensure_kernel()
+        sandboxed = sandbox.require(args.unsafe_no_sandbox)
+        from autograder import data
 
-    keras_home = data.provide_keras_cache()
+        keras_home = data.provide_keras_cache()
+    else:  # each worker checked these itself before it joined (`python -m autograder worker`)
+        sandboxed, keras_home = not args.unsafe_no_sandbox, None
+        if args.unsafe_no_sandbox:
+            print("WARNING: --unsafe-no-sandbox: student code runs on the workers with their rights, "
+                  "network and files", file=sys.stderr)
     out = Path(args.out)
     roster = class_roster(out, args.roster)
     lms = "pattern" if args.id_pattern and args.lms == "auto" else args.lms
@@ -59,11 +66,55 @@ def cmd_grade(args: argparse.Namespace) -> int:
         regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home, sandboxed=sandboxed,
         resolve=resolver, only=frozenset(args.only or ()),
         retry=frozenset().union(*(engine.RETRY[r] for r in args.retry or ())),
-        reuse_other_kit=args.reuse_other_kit)
+        reuse_other_kit=args.reuse_other_kit, cluster=where)
     if resolver:
         print(f"versions graded: {', '.join(resolver.accepted)} (no stamp -> {resolver.default}); "
               f"published: {', '.join(resolver.infos)}", flush=True)
     return run_and_report(intake, cfg, info, roster)
+
+
+def cluster_spec(args: argparse.Namespace):
+    """Where ``grade`` runs its tasks, from ``--scheduler`` / ``--cluster``, ``--jobs``, ``--cluster-opt``."""
+    from autograder.errors import GradingError
+    from autograder.grading.cluster import ClusterSpec
+
+    scheduler, kind = getattr(args, "scheduler", None), getattr(args, "cluster", None)
+    if scheduler and kind:
+        raise GradingError("--scheduler and --cluster name two places to grade: give one",
+                           hint="--scheduler for a running Dask scheduler, --cluster to start one "
+                                "on a job queue")
+    opts = []
+    for item in getattr(args, "cluster_opt", None) or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise GradingError(f"--cluster-opt {item}: expected key=value",
+                               hint="e.g. --cluster-opt queue=short")
+        opts.append((key.strip(), value.strip()))
+    if (opts or getattr(args, "jobs", None)) and not kind:
+        raise GradingError("--jobs and --cluster-opt go with --cluster",
+                           hint="e.g. --cluster slurm --jobs 10")
+    if getattr(args, "jobs", None) is not None and args.jobs < 1:
+        raise GradingError("--jobs must be 1 or more", hint="e.g. --jobs 10")
+    return ClusterSpec(scheduler=scheduler or "", kind=kind or "", jobs=getattr(args, "jobs", None) or 0,
+                       options=tuple(opts))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from autograder.grading import cluster
+
+    tls = None
+    if args.tls_ca_file or args.tls_cert or args.tls_key:
+        tls = {"ca": args.tls_ca_file, "cert": args.tls_cert, "key": args.tls_key}
+    if args.threads < 1:
+        from autograder.errors import GradingError
+
+        raise GradingError("--threads must be 1 or more", hint="e.g. --threads 2")
+    work_dir = args.work_dir or (
+        str(Path(args.local_directory) / "fmnist-kit") if args.local_directory else None)
+    return cluster.run_worker(args.address, threads=args.threads, name=args.name,
+                              work_dir=Path(work_dir) if work_dir else None,
+                              sandboxed=not args.unsafe_no_sandbox, tls=tls, death_timeout=args.death_timeout,
+                              interface=args.interface, protocol=args.protocol)
 
 
 def class_roster(out: Path, given: str | None):

@@ -1,8 +1,9 @@
 """The batch engine: grade many submissions in parallel, record each result as it finishes.
 
-Each submission runs in its own worker process (``run_one.grade_one``) from a clean copy with a
-fresh Jupyter kernel; a thread per parallel slot supervises one worker at a time (timeout,
-memory, Ctrl-C). Only the main thread writes the ledger and the progress display. Results
+Each submission is one Dask task (``cluster.grade_task``: ``run_one.grade_one`` in its own
+sandboxed process tree, from a clean copy with a fresh Jupyter kernel, supervised for time,
+memory and Ctrl-C), on the embedded cluster by default or on a real one (``cluster``). Only this
+process, the coordinator, writes the ledger and the progress display, as each result arrives. Results
 already in the ledger (same submission bytes, same autograder, same seed) are reused, not graded
 again. Each submission's ``Target`` (autograder, version, seed) comes from ``BatchConfig.resolve``
 (the version stamp, ``targets.py``), or is the one autograder of the batch. The display is
@@ -16,23 +17,20 @@ the latest submission wins), and ``class_view`` gives the whole class for the ou
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
-import json
 import os
-import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
 from autograder import __version__ as KIT_VERSION
 from autograder.errors import GradingError
-from autograder.grading import run_one, supervise
+from autograder.grading import cluster, run_one, supervise
 from autograder.grading.autograder_zip import check_assignment
 from autograder.grading.inputs import Intake, Submission
 from autograder.grading.ledger import Ledger
@@ -41,11 +39,9 @@ from autograder.model import (
     EMPTY,
     ERROR,
     GRADED,
-    INTERRUPTED,
     TIMEOUT,
     AutograderInfo,
     ClassEntry,
-    GradeResult,
     Record,
     Target,
 )
@@ -56,7 +52,7 @@ RETRY = {"failed": frozenset({TIMEOUT, ERROR}), "timeout": frozenset({TIMEOUT}),
 DEFAULT_TIMEOUT = 300.0
 #: Peak resident memory of the whole tree for the solution is ~2 GB (measured); 4 GiB leaves room.
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
-FIGURES = ("curves_part2_networks.png", "curves_part3_prevention.png")
+FIGURES = cluster.FIGURES
 
 
 def default_workers() -> int:
@@ -88,6 +84,8 @@ class BatchConfig:
     retry: frozenset[str] = frozenset()
     #: Reuse results graded by another kit version (by default they are graded again).
     reuse_other_kit: bool = False
+    #: Where the gradings run (default: Dask embedded in this process, ``workers`` at once).
+    cluster: cluster.ClusterSpec = field(default_factory=cluster.ClusterSpec)
 
 
 @dataclass
@@ -255,110 +253,107 @@ def precheck(sub: Submission, cfg: BatchConfig) -> tuple[Record | None, Target |
 
 def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Target],
                cfg: BatchConfig, ledger: Ledger, outcomes: dict[int, Outcome], progress: Progress) -> bool:
-    stop = threading.Event()
-    env = _thread_env(cfg.workers)
-    pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="grader")
-    running: dict[Future, str] = {}
-    try:
-        for sha, idx in todo.items():
-            sub = intake.chosen[idx[0]]
-            fut = pool.submit(_grade_task, sub, sha, targets[sha], cfg, stop, env, progress)
-            running[fut] = sha
-        while running:
-            finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                sha = running.pop(fut)
-                try:
-                    rec = fut.result()
-                except Exception as exc:  # a fault of the kit, not of the submission: show, don't keep
-                    why = f"internal error of the grader, not recorded (run again): {exc!r}"[:300]
-                    rec = Record(sub_sha=intake.chosen[todo[sha][0]].sha256, ag_sha=targets[sha].key,
-                                 status=ERROR, reason=why)
-                    progress.note(f"internal error while grading {intake.chosen[todo[sha][0]].key}: {exc!r}")
-                else:
-                    if rec is None:
-                        continue
-                    ledger.put(rec)  # durable before anything else happens
-                for i in todo[sha]:
-                    outcomes[i] = Outcome(intake.chosen[i], rec, fresh=True, target=targets[sha])
-                    progress.seen(intake.chosen[i].student_id, rec, fresh=True)
-                if not cfg.keep_work:
-                    shutil.rmtree(cfg.out / "work" / sha[:20], ignore_errors=True)
-                    shutil.rmtree(run_one.private_dir(cfg.out / "work" / sha[:20]), ignore_errors=True)
-            progress.tick()
+    """Submit every job to Dask; record each result in the ledger as it arrives."""
+    from distributed import KilledWorker
+
+    if not todo:
         return False
-    except KeyboardInterrupt:
-        stop.set()
-        progress.note("interrupted: stopping the running gradings (their whole process trees) ...")
-        for fut in running:
-            fut.cancel()
-        wait(running, timeout=30)
-        reap_strays(cfg.out / "work")
-        return True
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _grade_task(sub: Submission, job: str, target: Target, cfg: BatchConfig, stop: threading.Event,
-                env: dict[str, str], progress: Progress) -> Record | None:
-    if stop.is_set():
-        return None
-    progress.started()
-    workdir = cfg.out / "work" / job[:20]
-    try:
-        res = run_one.grade_one(sub.path, target.autograder.path, workdir, timeout=cfg.timeout,
-                              keras_home=cfg.keras_home, memory_limit=cfg.memory_limit, stop=stop, env=env,
-                              sandboxed=cfg.sandboxed, seed=target.seed)
-    finally:
-        progress.stopped()
-    if res.status == INTERRUPTED:
-        return None
-    return record_from(res, sub.sha256, target.key, workdir, cfg.timeout)
-
-
-def record_from(res: GradeResult, sub_sha: str, ag_sha: str, workdir: Path,
-                time_limit: float = 0.0) -> Record:
-    """Everything worth keeping from a finished grading's folder."""
-    private = run_one.private_dir(workdir)
-    results_json = _read_text(private / "results.json")  # the clean result, written by the kit
-    figures = {}
-    for name in FIGURES:
-        png = workdir / "submission" / name
-        if run_one.own_file(workdir, png) and png.stat().st_size < 20 * 2**20:
-            head = png.read_bytes()
-            if head[:8] == b"\x89PNG\r\n\x1a\n":
-                figures[name] = head
-    acc, curves = None, {}
-    clean = _read_text(private / "clean.json")  # written by the kit's clean check, not the student
-    if clean:  # measured by the kit on the real test set, from the exported model
+    embedded = cfg.cluster.embedded
+    with cluster.connect(cfg.cluster, cfg.workers, progress.stream) as session:
+        if session.dashboard:
+            progress.note(f"Dask dashboard: {session.dashboard}")
+        if not embedded:
+            progress.note(f"grading on {session.describe}")
+        run_id = cluster.new_run(embedded)
+        client = session.client
+        env = {} if not embedded else cluster.thread_env((os.cpu_count() or 2) // max(1, cfg.workers))
+        zips: dict[str, object] = {}
+        futures: dict[object, str] = {}
+        if embedded:
+            (cfg.out / "work").mkdir(parents=True, exist_ok=True)
         try:
-            parsed = json.loads(clean)
-            value = parsed.get("test_accuracy")
-            acc = float(value) if value is not None else None
-            curves = parsed.get("curves") or {}
-        except (ValueError, TypeError, AttributeError):
-            acc = None
-    log_tail = _read_text(private / "grading.log")[-20000:]
-    # A graded row keeps its score; what the TA should look at goes in its reason.
-    reason = res.reason or ("flagged: " + " | ".join(res.flags) if res.flags else "")
-    return Record(sub_sha=sub_sha, ag_sha=ag_sha, status=res.status, reason=reason[:2000],
-                  seconds=round(res.seconds, 2), questions=res.questions, results_json=results_json,
-                  test_accuracy=acc, figures=figures, log_tail=log_tail, peak_rss=res.peak_rss,
-                  finished_at=time.time(), curves=curves, flags=list(res.flags), time_limit=time_limit,
-                  kit=KIT_VERSION)
+            for job, idx in todo.items():
+                sub, target = intake.chosen[idx[0]], targets[job]
+                ag = target.autograder
+                if ag.sha256 not in zips:
+                    raw = ag.path.read_bytes()
+                    zips[ag.sha256] = raw if embedded else client.scatter(raw, broadcast=False, hash=True)
+                spec = cluster.TaskSpec(
+                    job=job, sub_sha=sub.sha256, ag_key=target.key, ag_sha256=ag.sha256, name=sub.key,
+                    timeout=cfg.timeout, memory_limit=cfg.memory_limit, sandboxed=cfg.sandboxed,
+                    seed=target.seed, keep_work=cfg.keep_work, run_id=run_id,
+                    work_root=str((cfg.out / "work").resolve()) if embedded else None,
+                    keras_home=str(cfg.keras_home) if embedded and cfg.keras_home else None, env=env)
+                fut = client.submit(cluster.grade_task, spec, sub.path.read_bytes(), zips[ag.sha256],
+                                    key=task_key(job), resources={session.resource: 1}, pure=False)
+                futures[fut] = job
+            keys = {task_key(j): j for j in todo}
+            pending = dict(futures)
+            last_check = 0.0
+            while pending:
+                done = [f for f in pending if f.done()]
+                if not done:
+                    time.sleep(0.2)
+                now = time.monotonic()
+                if now - last_check >= 1.0:
+                    last_check = now
+                    _follow(session, keys, progress)
+                for fut in done:
+                    job = pending.pop(fut)
+                    rec, durable = _result_of(fut, intake.chosen[todo[job][0]], targets[job], progress,
+                                              KilledWorker)
+                    if rec is None:  # stopped before it finished
+                        continue
+                    if durable:  # before anything else happens
+                        ledger.put(rec)
+                    for i in todo[job]:
+                        outcomes[i] = Outcome(intake.chosen[i], rec, fresh=True, target=targets[job])
+                        progress.seen(intake.chosen[i].student_id, rec, fresh=True)
+                progress.tick()
+            return False
+        except KeyboardInterrupt:
+            cluster.set_stop(session, run_id)
+            progress.note("interrupted: stopping the running gradings (their whole process trees) ...")
+            with contextlib.suppress(Exception):
+                client.cancel(list(futures))
+            if embedded:
+                deadline = time.monotonic() + 30
+                while session.running() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                reap_strays(cfg.out / "work")
+            return True
+        finally:
+            cluster.end_run(run_id)
 
 
-def _read_text(path: Path) -> str:
+def task_key(job: str) -> str:
+    """The Dask key of a job: the same submission, autograder and seed give the same key, so a job is
+    never graded twice at once on one scheduler (a resumed coordinator joins a running grading)."""
+    return f"fmnist-grade-{job}"
+
+
+def _follow(session: cluster.Session, keys: dict[str, str], progress: Progress) -> None:
+    """Running tasks and usable workers, from the scheduler, for the progress line and ETA."""
+    for line in session.check_workers():
+        progress.note(line)
+    progress.set_running({k for k in session.running() if k in keys})
+    progress.workers = max(1, session.graders())
+
+
+def _result_of(fut, sub: Submission, target: Target, progress: Progress,
+               killed_worker) -> tuple[Record | None, bool]:
+    """The task's record and whether it goes in the ledger (not: the kit's own fault)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def _thread_env(workers: int) -> dict[str, str]:
-    """Share the cores among workers instead of letting each TensorFlow take them all."""
-    per = str(max(1, (os.cpu_count() or 2) // max(1, workers)))
-    return {"TF_NUM_INTRAOP_THREADS": per, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": per}
+        return fut.result(), True
+    except killed_worker as exc:  # it took down its worker on every try: a result about the submission
+        return Record(sub_sha=sub.sha256, ag_sha=target.key, status=ERROR, kit=KIT_VERSION,
+                      finished_at=time.time(),
+                      reason=("its grading stopped the grading worker on every try "
+                              f"({str(exc)[:200]}); grade it alone to see why (--only, --retry error)")), True
+    except Exception as exc:  # a fault of the kit, not of the submission: show, don't keep
+        progress.note(f"internal error while grading {sub.key}: {exc!r}")
+        return Record(sub_sha=sub.sha256, ag_sha=target.key, status=ERROR,
+                      reason=f"internal error of the grader, not recorded (run again): {exc!r}"[:300]), False
 
 
 def reap_strays(work: Path) -> int:

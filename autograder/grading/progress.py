@@ -20,7 +20,7 @@ class Progress:
         self.graded_now = 0
         self.durations: list[float] = []
         self.counts: Counter[str] = Counter()
-        self.starts: dict[int, float] = {}  # thread -> when its current grading started
+        self.starts: dict[str, float] = {}  # task -> when it was first seen running
         self.start = time.monotonic()
         self.lock = threading.Lock()
         if not self.tty and to_grade:
@@ -30,13 +30,11 @@ class Progress:
     def running(self) -> int:
         return len(self.starts)
 
-    def started(self) -> None:
+    def set_running(self, keys: set[str]) -> None:
+        """The tasks running now (the scheduler's view): the ETA counts their elapsed time."""
+        now = time.monotonic()
         with self.lock:
-            self.starts[threading.get_ident()] = time.monotonic()
-
-    def stopped(self) -> None:
-        with self.lock:
-            self.starts.pop(threading.get_ident(), None)
+            self.starts = {k: self.starts.get(k, now) for k in keys}
 
     def seen(self, sid: str, rec: Record | None, *, fresh: bool) -> None:
         self.done += 1

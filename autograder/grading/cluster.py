@@ -1,0 +1,530 @@
+"""Where gradings run: Dask, embedded on this machine by default, or a cluster.
+
+``grade`` submits each submission's grading (``run_one.grade_one``: sandbox, fresh kernel, clean
+check) as one Dask task (``grade_task``). The task carries the notebook's and the autograder's
+bytes, so a worker needs no shared file system; it returns the ``Record`` (scores, figures, log
+tail) and only the coordinator, the machine that ran ``grade``, writes the ledger.
+
+- **Embedded** (the default): a ``LocalCluster`` of ``workers`` workers with one thread each, in
+  this process, with no network port (``inproc://``). A thread only supervises: each grading is
+  its own sandboxed process tree, as before Dask, so whole-tree kills, memory polling and
+  Ctrl-C work as they did.
+- ``--scheduler ADDRESS`` (``tcp://``/``tls://`` or a scheduler file): an existing Dask cluster whose
+  workers were started with ``python -m autograder worker`` (``run_worker``).
+- ``--cluster slurm|pbs|sge|htcondor --jobs N``: one started through ``dask-jobqueue``, TLS with
+  per-run certificates, its job script running ``python -m autograder worker``.
+
+Workers are matched by **fingerprint**: a worker advertises the Dask resource
+``fmnist-grader-<fingerprint>`` (kit, Python, otter, TensorFlow, Keras, NumPy versions and the
+data set's hashes) and every task asks for the coordinator's, so a worker of another version
+never receives a task (the coordinator names it); ``python -m autograder worker`` refuses to
+start when its preflight fails or when the scheduler's coordinator runs other versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import __version__ as KIT_VERSION
+from autograder import data
+from autograder.errors import GradingError
+from autograder.grading import run_one, supervise
+from autograder.model import INTERRUPTED, Record
+
+#: Packages whose versions must match between the coordinator and every worker.
+PACKAGES = ("otter-grader", "tensorflow", "keras", "numpy", "nbclient", "ipykernel", "distributed")
+#: Scheduler metadata key under which a coordinator publishes its versions for workers to check.
+META_KEY = ("fmnist-kit", "versions")
+#: dask-jobqueue's cluster classes, by the name ``--cluster`` takes.
+JOBQUEUE = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "htcondor": "HTCondorCluster"}
+#: Environment variable a worker sets: TensorFlow threads per grading on that host.
+THREADS_ENV = "FMNIST_KIT_GRADING_THREADS"
+FIGURES = ("curves_part2_networks.png", "curves_part3_prevention.png")
+
+
+def versions() -> dict[str, str]:
+    """What a grading's result depends on besides the submission and the autograder."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"kit": KIT_VERSION, "python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "missing"
+    out["fashion-mnist"] = hashlib.sha256(json.dumps(data.FILES, sort_keys=True).encode()).hexdigest()[:16]
+    return out
+
+
+def fingerprint(v: dict[str, str] | None = None) -> str:
+    v = versions() if v is None else v
+    return hashlib.sha256(json.dumps(v, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def resource_name(fp: str | None = None) -> str:
+    return f"fmnist-grader-{fp or fingerprint()}"
+
+
+def differences(mine: dict[str, str], theirs: dict[str, str]) -> list[str]:
+    """``name: ours vs theirs`` for every version that differs."""
+    return [f"{k}: {mine.get(k, 'missing')} here vs {theirs.get(k, 'missing')} there"
+            for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The task a worker runs
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a worker needs to grade one job besides the two files' bytes."""
+
+    job: str
+    sub_sha: str
+    ag_key: str  # the target's key (the ledger's ag_sha column)
+    ag_sha256: str  # the zip's own hash (its file name on the worker)
+    name: str  # the submission's file name, for messages
+    timeout: float
+    memory_limit: int | None
+    sandboxed: bool
+    seed: int | None
+    keep_work: bool
+    run_id: str
+    #: The coordinator's work folder when it is on the same machine (embedded); None: the worker's own.
+    work_root: str | None = None
+    keras_home: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+#: Stop flags of the embedded cluster's runs (a task in this process looks its run up here).
+_LOCAL_STOPS: dict[str, threading.Event] = {}
+#: The work folder of a worker started by ``run_worker`` (None: a plain Dask worker).
+_WORKER_ROOT: list[Path] = []
+
+
+class _ClusterStop:
+    """A stop flag for a task on a remote worker: the run's Dask ``Event``, read at most every 3 s."""
+
+    def __init__(self, run_id: str) -> None:
+        self.name, self.checked, self.value = f"fmnist-stop-{run_id}", 0.0, False
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if not self.value and now - self.checked >= 3.0:
+            self.checked = now
+            try:
+                from distributed import Event, get_client
+
+                self.value = Event(self.name, client=get_client()).is_set()
+            except Exception:  # the scheduler is unreachable: go on; the time limit still holds
+                pass
+        return self.value
+
+
+def grade_task(spec: TaskSpec, notebook: bytes, autograder: bytes) -> Record | None:
+    """Grade one submission on whichever worker runs this; the ``Record``, or None if stopped."""
+    local = spec.work_root is not None
+    root = Path(spec.work_root) if local else worker_root()
+    ag = root / f"autograder-{spec.ag_sha256[:12]}.zip"
+    if not ag.is_file() or hashlib.sha256(ag.read_bytes()).hexdigest() != spec.ag_sha256:
+        tmp = ag.with_name(f"{ag.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(autograder)
+        tmp.replace(ag)
+    workdir = root / spec.job[:20]
+    source = root / f"{spec.job[:20]}.submitted.ipynb"
+    source.write_bytes(notebook)
+    env = dict(spec.env) or _host_thread_env()
+    stop = _LOCAL_STOPS.get(spec.run_id) if local else _ClusterStop(spec.run_id)
+    keras_home = Path(spec.keras_home) if spec.keras_home else None
+    print(f"fmnist-kit: grading {spec.job[:20]} ({spec.name})", file=sys.stderr, flush=True)
+    try:
+        res = run_one.grade_one(source, ag, workdir, timeout=spec.timeout, keras_home=keras_home,
+                                memory_limit=spec.memory_limit, stop=stop, env=env,
+                                sandboxed=spec.sandboxed, seed=spec.seed)
+        if res.status == INTERRUPTED:
+            return None
+        return record_from(res, spec.sub_sha, spec.ag_key, workdir, spec.timeout)
+    finally:
+        source.unlink(missing_ok=True)
+        if not spec.keep_work:
+            shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(run_one.private_dir(workdir), ignore_errors=True)
+
+
+def record_from(res, sub_sha: str, ag_sha: str, workdir: Path, time_limit: float = 0.0) -> Record:
+    """Everything worth keeping from a finished grading's folder."""
+    private = run_one.private_dir(workdir)
+    results_json = _read_text(private / "results.json")  # the clean result, written by the kit
+    figures = {}
+    for name in FIGURES:
+        png = workdir / "submission" / name
+        if run_one.own_file(workdir, png) and png.stat().st_size < 20 * 2**20:
+            head = png.read_bytes()
+            if head[:8] == b"\x89PNG\r\n\x1a\n":
+                figures[name] = head
+    acc, curves = None, {}
+    clean = _read_text(private / "clean.json")  # written by the kit's clean check, not the student
+    if clean:  # measured by the kit on the real test set, from the exported model
+        try:
+            parsed = json.loads(clean)
+            value = parsed.get("test_accuracy")
+            acc = float(value) if value is not None else None
+            curves = parsed.get("curves") or {}
+        except (ValueError, TypeError, AttributeError):
+            acc = None
+    log_tail = _read_text(private / "grading.log")[-20000:]
+    # A graded row keeps its score; what the TA should look at goes in its reason.
+    reason = res.reason or ("flagged: " + " | ".join(res.flags) if res.flags else "")
+    return Record(sub_sha=sub_sha, ag_sha=ag_sha, status=res.status, reason=reason[:2000],
+                  seconds=round(res.seconds, 2), questions=res.questions, results_json=results_json,
+                  test_accuracy=acc, figures=figures, log_tail=log_tail, peak_rss=res.peak_rss,
+                  finished_at=time.time(), curves=curves, flags=list(res.flags), time_limit=time_limit,
+                  kit=KIT_VERSION)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """TensorFlow's threads for one grading (so gradings on one host share its cores)."""
+    per = str(max(1, threads))
+    return {"TF_NUM_INTRAOP_THREADS": per, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": per}
+
+
+def _host_thread_env() -> dict[str, str]:
+    return thread_env(int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1))
+
+
+def worker_root() -> Path:
+    """This worker's grading folder (``run_worker`` made it); a plain Dask worker gets a temporary one."""
+    if not _WORKER_ROOT:
+        import tempfile
+
+        _WORKER_ROOT.append(Path(tempfile.mkdtemp(prefix="fmnist-kit-worker-")))
+    _WORKER_ROOT[0].mkdir(parents=True, exist_ok=True)
+    return _WORKER_ROOT[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The coordinator's side
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where ``grade`` runs its tasks (all empty: the embedded default)."""
+
+    scheduler: str = ""
+    kind: str = ""  # dask-jobqueue: slurm, pbs, sge, htcondor
+    jobs: int = 0
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def embedded(self) -> bool:
+        return not (self.scheduler or self.kind)
+
+
+@dataclass
+class Session:
+    """A connected Dask client, and what the coordinator needs to know about it."""
+
+    client: object
+    resource: str
+    describe: str
+    embedded: bool
+    dashboard: str = ""
+    refused: dict[str, str] = field(default_factory=dict)  # worker address -> why it gets no tasks
+
+    def graders(self) -> int:
+        """Workers that can take this coordinator's tasks now."""
+        info = self.client.scheduler_info(n_workers=-1)
+        return sum(1 for w in info.get("workers", {}).values() if w.get("resources", {}).get(self.resource))
+
+    def check_workers(self) -> list[str]:
+        """Workers that will get no task (another kit version, a plain ``dask worker``), newly seen."""
+        info = self.client.scheduler_info(n_workers=-1)
+        new = []
+        for addr, w in info.get("workers", {}).items():
+            res = w.get("resources", {}) or {}
+            if res.get(self.resource) or addr in self.refused:
+                continue
+            other = [r for r in res if r.startswith("fmnist-grader-")]
+            why = (f"it runs other versions (fingerprint {other[0][len('fmnist-grader-'):]}, ours "
+                   f"{self.resource[len('fmnist-grader-'):]}): start it with this kit's versions"
+                   if other else "it was not started with `python -m autograder worker`")
+            self.refused[addr] = why
+            new.append(f"worker {w.get('name', addr)} ({addr}) gets no submissions: {why}")
+        return new
+
+    def running(self) -> set[str]:
+        """Keys of the tasks the workers are running now."""
+        try:
+            return {str(k) for keys in self.client.processing().values() for k in keys}
+        except Exception:
+            return set()
+
+
+def _parse_options(options: tuple[tuple[str, str], ...]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, raw in options:
+        try:
+            out[key.replace("-", "_")] = json.loads(raw)
+        except ValueError:
+            out[key.replace("-", "_")] = raw
+    return out
+
+
+def jobqueue_cluster(kind: str, options: tuple[tuple[str, str], ...] = ()):
+    """A dask-jobqueue cluster whose jobs run ``python -m autograder worker`` (not yet scaled)."""
+    try:
+        import dask_jobqueue
+    except ImportError as exc:
+        raise GradingError("--cluster needs the package dask-jobqueue",
+                           hint="pip install dask-jobqueue (it is in the kit's requirements)") from exc
+    if kind not in JOBQUEUE:
+        raise GradingError(f"--cluster {kind}: unknown kind", hint=f"one of {', '.join(JOBQUEUE)}")
+    kw: dict[str, object] = {"cores": 2, "processes": 1, "memory": "6GB", "walltime": "02:00:00",
+                             "security": True}
+    kw.update(_parse_options(options))
+    cores = int(kw["cores"])  # type: ignore[arg-type]
+    kw["worker_command"] = "autograder worker"
+    kw["worker_extra_args"] = [*list(kw.get("worker_extra_args") or []), "--threads", str(cores)]
+    kw.setdefault("python", sys.executable)
+    kw.setdefault("job_script_prologue", [f"cd {os.getcwd()}"])
+    try:
+        return getattr(dask_jobqueue, JOBQUEUE[kind])(**kw)
+    except (TypeError, ValueError) as exc:
+        raise GradingError(f"--cluster {kind}: {exc}",
+                           hint="check the --cluster-opt names (dask-jobqueue's keyword arguments)") from exc
+
+
+@contextlib.contextmanager
+def connect(spec: ClusterSpec, workers: int, stream) -> Iterator[Session]:
+    """The Dask client ``grade`` submits to: embedded, an existing scheduler, or a job queue."""
+    import logging
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    fp_versions = versions()
+    resource = resource_name(fingerprint(fp_versions))
+    cluster = None
+    with dask.config.set({"distributed.scheduler.work-stealing": True,
+                          "distributed.worker.daemon": False,
+                          "distributed.admin.tick.limit": "60s"}):
+        try:
+            if spec.embedded:
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
+                                       resources={resource: 1}, dashboard_address=None,
+                                       silence_logs=logging.ERROR, memory_limit=0)
+                client = Client(cluster, set_as_default=False)
+                describe = f"{workers} worker(s) on this machine"
+            elif spec.kind:
+                cluster = jobqueue_cluster(spec.kind, spec.options)
+                cluster.scale(jobs=spec.jobs or 1)
+                client = Client(cluster, set_as_default=False)
+                describe = (f"{spec.kind} cluster, {spec.jobs or 1} job(s) requested, scheduler "
+                            f"{cluster.scheduler_address}")
+            else:
+                client = _client_for(spec.scheduler)
+                describe = f"the Dask scheduler at {client.scheduler.address}"
+        except GradingError:
+            raise
+        except (OSError, TimeoutError) as exc:
+            raise GradingError(f"cannot reach the Dask scheduler {spec.scheduler or spec.kind}: {exc}",
+                               hint="is it running, and is the address (or scheduler file) right?") from exc
+        session = Session(client, resource, describe, spec.embedded)
+        try:
+            if not spec.embedded:
+                client.set_metadata(list(META_KEY), fp_versions)
+                with contextlib.suppress(Exception):
+                    if client.scheduler_info().get("services", {}).get("dashboard"):
+                        session.dashboard = client.dashboard_link
+            yield session
+        finally:
+            with contextlib.suppress(Exception):
+                client.close(timeout=10)
+            if cluster is not None:
+                with contextlib.suppress(Exception):
+                    cluster.close(timeout=30)
+
+
+def _client_for(address: str):
+    from distributed import Client
+
+    if Path(address).is_file():
+        return Client(scheduler_file=address, timeout="20s", set_as_default=False)
+    if "://" not in address:
+        raise GradingError(f"--scheduler {address}: neither a tcp:// or tls:// address nor a scheduler file",
+                           hint="e.g. --scheduler tcp://127.0.0.1:8786 or --scheduler scheduler.json")
+    return Client(address, timeout="20s", set_as_default=False)
+
+
+def set_stop(session: Session, run_id: str) -> None:
+    """Tell every running task of this run to stop (Ctrl-C of the coordinator)."""
+    ev = _LOCAL_STOPS.get(run_id)
+    if ev is not None:
+        ev.set()
+    if not session.embedded:
+        with contextlib.suppress(Exception):
+            from distributed import Event
+
+            Event(f"fmnist-stop-{run_id}", client=session.client).set()
+
+
+def new_run(embedded: bool) -> str:
+    run_id = hashlib.sha256(f"{os.getpid()}:{time.time()}:{id(object())}".encode()).hexdigest()[:16]
+    if embedded:
+        _LOCAL_STOPS[run_id] = threading.Event()
+    return run_id
+
+
+def end_run(run_id: str) -> None:
+    _LOCAL_STOPS.pop(run_id, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker's side: ``python -m autograder worker ADDRESS``
+
+
+def preflight(sandboxed: bool = True) -> list[str]:
+    """What keeps this machine from grading (empty: nothing)."""
+    problems = []
+    try:
+        data.provide_keras_cache()
+    except GradingError as exc:
+        problems.append(str(exc))
+    except Exception as exc:  # DataError and friends: all KitErrors carry their hint
+        problems.append(str(exc))
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        from autograder import paths
+
+        if paths.KERNEL_NAME not in KernelSpecManager().find_kernel_specs():
+            problems.append(f"the Jupyter kernel {paths.KERNEL_NAME!r} is not registered (run `make setup`)")
+    except Exception as exc:
+        problems.append(f"Jupyter kernels cannot be listed: {exc}")
+    if sandboxed:
+        from autograder.grading import sandbox
+
+        status = sandbox.probe()
+        if not status.available:
+            problems.append(f"the grading sandbox (bubblewrap) cannot run here: {status.reason}")
+    return problems
+
+
+def reap_dead_workers(base: Path) -> int:
+    """Kill what gradings of dead workers on this host left, and remove their folders."""
+    if not base.is_dir():
+        return 0
+    import psutil
+
+    killed = 0
+    for folder in base.glob("w*"):
+        try:
+            pid = int(folder.name[1:].split("-")[0])
+        except ValueError:
+            continue
+        if psutil.pid_exists(pid) and (folder / "owner").is_file() and (
+                folder / "owner").read_text().strip() == _proc_start(pid):
+            continue  # its worker is alive
+        killed += supervise.kill_processes(supervise.marked_processes(str(folder.resolve()), psutil))
+        shutil.rmtree(folder, ignore_errors=True)
+    return killed
+
+
+def _proc_start(pid: int) -> str:
+    import psutil
+
+    try:
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        return ""
+
+
+def run_worker(address: str, *, threads: int, name: str | None, work_dir: Path | None,
+               sandboxed: bool = True, tls: dict[str, str] | None = None, death_timeout: float | None = None,
+               interface: str | None = None, protocol: str | None = None, stream=None) -> int:
+    """Preflight, then serve as a Dask worker taking this kit's grading tasks until stopped."""
+    import asyncio
+
+    stream = stream or sys.stderr
+    problems = preflight(sandboxed)
+    if problems:
+        raise GradingError("this machine cannot grade: " + "; ".join(problems),
+                           hint="fix it (see `make setup`), then start the worker again")
+    mine = versions()
+    fp = fingerprint(mine)
+    security = None
+    if tls:
+        from distributed.security import Security
+
+        security = Security(tls_ca_file=tls.get("ca"), tls_worker_cert=tls.get("cert"),
+                            tls_worker_key=tls.get("key"), require_encryption=True)
+    scheduler_file = address if Path(address).is_file() else None
+    if scheduler_file is None and "://" not in address:
+        raise GradingError(f"{address}: neither a tcp:// or tls:// address nor a scheduler file",
+                           hint="e.g. python -m autograder worker tcp://127.0.0.1:8786")
+    theirs = _coordinator_versions(address, scheduler_file, security)
+    if theirs and theirs != mine:
+        raise GradingError("the coordinator grading on this scheduler runs other versions: "
+                           + "; ".join(differences(mine, theirs)),
+                           hint="install the same kit and packages here (make setup in the same checkout)")
+    base = work_dir or (data.kit_home() / "worker-work")
+    base.mkdir(parents=True, exist_ok=True)
+    reaped = reap_dead_workers(base)
+    if reaped:
+        print(f"stopped {reaped} process(es) left by a killed worker on this host", file=stream)
+    root = base / f"w{os.getpid()}"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "owner").write_text(_proc_start(os.getpid()))
+    _WORKER_ROOT[:] = [root]
+    os.environ[THREADS_ENV] = str(max(1, threads))
+    print(f"fmnist-kit worker: preflight passed (kit {KIT_VERSION}, fingerprint {fp}); "
+          f"grading folder {root}; {threads} TensorFlow thread(s) per grading", file=stream, flush=True)
+
+    async def serve() -> None:
+        from distributed import Worker
+
+        async with Worker(scheduler_file=scheduler_file, scheduler_ip=None if scheduler_file else address,
+                          nthreads=1, resources={resource_name(fp): 1}, name=name, memory_limit=0,
+                          security=security, death_timeout=death_timeout, interface=interface,
+                          protocol=protocol, local_directory=str(root / "dask")) as worker:
+            print(f"fmnist-kit worker {worker.name} at {worker.address}, connected to "
+                  f"{worker.scheduler.address}", file=stream, flush=True)
+            await worker.finished()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def _coordinator_versions(address: str, scheduler_file: str | None, security) -> dict | None:
+    from distributed import Client
+
+    try:
+        kw = {"scheduler_file": scheduler_file} if scheduler_file else {"address": address}
+        with Client(**kw, timeout="20s", security=security, set_as_default=False) as client:
+            return client.get_metadata(list(META_KEY), default=None)
+    except (OSError, TimeoutError) as exc:
+        raise GradingError(f"cannot reach the Dask scheduler {address}: {exc}",
+                           hint="is it running, and is the address (or scheduler file) right?") from exc
