@@ -181,6 +181,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         overhead.bench_overhead(args.overhead)
         return 0
+    if args.cluster:
+        from autograder.tools import cluster_bench
+
+        cluster_bench.bench_cluster(args.cluster)
+        return 0
     if args.sandbox_fit:
         from autograder.tools import overhead
 
@@ -353,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--sandbox-fit", type=int, default=0, metavar="N",
                    help="instead: the same TensorFlow fit bare and in the grading sandbox, "
                         "interleaved N times: what the sandbox costs the student's training")
+    b.add_argument("--cluster", type=int, nargs="?", const=8, default=0, metavar="N",
+                   help="instead: N copies of the solution (default 8) graded embedded, and through a "
+                        "loopback Dask scheduler with 1 and 2 workers: wall, per grading, overhead")
     b.add_argument("--gradescope", action="store_true",
                    help="instead: grade the solution in otter's Gradescope layout under Gradescope's "
                         "default limits (0.5 CPU, 768 MB) and larger ones: time, peak memory, score")

@@ -304,6 +304,11 @@ def jobqueue_cluster(kind: str, options: tuple[tuple[str, str], ...] = ()):
     kw["worker_command"] = "autograder worker"
     kw["worker_extra_args"] = [*list(kw.get("worker_extra_args") or []), "--threads", str(cores)]
     kw.setdefault("python", sys.executable)
+    if kw.get("security") is True and "shared_temp_directory" not in kw:
+        # the one-run certificates: under the home folder, which a cluster's nodes share
+        certs = data.kit_home() / "cluster-certs"
+        certs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        kw["shared_temp_directory"] = str(certs)
     kw.setdefault("job_script_prologue", [f"cd {os.getcwd()}"])
     try:
         return getattr(dask_jobqueue, JOBQUEUE[kind])(**kw)
@@ -351,9 +356,7 @@ def connect(spec: ClusterSpec, workers: int, stream) -> Iterator[Session]:
         try:
             if not spec.embedded:
                 client.set_metadata(list(META_KEY), fp_versions)
-                with contextlib.suppress(Exception):
-                    if client.scheduler_info().get("services", {}).get("dashboard"):
-                        session.dashboard = client.dashboard_link
+                session.dashboard = _dashboard(client)
             yield session
         finally:
             with contextlib.suppress(Exception):
@@ -361,6 +364,20 @@ def connect(spec: ClusterSpec, workers: int, stream) -> Iterator[Session]:
             if cluster is not None:
                 with contextlib.suppress(Exception):
                     cluster.close(timeout=30)
+
+
+def _dashboard(client) -> str:
+    """The scheduler's dashboard link, if it serves one (its HTTP server may run without the pages)."""
+    import urllib.request
+
+    try:
+        if not client.scheduler_info().get("services", {}).get("dashboard"):
+            return ""
+        link = client.dashboard_link
+        with urllib.request.urlopen(link, timeout=3) as resp:
+            return link if resp.status == 200 else ""
+    except Exception:  # no dashboard, or not reachable from here
+        return ""
 
 
 def _client_for(address: str):

@@ -267,7 +267,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
         run_id = cluster.new_run(embedded)
         client = session.client
         env = {} if not embedded else cluster.thread_env((os.cpu_count() or 2) // max(1, cfg.workers))
-        zips: dict[str, object] = {}
+        zips: dict[str, bytes] = {}
         futures: dict[object, str] = {}
         if embedded:
             (cfg.out / "work").mkdir(parents=True, exist_ok=True)
@@ -275,9 +275,8 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
             for job, idx in todo.items():
                 sub, target = intake.chosen[idx[0]], targets[job]
                 ag = target.autograder
-                if ag.sha256 not in zips:
-                    raw = ag.path.read_bytes()
-                    zips[ag.sha256] = raw if embedded else client.scatter(raw, broadcast=False, hash=True)
+                if ag.sha256 not in zips:  # in each task, not scattered: a lost worker loses no input
+                    zips[ag.sha256] = ag.path.read_bytes()
                 spec = cluster.TaskSpec(
                     job=job, sub_sha=sub.sha256, ag_key=target.key, ag_sha256=ag.sha256, name=sub.key,
                     timeout=cfg.timeout, memory_limit=cfg.memory_limit, sandboxed=cfg.sandboxed,

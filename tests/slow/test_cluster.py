@@ -1,0 +1,224 @@
+"""Grading on a real Dask cluster on 127.0.0.1: a ``dask scheduler`` and ``autograder worker`` processes.
+
+The tiny autograder (``scenarios/tiny``) with notebooks that sleep instead of training keeps each
+grading a few seconds, so worker and coordinator kills can land mid-grading. The baseline is the
+same class graded by the embedded default (no scheduler).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+from loopback import Loopback, grade_cli
+from test_engine import GOOD, csv_without_timing, notebook, write_class
+
+from autograder.errors import GradingError
+from autograder.grading import cluster
+
+pytestmark = pytest.mark.slow
+
+
+def sleeper(i: int, seconds: float = 5.0) -> str:
+    return notebook(f"import time\ntime.sleep({seconds})\nx = 1\nword = 'overfitting' if {i} % 2 else 'no'")
+
+
+#: Kills the Dask worker it runs under (only possible without the sandbox): a poisoned submission.
+KILLS_ITS_WORKER = notebook(
+    "import os, signal, psutil\n"
+    "for p in psutil.Process().parents():\n"
+    "    argv = p.cmdline()\n"
+    "    if argv[1:4] == ['-m', 'autograder', 'worker']:\n"
+    "        os.kill(p.pid, signal.SIGKILL)\n"
+    "x = 1\n")
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("loopback")
+    # one retry after a lost worker (Dask's default is 3): the poisoned case stays short
+    lb = Loopback(tmp, tmp / "scheduler.json").start({"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"})
+    try:
+        yield lb
+    finally:
+        lb.close()
+
+
+@pytest.fixture(scope="module")
+def sleepers(tmp_path_factory: pytest.TempPathFactory, tiny_zip: Path):
+    """Four sleeping submissions and their CSV graded by the embedded default (the baseline)."""
+    tmp = tmp_path_factory.mktemp("sleepers")
+    folder = write_class(tmp / "in", {f"s{i:02d}_hw.ipynb": sleeper(i) for i in range(4)})
+    proc = grade_cli(str(folder), "--autograder", str(tiny_zip), "--out", str(tmp / "local"),
+                     "--workers", "2")
+    text = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, text
+    return folder, tmp / "local"
+
+
+def same_csv(out: Path, local: Path) -> None:
+    pd.testing.assert_frame_equal(csv_without_timing(out / "grades.csv"),
+                                  csv_without_timing(local / "grades.csv"))
+
+
+def ledger_rows(out: Path) -> int:
+    try:
+        with sqlite3.connect(out / "ledger.sqlite") as db:
+            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_worker_killed_mid_grading_is_retried_elsewhere(loop: Loopback, sleepers, tiny_zip: Path,
+                                                         tmp_path: Path):
+    """kill -9 of a worker's whole process group while it grades: is that job graded again on another
+    worker, exactly once recorded, the CSV equal to the local run's, and nothing of it left running?
+    A plain ``dask worker`` on the same scheduler gets no job, and a worker that joins mid-batch does."""
+    folder, local = sleepers
+    plain = loop.add_worker(plain=True)
+    deadline = time.monotonic() + 60
+    while "Registered to" not in plain.text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    out = tmp_path / "out"
+    before = {m.name for m in loop.members}
+    coord = grade_cli(str(folder), "--autograder", str(tiny_zip), "--out", str(out),
+                      "--scheduler", str(loop.scheduler_file))
+    victim, deadline = None, time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline:
+        victim = next((m for m in loop.alive() if "fmnist-kit: grading" in m.text()), None)
+        time.sleep(0.1)
+    assert victim is not None, "no worker started grading"
+    time.sleep(3)  # inside the kernel's sleep
+    tree = [p.pid for p in psutil.Process(victim.proc.pid).children(recursive=True)]
+    assert len(tree) >= 3  # the sandbox, otter's process, the kernel (and more)
+    os.killpg(victim.proc.pid, signal.SIGKILL)
+    victim.proc.wait()
+    text = coord.communicate(timeout=300)[0]
+    assert coord.returncode == 0, text
+
+    assert ledger_rows(out) == 4
+    same_csv(out, local)
+    runs = loop.gradings()
+    (killed_job,) = [job for job, names in runs.items() if victim.name in names]  # killed in its first
+    assert len(runs[killed_job]) == 2 and runs[killed_job].count(victim.name) == 1
+    assert sorted(len(v) for v in runs.values()) == [1, 1, 1, 2]
+    time.sleep(1)
+    survivors = [pid for pid in tree if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert survivors == []
+    assert cluster.supervise.marked_processes(str((victim.work / f"w{victim.proc.pid}").resolve())) == []
+    assert "fmnist-kit: grading" not in plain.text()
+    assert f"worker {plain.name}" in text and "not started with `python -m autograder worker`" in text
+    joined = [name for names in runs.values() for name in names if name not in before]
+    assert joined, runs  # the worker started in place of the killed one took work
+
+    again = grade_cli(str(folder), "--autograder", str(tiny_zip), "--out", str(out),
+                      "--scheduler", str(loop.scheduler_file))
+    text = again.communicate(timeout=120)[0]
+    assert again.returncode == 0 and "graded now 0, from the ledger 4" in text, text
+    _kill(plain)
+
+
+def test_coordinator_killed_then_resumed(loop: Loopback, sleepers, tiny_zip: Path, tmp_path: Path):
+    """kill -9 of the coordinator mid-batch: does the same command finish with the local run's CSV?"""
+    folder, local = sleepers
+    out = tmp_path / "out"
+    args = [str(folder), "--autograder", str(tiny_zip), "--out", str(out), "--scheduler", loop.address]
+    coord = grade_cli(*args)
+    deadline = time.monotonic() + 120
+    while ledger_rows(out) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    done_at_kill = ledger_rows(out)
+    coord.send_signal(signal.SIGKILL)
+    coord.wait()
+    assert 1 <= done_at_kill < 4
+    again = grade_cli(*args)
+    text = again.communicate(timeout=300)[0]
+    assert again.returncode == 0, text
+    assert f"from the ledger {done_at_kill}" in text
+    assert ledger_rows(out) == 4
+    same_csv(out, local)
+
+
+def test_submission_that_kills_its_worker_ends_as_error(loop: Loopback, tiny_zip: Path, tmp_path: Path):
+    """A notebook that kills the worker it runs on, every time: is it ``error`` with a reason after
+    the allowed retries, while the rest of the class is graded?"""
+    folder = write_class(tmp_path / "in", {"poison.ipynb": KILLS_ITS_WORKER, "good.ipynb": GOOD,
+                                           "good2.ipynb": GOOD.replace("x = 1", "x = 1 ")})
+    out = tmp_path / "out"
+    coord = grade_cli(str(folder), "--autograder", str(tiny_zip), "--out", str(out),
+                      "--scheduler", str(loop.scheduler_file), "--unsafe-no-sandbox")
+    text = coord.communicate(timeout=300)[0]
+    assert coord.returncode == 0, text
+    df = pd.read_csv(out / "grades.csv", keep_default_na=False, dtype=str).set_index("student_id")
+    assert df.loc["poison", "status"] == "error"
+    assert "stopped the grading worker on every try" in df.loc["poison", "reason"]
+    assert (df.loc["good", "status"], df.loc["good2", "status"]) == ("graded", "graded")
+    assert ledger_rows(out) == 3
+    loop.wait_for(loop.keep)  # the keeper has replaced the killed workers
+
+
+def test_worker_refuses_a_coordinator_of_other_versions(loop: Loopback):
+    """Does ``autograder worker`` refuse to start, with the differing versions named, when the
+    scheduler's coordinator runs other versions (and start when they are the same)?"""
+    from distributed import Client
+
+    with Client(loop.address, set_as_default=False) as client:
+        theirs = dict(cluster.versions(), tensorflow="0.0.1")
+        client.set_metadata(list(cluster.META_KEY), theirs)
+        member = loop.add_worker()
+        assert member.proc.wait(timeout=60) == GradingError.exit_code
+        text = member.text()
+        assert "runs other versions" in text and "0.0.1 there" in text and "Traceback" not in text
+        client.set_metadata(list(cluster.META_KEY), cluster.versions())
+    loop.members.remove(member)
+
+
+def test_bad_scheduler_address_is_a_clear_error(tmp_path: Path, tiny_zip: Path):
+    """Does an unreachable or malformed --scheduler give a message, not a traceback?"""
+    folder = write_class(tmp_path / "in", {"good.ipynb": GOOD})
+    for where, expect in (("tcp://127.0.0.1:9", "cannot reach the Dask scheduler"),
+                          ("nowhere.json", "neither a tcp:// or tls:// address nor a scheduler file")):
+        proc = grade_cli(str(folder), "--autograder", str(tiny_zip), "--out", str(tmp_path / "out"),
+                         "--scheduler", where)
+        text = proc.communicate(timeout=120)[0]
+        assert proc.returncode != 0 and expect in text and "Traceback" not in text, text
+
+
+def test_jobqueue_job_script_runs_the_kit_worker_over_tls():
+    """Does ``--cluster slurm`` build job scripts that start ``autograder worker`` with TLS
+    certificates and the given options (no batch system needed to read the script)?"""
+    jq = cluster.jobqueue_cluster("slurm", (("queue", "short"), ("cores", "4"), ("memory", "8GB"),
+                                            ("scheduler_options", '{"host": "127.0.0.1"}')))
+    try:
+        script = jq.job_script()
+        assert "-m autograder worker tls://" in script
+        assert "--threads 4" in script and "--tls-ca-file" in script and "--tls-key" in script
+        assert "#SBATCH -p short" in script
+        assert jq.scheduler_address.startswith("tls://")
+    finally:
+        jq.close()
+
+
+def _kill(member) -> None:
+    try:
+        os.killpg(member.proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    member.proc.wait()
+
+
+def test_fingerprint_names_what_differs():
+    mine = cluster.versions()
+    assert cluster.fingerprint(mine) == cluster.fingerprint(dict(mine))
+    other = dict(mine, keras="1.0.0")
+    assert cluster.fingerprint(other) != cluster.fingerprint(mine)
+    assert cluster.differences(mine, other) == [f"keras: {mine['keras']} here vs 1.0.0 there"]
+    assert json.dumps(mine)  # plain data: it travels as scheduler metadata
