@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import sys
 import time
@@ -284,9 +285,10 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                     work_root=str((cfg.out / "work").resolve()) if embedded else None,
                     keras_home=str(cfg.keras_home) if embedded and cfg.keras_home else None, env=env)
                 fut = client.submit(cluster.grade_task, spec, sub.path.read_bytes(), zips[ag.sha256],
-                                    key=task_key(job), resources={session.resource: 1}, pure=False)
+                                    key=task_key(spec, session.resource), resources={session.resource: 1},
+                                    pure=False)
                 futures[fut] = job
-            keys = {task_key(j): j for j in todo}
+            keys = {fut.key for fut in futures}
             pending = dict(futures)
             last_check = 0.0
             while pending:
@@ -325,13 +327,16 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
             cluster.end_run(run_id)
 
 
-def task_key(job: str) -> str:
-    """The Dask key of a job: the same submission, autograder and seed give the same key, so a job is
-    never graded twice at once on one scheduler (a resumed coordinator joins a running grading)."""
-    return f"fmnist-grade-{job}"
+def task_key(spec: cluster.TaskSpec, resource: str) -> str:
+    """The Dask key of a job: the submission, the autograder, the seed, the limits it is graded
+    under and the workers' versions (``resource``). The same job gets the same key, so it is never
+    graded twice at once on one scheduler (a coordinator resumed after ``kill -9`` joins the grading
+    still running); anything that could change the result gives another key."""
+    what = [spec.sub_sha, spec.ag_key, spec.seed, spec.timeout, spec.memory_limit, spec.sandboxed, resource]
+    return "fmnist-grade-" + hashlib.sha256(json.dumps(what).encode()).hexdigest()[:32]
 
 
-def _follow(session: cluster.Session, keys: dict[str, str], progress: Progress) -> None:
+def _follow(session: cluster.Session, keys: set[str], progress: Progress) -> None:
     """Running tasks and usable workers, from the scheduler, for the progress line and ETA."""
     for line in session.check_workers():
         progress.note(line)
