@@ -114,14 +114,35 @@ _WORKER_ROOT: list[Path] = []
 
 
 class _ClusterStop:
-    """A stop flag for a task on a remote worker: the run's Dask ``Event``, read at most every 3 s."""
+    """A stop flag for a task on a remote worker: set when the scheduler no longer wants the task
+    (its coordinator died or cancelled it: the worker marks it cancelled) or when the run's Dask
+    ``Event`` is set (Ctrl-C of the coordinator); the event is read at most every 3 s."""
 
     def __init__(self, run_id: str) -> None:
         self.name, self.checked, self.value = f"fmnist-stop-{run_id}", 0.0, False
+        try:
+            from distributed import get_worker
+            from distributed.worker import thread_state
+
+            self.worker, self.key = get_worker(), thread_state.key
+        except Exception:  # not inside a Dask task
+            self.worker, self.key = None, None
+
+    def _unwanted(self) -> bool:
+        if self.worker is None:
+            return False
+        try:
+            ts = self.worker.state.tasks.get(self.key)
+        except Exception:
+            return False
+        return ts is None or ts.state in ("cancelled", "released", "forgotten")
 
     def is_set(self) -> bool:
+        if self.value or self._unwanted():
+            self.value = True
+            return True
         now = time.monotonic()
-        if not self.value and now - self.checked >= 3.0:
+        if now - self.checked >= 3.0:
             self.checked = now
             try:
                 from distributed import Event, get_client
@@ -153,6 +174,8 @@ def grade_task(spec: TaskSpec, notebook: bytes, autograder: bytes) -> Record | N
                                 memory_limit=spec.memory_limit, stop=stop, env=env,
                                 sandboxed=spec.sandboxed, seed=spec.seed)
         if res.status == INTERRUPTED:
+            print(f"fmnist-kit: stopped {spec.job[:20]} (the coordinator stopped or no longer wants it)",
+                  file=sys.stderr, flush=True)
             return None
         return record_from(res, spec.sub_sha, spec.ag_key, workdir, spec.timeout)
     finally:

@@ -107,12 +107,13 @@ class Loopback:
             time.sleep(0.2)
         raise AssertionError("workers did not connect: " + " | ".join(m.text()[-500:] for m in self.members))
 
-    def gradings(self) -> dict[str, list[str]]:
-        """Job (first 20 characters) -> the workers that started grading it, in log order."""
+    def gradings(self, what: str = "grading") -> dict[str, list[str]]:
+        """Job (first 20 characters) -> the workers that started grading it (``what="stopped"``: that
+        stopped it unfinished), in each worker's log order."""
         out: dict[str, list[str]] = {}
         for m in self.members:
             for line in m.text().splitlines():
-                if line.startswith("fmnist-kit: grading "):
+                if line.startswith(f"fmnist-kit: {what} "):
                     out.setdefault(line.split()[2], []).append(m.name)
         return out
 

@@ -131,6 +131,8 @@ def test_coordinator_killed_then_resumed(loop: Loopback, sleepers, tiny_zip: Pat
     folder, local = sleepers
     out = tmp_path / "out"
     args = [str(folder), "--autograder", str(tiny_zip), "--out", str(out), "--scheduler", loop.address]
+    before = {job: len(names) for job, names in loop.gradings().items()}
+    stopped_before = {job: len(names) for job, names in loop.gradings("stopped").items()}
     coord = grade_cli(*args)
     deadline = time.monotonic() + 120
     while ledger_rows(out) < 1 and time.monotonic() < deadline:
@@ -145,6 +147,13 @@ def test_coordinator_killed_then_resumed(loop: Loopback, sleepers, tiny_zip: Pat
     assert f"from the ledger {done_at_kill}" in text
     assert ledger_rows(out) == 4
     same_csv(out, local)
+    # a grading still running when the coordinator died was stopped on its worker (nobody wants its
+    # result any more: one per worker at most) and graded again by the resumed command
+    started = {job: len(names) - before.get(job, 0) for job, names in loop.gradings().items()}
+    stopped = [job for job, names in loop.gradings("stopped").items()
+               if len(names) > stopped_before.get(job, 0)]
+    assert 1 <= len(stopped) <= 2, (started, stopped)
+    assert all(started[job] == 2 for job in stopped) and max(started.values()) <= 2, (started, stopped)
 
 
 def test_submission_that_kills_its_worker_ends_as_error(loop: Loopback, tiny_zip: Path, tmp_path: Path):
