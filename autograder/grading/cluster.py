@@ -103,6 +103,8 @@ class TaskSpec:
     run_id: str
     #: The coordinator's work folder when it is on the same machine (embedded); None: the worker's own.
     work_root: str | None = None
+    #: The coordinator's snapshot of the autograder zip, when on the same machine (embedded).
+    ag_path: str | None = None
     keras_home: str | None = None
     env: dict[str, str] = field(default_factory=dict)
 
@@ -157,8 +159,8 @@ def grade_task(spec: TaskSpec, notebook: bytes, autograder: bytes) -> Record | N
     """Grade one submission on whichever worker runs this; the ``Record``, or None if stopped."""
     local = spec.work_root is not None
     root = Path(spec.work_root) if local else worker_root()
-    ag = root / f"autograder-{spec.ag_sha256[:12]}.zip"
-    if not ag.is_file() or hashlib.sha256(ag.read_bytes()).hexdigest() != spec.ag_sha256:
+    ag = Path(spec.ag_path) if spec.ag_path else root / f"autograder-{spec.ag_sha256[:12]}.zip"
+    if not spec.ag_path and not _holds(ag, spec.ag_sha256):  # a worker's copy: written once, atomically
         tmp = ag.with_name(f"{ag.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(autograder)
         tmp.replace(ag)
@@ -183,6 +185,10 @@ def grade_task(spec: TaskSpec, notebook: bytes, autograder: bytes) -> Record | N
         if not spec.keep_work:
             shutil.rmtree(workdir, ignore_errors=True)
             shutil.rmtree(run_one.private_dir(workdir), ignore_errors=True)
+
+
+def _holds(path: Path, sha256: str) -> bool:
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
 
 
 def record_from(res, sub_sha: str, ag_sha: str, workdir: Path, time_limit: float = 0.0) -> Record:

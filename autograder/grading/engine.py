@@ -277,12 +277,13 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                 sub, target = intake.chosen[idx[0]], targets[job]
                 ag = target.autograder
                 if ag.sha256 not in zips:  # in each task, not scattered: a lost worker loses no input
-                    zips[ag.sha256] = ag.path.read_bytes()
+                    zips[ag.sha256] = b"" if embedded else ag.path.read_bytes()  # embedded: the snapshot
                 spec = cluster.TaskSpec(
                     job=job, sub_sha=sub.sha256, ag_key=target.key, ag_sha256=ag.sha256, name=sub.key,
                     timeout=cfg.timeout, memory_limit=cfg.memory_limit, sandboxed=cfg.sandboxed,
                     seed=target.seed, keep_work=cfg.keep_work, run_id=run_id,
                     work_root=str((cfg.out / "work").resolve()) if embedded else None,
+                    ag_path=str(ag.path.resolve()) if embedded else None,
                     keras_home=str(cfg.keras_home) if embedded and cfg.keras_home else None, env=env)
                 fut = client.submit(cluster.grade_task, spec, sub.path.read_bytes(), zips[ag.sha256],
                                     key=task_key(spec, session.resource), resources={session.resource: 1},
