@@ -362,8 +362,10 @@ def connect(spec: ClusterSpec, workers: int, stream) -> Iterator[Session]:
                           "distributed.admin.tick.limit": "60s"}):
         try:
             if spec.embedded:
+                # in-process transport; Dask's HTTP status servers on the loopback only
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
-                                       resources={resource: 1}, dashboard_address=None,
+                                       resources={resource: 1}, dashboard_address="127.0.0.1:0",
+                                       worker_dashboard_address="127.0.0.1:0",
                                        silence_logs=logging.ERROR, memory_limit=0)
                 client = Client(cluster, set_as_default=False)
                 describe = f"{workers} worker(s) on this machine"

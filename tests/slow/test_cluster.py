@@ -231,3 +231,15 @@ def test_fingerprint_names_what_differs():
     assert cluster.fingerprint(other) != cluster.fingerprint(mine)
     assert cluster.differences(mine, other) == [f"keras: {mine['keras']} here vs 1.0.0 there"]
     assert json.dumps(mine)  # plain data: it travels as scheduler metadata
+
+
+def test_embedded_cluster_listens_on_the_loopback_only():
+    """The default opens nothing a network can reach: Dask's in-process transport, and its HTTP
+    status servers (scheduler and workers) bound to 127.0.0.1."""
+    import io
+
+    with cluster.connect(cluster.ClusterSpec(), 2, io.StringIO()) as session:
+        assert session.client.scheduler.address.startswith("inproc://")
+        listening = [c.laddr.ip for c in psutil.Process().net_connections(kind="inet")
+                     if c.status == "LISTEN"]
+    assert listening and set(listening) == {"127.0.0.1"}
