@@ -22,7 +22,10 @@ from pathlib import Path
 
 from autograder.grading.otter_plugin import CLEAN_PLUGIN
 
-#: The kit's pins (pyproject.toml), with TensorFlow's CPU-only wheel (no CUDA libraries).
+#: What only the batch grader needs (Dask and the job queues: a zip grades one submission).
+COORDINATOR_ONLY = ("distributed", "dask-jobqueue", "cryptography")
+#: The kit's pins (pyproject.toml) but ``COORDINATOR_ONLY``, with TensorFlow's CPU-only wheel (no
+#: CUDA libraries).
 REQUIREMENTS = (
     "tensorflow-cpu==2.21.0",
     "keras==3.15.1",
