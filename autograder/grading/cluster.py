@@ -170,12 +170,15 @@ def grade_task(spec: TaskSpec, notebook: bytes, autograder: bytes) -> Record | N
     env = dict(spec.env) or _host_thread_env()
     stop = _LOCAL_STOPS.get(spec.run_id) if local else _ClusterStop(spec.run_id)
     keras_home = Path(spec.keras_home) if spec.keras_home else None
-    print(f"fmnist-kit: grading {spec.job[:20]} ({spec.name})", file=sys.stderr, flush=True)
+    if not local:  # a worker's log; on this machine the progress line says it
+        print(f"fmnist-kit: grading {spec.job[:20]} ({spec.name})", file=sys.stderr, flush=True)
     try:
         res = run_one.grade_one(source, ag, workdir, timeout=spec.timeout, keras_home=keras_home,
                                 memory_limit=spec.memory_limit, stop=stop, env=env,
                                 sandboxed=spec.sandboxed, seed=spec.seed)
         if res.status == INTERRUPTED:
+            if local:
+                return None
             print(f"fmnist-kit: stopped {spec.job[:20]} (the coordinator stopped or no longer wants it)",
                   file=sys.stderr, flush=True)
             return None
