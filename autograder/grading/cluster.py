@@ -350,7 +350,7 @@ def jobqueue_cluster(kind: str, options: tuple[tuple[str, str], ...] = ()):
 
 
 @contextlib.contextmanager
-def connect(spec: ClusterSpec, workers: int, stream) -> Iterator[Session]:
+def connect(spec: ClusterSpec, workers: int) -> Iterator[Session]:
     """The Dask client ``grade`` submits to: embedded, an existing scheduler, or a job queue."""
     import logging
 
@@ -453,29 +453,20 @@ def end_run(run_id: str) -> None:
 
 
 def preflight(sandboxed: bool = True) -> list[str]:
-    """What keeps this machine from grading (empty: nothing)."""
-    problems = []
-    try:
-        data.provide_keras_cache()
-    except GradingError as exc:
-        problems.append(str(exc))
-    except Exception as exc:  # DataError and friends: all KitErrors carry their hint
-        problems.append(str(exc))
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager
+    """What keeps this machine from grading (empty: nothing): the same checks ``grade`` makes
+    before it grades on this machine (the data set, the kernel, the sandbox)."""
+    from autograder.errors import KitError
+    from autograder.grading import sandbox
 
-        from autograder import paths
-
-        if paths.KERNEL_NAME not in KernelSpecManager().find_kernel_specs():
-            problems.append(f"the Jupyter kernel {paths.KERNEL_NAME!r} is not registered (run `make setup`)")
-    except Exception as exc:
-        problems.append(f"Jupyter kernels cannot be listed: {exc}")
+    checks = [data.provide_keras_cache, run_one.ensure_kernel]
     if sandboxed:
-        from autograder.grading import sandbox
-
-        status = sandbox.probe()
-        if not status.available:
-            problems.append(f"the grading sandbox (bubblewrap) cannot run here: {status.reason}")
+        checks.append(lambda: sandbox.require(False))
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except KitError as exc:
+            problems.append(str(exc))
     return problems
 
 

@@ -260,7 +260,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
     if not todo:
         return False
     embedded = cfg.cluster.embedded
-    with cluster.connect(cfg.cluster, cfg.workers, progress.stream) as session:
+    with cluster.connect(cfg.cluster, cfg.workers) as session:
         if session.dashboard:
             progress.note(f"Dask dashboard: {session.dashboard}")
         if not embedded:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pandas as pd
 import psutil
 import pytest
 from loopback import Loopback, grade_cli
-from test_engine import GOOD, csv_without_timing, notebook, write_class
+from test_engine import GOOD, csv_without_timing, kill_after, ledger_rows, notebook, write_class
 
 from autograder.errors import GradingError
 from autograder.grading import cluster
@@ -68,14 +67,6 @@ def same_csv(out: Path, local: Path) -> None:
                                   csv_without_timing(local / "grades.csv"))
 
 
-def ledger_rows(out: Path) -> int:
-    try:
-        with sqlite3.connect(out / "ledger.sqlite") as db:
-            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 def test_worker_killed_mid_grading_is_retried_elsewhere(loop: Loopback, sleepers, tiny_zip: Path,
                                                          tmp_path: Path):
     """kill -9 of a worker's whole process group while it grades: is that job graded again on another
@@ -114,6 +105,7 @@ def test_worker_killed_mid_grading_is_retried_elsewhere(loop: Loopback, sleepers
                  and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     assert survivors == []
     assert cluster.supervise.marked_processes(str((victim.work / f"w{victim.proc.pid}").resolve())) == []
+    assert not (victim.work / f"w{victim.proc.pid}").exists()  # the worker started after it cleared it
     assert "fmnist-kit: grading" not in plain.text()
     assert f"worker {plain.name}" in text and "not started with `python -m autograder worker`" in text
     joined = [name for names in runs.values() for name in names if name not in before]
@@ -133,13 +125,7 @@ def test_coordinator_killed_then_resumed(loop: Loopback, sleepers, tiny_zip: Pat
     args = [str(folder), "--autograder", str(tiny_zip), "--out", str(out), "--scheduler", loop.address]
     before = {job: len(names) for job, names in loop.gradings().items()}
     stopped_before = {job: len(names) for job, names in loop.gradings("stopped").items()}
-    coord = grade_cli(*args)
-    deadline = time.monotonic() + 120
-    while ledger_rows(out) < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    done_at_kill = ledger_rows(out)
-    coord.send_signal(signal.SIGKILL)
-    coord.wait()
+    done_at_kill = kill_after(grade_cli(*args), out, 1, poll=0.1)
     assert 1 <= done_at_kill < 4
     again = grade_cli(*args)
     text = again.communicate(timeout=300)[0]
@@ -236,10 +222,25 @@ def test_fingerprint_names_what_differs():
 def test_embedded_cluster_listens_on_the_loopback_only():
     """The default opens nothing a network can reach: Dask's in-process transport, and its HTTP
     status servers (scheduler and workers) bound to 127.0.0.1."""
-    import io
 
-    with cluster.connect(cluster.ClusterSpec(), 2, io.StringIO()) as session:
+    with cluster.connect(cluster.ClusterSpec(), 2) as session:
         assert session.client.scheduler.address.startswith("inproc://")
         listening = [c.laddr.ip for c in psutil.Process().net_connections(kind="inet")
                      if c.status == "LISTEN"]
     assert listening and set(listening) == {"127.0.0.1"}
+
+
+def test_worker_refuses_a_machine_that_cannot_grade(tmp_path: Path):
+    """Does ``autograder worker`` stop before joining, with what is wrong and what to do, when its
+    preflight fails (here: no data set where it looks)?"""
+    import subprocess
+    import sys
+
+    from loopback import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "autograder", "worker", "tcp://127.0.0.1:9"], cwd=ROOT,
+                          env=dict(os.environ, FASHION_MNIST_DIR=str(tmp_path)), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == GradingError.exit_code
+    assert "this machine cannot grade: Fashion-MNIST not found" in proc.stderr
+    assert "apt-get install dataset-fashion-mnist" in proc.stderr and "Traceback" not in proc.stderr

@@ -12,13 +12,13 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import psutil
 import pytest
+from loopback import grade_cli
 
 from autograder.errors import GradingError
 from autograder.grading import engine, inputs, run_one, supervise
@@ -186,16 +186,26 @@ def test_one_grader_per_output_folder(tmp_path: Path, tiny_zip: Path):
 
 
 def _cli(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "autograder", "grade", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return grade_cli(*args)
 
 
-def _ledger_rows(out: Path) -> int:
+def ledger_rows(out: Path) -> int:
     try:
         with sqlite3.connect(out / "ledger.sqlite") as db:
             return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def kill_after(proc: subprocess.Popen, out: Path, rows: int, poll: float = 0.2) -> int:
+    """``kill -9`` the grader once the ledger in ``out`` has ``rows`` results; how many it had."""
+    deadline = time.monotonic() + 120
+    while ledger_rows(out) < rows and time.monotonic() < deadline:
+        time.sleep(poll)
+    done = ledger_rows(out)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return done
 
 
 def test_kill_9_mid_batch_then_rerun_gives_the_same_csv(tmp_path: Path, tiny_zip: Path):
@@ -206,20 +216,14 @@ def test_kill_9_mid_batch_then_rerun_gives_the_same_csv(tmp_path: Path, tiny_zip
     assert clean.wait(timeout=300) == 0, clean.stdout.read()
 
     out = tmp_path / "killed"
-    proc = _cli([*common, "--out", str(out)])
-    deadline = time.monotonic() + 120
-    while _ledger_rows(out) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    done_at_kill = _ledger_rows(out)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    done_at_kill = kill_after(_cli([*common, "--out", str(out)]), out, 2)
     assert 2 <= done_at_kill < 6
     time.sleep(1)  # PR_SET_PDEATHSIG has killed the workers; their kernels may linger briefly
     rerun = _cli([*common, "--out", str(out)])
     text = rerun.communicate(timeout=300)[0]
     assert rerun.returncode == 0, text
     assert f"from the ledger {done_at_kill}" in text
-    assert _ledger_rows(out) == 6
+    assert ledger_rows(out) == 6
     pd.testing.assert_frame_equal(csv_without_timing(out / "grades.csv"),
                                   csv_without_timing(tmp_path / "clean" / "grades.csv"))
     assert marked(out) == []
@@ -231,7 +235,7 @@ def test_ctrl_c_stops_cleanly_and_writes_what_is_done(tmp_path: Path, tiny_zip: 
     out = tmp_path / "out"
     proc = _cli([str(folder), "--autograder", str(tiny_zip), "--out", str(out), "--workers", "2"])
     deadline = time.monotonic() + 120
-    while _ledger_rows(out) < 1 and time.monotonic() < deadline:
+    while ledger_rows(out) < 1 and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1)
     proc.send_signal(signal.SIGINT)
