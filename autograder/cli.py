@@ -179,7 +179,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.overhead:
         from autograder.tools import overhead
 
-        overhead.bench_overhead(args.overhead)
+        overhead.bench_overhead(args.overhead, side_by_side=args.side_by_side)
         return 0
     if args.cluster:
         from autograder.tools import cluster_bench
@@ -355,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--overhead", type=int, default=0, metavar="N",
                    help="instead: the solution executed bare vs graded by the kit, interleaved N "
                         "times: CPU and wall, median ratio, time per stage")
+    b.add_argument("--side-by-side", action="store_true",
+                   help="with --overhead: run bare and kit at the same moment in each round, one "
+                        "per core, each in its own cgroup (cancels the drift of a shared machine)")
     b.add_argument("--sandbox-fit", type=int, default=0, metavar="N",
                    help="instead: the same TensorFlow fit bare and in the grading sandbox, "
                         "interleaved N times: what the sandbox costs the student's training")

@@ -9,6 +9,11 @@ seconds; then the median ratio kit / bare, and the time per stage: for the kit, 
 folder, the otter stage (otter's setup and kernel start, the notebook's own cells, the export
 cell, from the cell timings of the executed notebook) and the clean check; for the bare run,
 the cells and the rest (nbconvert and kernel start).
+
+``--side-by-side``: in each round the bare run and the kit grading start at the same moment, one
+per core, each in its own control group. On a shared host whose speed drifts by more than the
+overhead within minutes (the same bare run took 48 s and 57 s of CPU an hour apart here), the
+ratio of one round then compares the two under the same conditions.
 """
 
 from __future__ import annotations
@@ -52,17 +57,20 @@ def _is_export_cell(cell: dict) -> bool:
 
 
 class CpuMeter:
-    """CPU seconds used by this process and everything it starts, dead or alive.
+    """CPU seconds used by the processes of one control group, dead or alive.
 
-    A cgroup (v1 ``cpuacct`` or v2 ``cpu.stat``) this process moves into for the benchmark
-    counts every descendant, also those a sandbox's own init reaps; where none can be created
-    (not root, no cgroup file system) ``getrusage`` of this process and its reaped children,
-    which misses those (``source`` says which).
+    A cgroup (v1 ``cpuacct`` or v2 ``cpu.stat``) counts every descendant of what runs in it, also
+    those a sandbox's own init reaps. By default this process moves into a new group for the
+    benchmark; with ``move_self=False`` the group is only created, and commands run in it through
+    ``wrap`` (the side-by-side design measures two runs at once, each in its own group). Where
+    no group can be created (not root, no cgroup file system), ``getrusage`` of this process and
+    its reaped children, which misses what a sandbox's init reaps (``source`` says which).
     """
 
     V1, V2 = Path("/sys/fs/cgroup/cpuacct"), Path("/sys/fs/cgroup")
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "", *, move_self: bool = True) -> None:
+        self.name, self.move_self = name, move_self
         self.group: Path | None = None
         self.home: Path | None = None
         self.source = "getrusage"
@@ -70,11 +78,13 @@ class CpuMeter:
     def __enter__(self) -> CpuMeter:
         import os
 
+        suffix = f"-{self.name}" if self.name else ""
         for root, usage in ((self.V1, "cpuacct.usage"), (self.V2, "cpu.stat")):
-            group = root / f"fmnist-overhead-{os.getpid()}"
+            group = root / f"fmnist-overhead-{os.getpid()}{suffix}"
             try:
                 group.mkdir()
-                (group / "cgroup.procs").write_text(str(os.getpid()))
+                if self.move_self:
+                    (group / "cgroup.procs").write_text(str(os.getpid()))
             except OSError:
                 if group.is_dir():
                     group.rmdir()
@@ -82,7 +92,15 @@ class CpuMeter:
             if (group / usage).is_file():
                 self.group, self.home, self.source = group, root, f"cgroup {group}"
                 break
+            group.rmdir()
         return self
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """``argv`` run inside this group: a shell moves itself in, then becomes the command."""
+        if self.group is None:
+            raise RuntimeError("no control group to run the command in")
+        return ["sh", "-c", 'echo $$ > "$1" && shift && exec "$@"', "sh",
+                str(self.group / "cgroup.procs"), *argv]
 
     def __call__(self) -> float:
         if self.group is None:
@@ -98,22 +116,27 @@ class CpuMeter:
         if self.group is None:
             return
         try:
-            (self.home / "cgroup.procs").write_text(str(os.getpid()))
+            if self.move_self:
+                (self.home / "cgroup.procs").write_text(str(os.getpid()))
             self.group.rmdir()
         except OSError:
             pass
 
 
-def run_bare(notebook: dict, folder: Path, env: dict[str, str], cpu: CpuMeter) -> dict[str, float]:
-    """Execute ``notebook`` bare in ``folder``; wall, CPU, and the seconds of its cells."""
+def run_bare(notebook: dict, folder: Path, env: dict[str, str], cpu: CpuMeter,
+             wrap: bool = False) -> dict[str, float]:
+    """Execute ``notebook`` bare in ``folder``; wall, CPU, and the seconds of its cells.
+
+    ``wrap``: run the command inside ``cpu``'s own control group (the side-by-side design).
+    """
     shutil.copytree(paths.student_dir(SLUG, default_version(SLUG)), folder)  # tests, kit_checks.py
     (folder / "nb.ipynb").write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
     t0, c0 = time.perf_counter(), cpu()
-    proc = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                    f"--ExecutePreprocessor.kernel_name={paths.KERNEL_NAME}",
-                    "--ExecutePreprocessor.timeout=-1", "--allow-errors", "--output", "executed.ipynb",
-                    "nb.ipynb"],
-                   cwd=folder, env=env, capture_output=True)
+    argv = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+            f"--ExecutePreprocessor.kernel_name={paths.KERNEL_NAME}",
+            "--ExecutePreprocessor.timeout=-1", "--allow-errors", "--output", "executed.ipynb",
+            "nb.ipynb"]
+    proc = subprocess.run(cpu.wrap(argv) if wrap else argv, cwd=folder, env=env, capture_output=True)
     if proc.returncode:
         raise RuntimeError(f"bare execution failed: {proc.stderr.decode(errors='replace')[-1500:]}")
     wall, used = time.perf_counter() - t0, cpu() - c0
@@ -146,13 +169,29 @@ def run_kit(submission: Path, folder: Path, keras_home: Path, cpu: CpuMeter) -> 
     return out
 
 
-def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False) -> dict:
-    """Bare vs kit, interleaved ``n`` times (the order alternates); print and return the figures."""
+def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
+                   side_by_side: bool = False) -> dict:
+    """Bare vs kit, interleaved ``n`` times (the order alternates); print and return the figures.
+
+    ``side_by_side``: in each round the two runs start at the same moment, one per core, each in
+    its own control group, so both see the same machine at the same time: on a shared host
+    whose speed drifts by more than the overhead within minutes, the ratio of one round then
+    measures the kit, not the drift (needs cgroups: root).
+    """
     stream = stream if stream is not None else sys.stdout
 
     def log(text: str) -> None:
         print(text, file=stream, flush=True)
 
+    if side_by_side:
+        with CpuMeter("probe", move_self=False) as probe:
+            if probe.group is None:
+                from autograder.errors import ConfigError
+
+                raise ConfigError("bench --overhead --side-by-side needs a control group per run, "
+                                  "and none can be created here",
+                                  hint="run it as root on a host with a cgroup file system, "
+                                       "or without --side-by-side")
     run_one.ensure_kernel()
     home = data.provide_keras_cache()
     env = run_one.grading_env(home)
@@ -165,12 +204,34 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False) 
                                                    "display_name": "kit", "language": "python"}
     bare: list[dict] = []
     kit: list[dict] = []
-    log(f"overhead benchmark: the solution notebook, bare vs graded by the kit, {n} round(s), "
-        "interleaved")
-    meter = CpuMeter().__enter__()
-    log(f"  CPU measured by {meter.source}")
+    design = "side by side (both at once, one per core)" if side_by_side else "interleaved"
+    log(f"overhead benchmark: the solution notebook, bare vs graded by the kit, {n} round(s), {design}")
+    meter = CpuMeter("kit" if side_by_side else "").__enter__()
+    bare_meter = CpuMeter("bare", move_self=False).__enter__() if side_by_side else meter
+
+    def show(i: int, what: str, r: dict) -> None:
+        log(f"  round {i + 1} {what:4}: CPU {r['cpu']:6.1f} s  wall {r['wall']:6.1f} s"
+            + (f"  score {r['score']:g}/{r['possible']:g}, networks by {r['networks']}; "
+               f"CPU otter stage {r['otter_cpu']:.1f} s, clean check {r['clean_check_cpu']:.1f} s"
+               if what == "kit" else ""))
+
     try:
+        log(f"  CPU measured by {meter.source}"
+            + (f" (kit) and {bare_meter.source} (bare)" if side_by_side else ""))
         for i in range(n):
+            if side_by_side:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(2) as pool:
+                    fb = pool.submit(run_bare, nb, tmp / f"bare{i}", env, bare_meter, True)
+                    fk = pool.submit(run_kit, sub, tmp / f"kit{i}", home, meter)
+                    rb, rk = fb.result(), fk.result()
+                bare.append(rb)
+                kit.append(rk)
+                show(i, "bare", rb)
+                show(i, "kit", rk)
+                log(f"  round {i + 1} ratio kit / bare: CPU {rk['cpu'] / rb['cpu']:.3f}")
+                continue
             order = ("bare", "kit") if i % 2 == 0 else ("kit", "bare")
             for what in order:
                 if what == "bare":
@@ -179,11 +240,10 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False) 
                 else:
                     r = run_kit(sub, tmp / f"kit{i}", home, meter)
                     kit.append(r)
-                log(f"  round {i + 1} {what:4}: CPU {r['cpu']:6.1f} s  wall {r['wall']:6.1f} s"
-                    + (f"  score {r['score']:g}/{r['possible']:g}, networks by {r['networks']}; "
-                       f"CPU otter stage {r['otter_cpu']:.1f} s, clean check {r['clean_check_cpu']:.1f} s"
-                       if what == "kit" else ""))
+                show(i, what, r)
     finally:
+        if side_by_side:
+            bare_meter.__exit__()
         meter.__exit__()
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -193,7 +253,7 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False) 
     def med(rows: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
-    out = {"n": n, "cpu_ratio_median": statistics.median(cpu_ratios),
+    out = {"n": n, "design": design, "cpu_ratio_median": statistics.median(cpu_ratios),
            "wall_ratio_median": statistics.median(wall_ratios),
            "cpu_ratios": cpu_ratios, "wall_ratios": wall_ratios, "bare": bare, "kit": kit}
     log(f"\n  {'':40} {'CPU s':>8} {'wall s':>8}   (medians of {n})")
