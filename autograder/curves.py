@@ -1,9 +1,11 @@
 """Learning-curve analysis: what a careful reader can and cannot read off a training plot.
 
-A *history* is a DataFrame indexed by epoch ``1..N`` (index name ``"epoch"``) with the Keras
-columns ``accuracy`` and ``val_accuracy`` and, optionally, ``loss`` and ``val_loss``. Every
-function here accepts a history in any form :func:`history_frame` accepts (a Keras ``History``,
-a dict of lists, a DataFrame) and never modifies its input.
+A *history* holds, per epoch ``1..N``, the Keras columns ``accuracy`` and ``val_accuracy`` and,
+optionally, ``loss`` and ``val_loss``. Every function here accepts a history in any form
+:func:`validated` accepts (a Keras ``History``, a dict of lists, a pandas DataFrame, a
+:class:`Curves`) and never modifies its input. The analysis runs on NumPy arrays only: pandas is
+imported only by :func:`history_frame` (a DataFrame for display), so the clean check, which
+reads every curve, does not pay for importing it.
 
 Tolerances exist because students read values off a picture: epochs whose validation loss lies
 within ``tol`` of the lowest cannot be told apart from it, so all of them are right answers.
@@ -29,15 +31,18 @@ The two numbers are :class:`Thresholds` ``yes_at`` and ``no_below``. All compari
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, Union
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "Curves",
     "EPS",
     "HistoryLike",
     "Thresholds",
@@ -56,6 +61,7 @@ __all__ = [
     "most_overfit",
     "overfitting_verdict",
     "val_accuracy_at",
+    "validated",
 ]
 
 #: Slack for float rounding in every ``>=``/``<`` against a tolerance or threshold.
@@ -71,12 +77,49 @@ class _HasHistory(Protocol):
     history: Mapping[str, Sequence[float]]
 
 
-HistoryLike = pd.DataFrame | Mapping[str, Sequence[float]] | _HasHistory
+class Curves:
+    """A validated history: one read-only float64 array per column, epochs ``1..N``.
+
+    ``len()`` is the number of epochs (as for a DataFrame of the history); ``curves[col]`` is a
+    column's array, ``curves.columns`` the column names. Made only by :func:`validated`.
+    """
+
+    __slots__ = ("_cols", "_n")
+
+    def __init__(self, cols: dict[str, np.ndarray], n: int) -> None:
+        for arr in cols.values():
+            arr.flags.writeable = False
+        self._cols, self._n = cols, n
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self._cols)
+
+    def __getitem__(self, col: str) -> np.ndarray:
+        return self._cols[col]
+
+    def __contains__(self, col: object) -> bool:
+        return col in self._cols
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cols)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"<Curves: {self._n} epoch(s), {', '.join(self._cols)}>"
 
 
-def _columns(history: HistoryLike) -> tuple[dict[str, object], pd.Index | None]:
+HistoryLike = Union["pd.DataFrame", Curves, Mapping[str, Sequence[float]], _HasHistory]
+
+
+def _columns(history: HistoryLike) -> tuple[dict[str, object], object | None]:
     """Split any accepted input into raw columns and (for a DataFrame) its index."""
-    if isinstance(history, pd.DataFrame):
+    if isinstance(history, Curves):
+        return {c: history[c] for c in history.columns}, None
+    if hasattr(history, "columns") and hasattr(history, "index"):  # a DataFrame, or the clean
+        # check's stand-in for one (``clean_check._Frame``): columns and their epoch index
         return {str(c): history[c] for c in history.columns}, history.index
     if isinstance(history, Mapping):
         return {str(k): v for k, v in history.items()}, None
@@ -90,13 +133,25 @@ def _columns(history: HistoryLike) -> tuple[dict[str, object], pd.Index | None]:
 
 
 def history_frame(history: HistoryLike) -> pd.DataFrame:
-    """Return ``history`` as a validated float DataFrame indexed by epoch ``1..N``.
+    """Return ``history`` as a validated float DataFrame indexed by epoch ``1..N`` (index name
+    ``"epoch"``), for display; the same validation as :func:`validated`."""
+    import pandas as pd
+
+    curves = validated(history)
+    return pd.DataFrame({c: np.array(curves[c]) for c in curves.columns},
+                        index=pd.RangeIndex(1, len(curves) + 1, name="epoch"))
+
+
+def validated(history: HistoryLike) -> Curves:
+    """Return ``history`` as validated :class:`Curves` (float columns, epochs ``1..N``).
 
     Validating once here lets every other function trust its input: a broken history fails
     with a message naming the problem instead of a wrong grade. Metrics other than accuracy
     and loss (e.g. ``learning_rate``) are dropped. A DataFrame indexed ``0..N-1`` is shifted
     to ``1..N`` because epochs on a plot are counted from 1.
     """
+    if isinstance(history, Curves):
+        return history
     raw, index = _columns(history)
     missing = [c for c in REQUIRED if c not in raw]
     if missing:
@@ -108,7 +163,7 @@ def history_frame(history: HistoryLike) -> pd.DataFrame:
     arrays: dict[str, np.ndarray] = {}
     for col in (*REQUIRED, *(c for c in OPTIONAL if c in raw)):
         try:
-            arr = np.asarray(raw[col], dtype=float)
+            arr = np.array(raw[col], dtype=float)  # a copy: the input is never shared
         except (TypeError, ValueError) as exc:
             raise ValueError(f"history column {col!r} is not numeric") from exc
         if arr.ndim != 1:
@@ -130,11 +185,11 @@ def history_frame(history: HistoryLike) -> pd.DataFrame:
         zero_based = np.array_equal(values, np.arange(n))
         if not (zero_based or np.array_equal(values, np.arange(1, n + 1))):
             raise ValueError("a history DataFrame must be indexed by epoch 0..N-1 or 1..N")
-    return pd.DataFrame(arrays, index=pd.RangeIndex(1, n + 1, name="epoch"))
+    return Curves(arrays, n)
 
 
-def _val_loss(h: HistoryLike) -> pd.Series:
-    frame = history_frame(h)
+def _val_loss(h: HistoryLike) -> np.ndarray:
+    frame = validated(h)
     if "val_loss" not in frame.columns:
         raise ValueError("history lacks 'val_loss': pass validation data to fit() (the loss is "
                          "recorded by Keras whenever there is validation data)")
@@ -143,7 +198,7 @@ def _val_loss(h: HistoryLike) -> pd.Series:
 
 def good_epoch(h: HistoryLike) -> int:
     """First epoch with the lowest validation loss (the bottom of the dashed loss curve)."""
-    return int(_val_loss(h).idxmin())
+    return int(np.argmin(_val_loss(h))) + 1  # the first of equal lowest values
 
 
 def accepted_epochs(h: HistoryLike, tol: float = 0.01) -> list[int]:
@@ -155,20 +210,20 @@ def accepted_epochs(h: HistoryLike, tol: float = 0.01) -> list[int]:
     if tol < 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
     val = _val_loss(h)
-    return [int(e) for e in val.index[val <= val.min() + tol + EPS]]
+    return [int(i) + 1 for i in np.flatnonzero(val <= val.min() + tol + EPS)]
 
 
 def loss_at(h: HistoryLike, epoch: int) -> float:
     """Validation loss at ``epoch`` (1-based)."""
     val = _val_loss(h)
     _check_epoch(epoch, len(val))
-    return float(val.at[int(epoch)])
+    return float(val[int(epoch) - 1])
 
 
 def loss_rise(h: HistoryLike) -> float:
     """How far the validation loss at the last epoch lies above its lowest value (>= 0)."""
     val = _val_loss(h)
-    return float(val.iloc[-1] - val.min())
+    return float(val[-1] - val.min())
 
 
 def _check_epoch(epoch: object, n: int) -> None:
@@ -180,17 +235,17 @@ def _check_epoch(epoch: object, n: int) -> None:
 
 def val_accuracy_at(h: HistoryLike, epoch: int) -> float:
     """Validation accuracy at ``epoch`` (1-based, as on the plot's x axis)."""
-    frame = history_frame(h)
+    frame = validated(h)
     _check_epoch(epoch, len(frame))
-    return float(frame.at[int(epoch), "val_accuracy"])
+    return float(frame["val_accuracy"][int(epoch) - 1])
 
 
 def gap(h: HistoryLike, epoch: int | None = None) -> float:
     """Generalisation gap ``accuracy - val_accuracy`` at ``epoch`` (default: the last one)."""
-    frame = history_frame(h)
+    frame = validated(h)
     e = len(frame) if epoch is None else epoch
     val = val_accuracy_at(frame, e)  # also validates ``epoch``
-    return float(frame.at[int(e), "accuracy"]) - val
+    return float(frame["accuracy"][int(e) - 1]) - val
 
 
 @dataclass(frozen=True)
@@ -281,8 +336,8 @@ def curve_difference(a: HistoryLike, b: HistoryLike) -> float:
 
     Histories of different lengths differ by ``inf``: they are not the same run.
     """
-    fa, fb = history_frame(a), history_frame(b)
+    fa, fb = validated(a), validated(b)
     if len(fa) != len(fb):
         return float("inf")
     cols = [c for c in (*REQUIRED, *OPTIONAL) if c in fa.columns and c in fb.columns]
-    return float(max(np.max(np.abs(fa[c].to_numpy() - fb[c].to_numpy())) for c in cols))
+    return float(max(np.max(np.abs(fa[c] - fb[c])) for c in cols))

@@ -30,12 +30,12 @@ from autograder.curves import (
     final_gaps,
     final_rises,
     good_epoch,
-    history_frame,
     loss_at,
     loss_rise,
     most_overfit,
     overfitting_verdict,
     val_accuracy_at,
+    validated,
 )
 from autograder.curves import gap as final_gap
 
@@ -77,7 +77,7 @@ from autograder.forms import (  # noqa: E402  (the public half lives in forms, s
 
 def check_epoch(answer: object, h: HistoryLike, tol: float = 0.01, *, name: str = "epoch") -> None:
     """Accept any epoch a careful reader cannot tell apart from the lowest validation loss."""
-    frame = history_frame(h)
+    frame = validated(h)
     epoch = as_epoch(answer, name, len(frame))
     if epoch in accepted_epochs(frame, tol):
         return
@@ -104,7 +104,7 @@ def check_val_accuracy(
     Reading the value at the epoch they chose is consistent even when that epoch was slightly
     off, so it is not penalised twice.
     """
-    frame = history_frame(h)
+    frame = validated(h)
     acc = as_accuracy(answer, name)
     try:
         epoch: int | None = as_epoch(epoch_answer, "epoch", len(frame))

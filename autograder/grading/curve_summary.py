@@ -31,11 +31,11 @@ def curve_summary(env: dict[str, Any], params: dict[str, Any], histories: list[s
             verdict = curves.overfitting_verdict(h, thresholds) if thresholds else None
             diff = differences.get(name)
             out[name] = {
-                "epochs": len(curves.history_frame(h)), "good_epoch": good,
+                "epochs": len(curves.validated(h)), "good_epoch": good,
                 "good_val_accuracy": round(curves.val_accuracy_at(h, good), 6),
                 "val_loss_rise": round(curves.loss_rise(h), 6),
                 "final_gap": round(curves.gap(h), 6),
-                "final_val_accuracy": round(curves.val_accuracy_at(h, len(curves.history_frame(h))), 6),
+                "final_val_accuracy": round(curves.val_accuracy_at(h, len(curves.validated(h))), 6),
                 "verdict": verdict.label if verdict else None,
                 "recorded_difference": None if diff is None else round(diff, 6)}
         except Exception:  # e.g. no val_loss: the readings tests report it

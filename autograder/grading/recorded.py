@@ -73,7 +73,7 @@ def _differs(var: str, regenerated: Any, recorded: Mapping[str, list[float]], di
              band: float) -> str:
     head = f"{var}: the curves in the submitted notebook differ from the grader's run"
     try:
-        mine, theirs = len(curves.history_frame(recorded)), len(curves.history_frame(regenerated))
+        mine, theirs = len(curves.validated(recorded)), len(curves.validated(regenerated))
         if mine != theirs:
             head += f" ({mine} epochs in the notebook vs {theirs} regenerated)"
         else:

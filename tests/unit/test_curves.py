@@ -29,6 +29,7 @@ from autograder.curves import (
     most_overfit,
     overfitting_verdict,
     val_accuracy_at,
+    validated,
 )
 
 # A network that clearly overfits: training keeps improving, validation loss is lowest at epoch 3
@@ -400,3 +401,16 @@ def test_history_frame_is_idempotent(h: dict[str, list[float]]) -> None:
     """Does normalising an already normalised frame change nothing?"""
     once = history_frame(h)
     pd.testing.assert_frame_equal(history_frame(once), once)
+
+
+def test_validated_curves_are_read_only_copies_and_pass_through() -> None:
+    """The analysis's own form of a history: a copy the caller's list cannot change later, that
+    no reader can change, and that validating again returns as it is."""
+    raw = {"accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.5], "val_loss": [0.9, 0.8]}
+    c = validated(raw)
+    raw["val_loss"][1] = 5.0
+    assert len(c) == 2 and c.columns == ("accuracy", "val_accuracy", "val_loss")
+    assert list(c["val_loss"]) == [0.9, 0.8] and validated(c) is c
+    with pytest.raises(ValueError):
+        c["val_loss"][0] = 0.0
+    assert history_frame(c).equals(history_frame({**raw, "val_loss": [0.9, 0.8]}))
