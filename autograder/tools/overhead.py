@@ -170,13 +170,15 @@ def run_kit(submission: Path, folder: Path, keras_home: Path, cpu: CpuMeter) -> 
 
 
 def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
-                   side_by_side: bool = False) -> dict:
+                   side_by_side: bool = False, calibrate: bool = False) -> dict:
     """Bare vs kit, interleaved ``n`` times (the order alternates); print and return the figures.
 
     ``side_by_side``: in each round the two runs start at the same moment, one per core, each in
     its own control group, so both see the same machine at the same time: on a shared host
     whose speed drifts by more than the overhead within minutes, the ratio of one round then
-    measures the kit, not the drift (needs cgroups: root).
+    measures the kit, not the drift (needs cgroups: root). ``calibrate`` (with ``side_by_side``):
+    first ``n`` rounds of the bare run against itself, the design's own bias and spread (an A/A
+    test: ratios about 1 with no bias).
     """
     stream = stream if stream is not None else sys.stdout
 
@@ -215,9 +217,12 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
                f"CPU otter stage {r['otter_cpu']:.1f} s, clean check {r['clean_check_cpu']:.1f} s"
                if what == "kit" else ""))
 
+    aa: list[float] = []
     try:
         log(f"  CPU measured by {meter.source}"
             + (f" (kit) and {bare_meter.source} (bare)" if side_by_side else ""))
+        if side_by_side and calibrate:
+            aa = _calibrate(n, nb, tmp, env, bare_meter, log)
         for i in range(n):
             if side_by_side:
                 from concurrent.futures import ThreadPoolExecutor
@@ -253,7 +258,7 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
     def med(rows: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
-    out = {"n": n, "design": design, "cpu_ratio_median": statistics.median(cpu_ratios),
+    out = {"n": n, "design": design, "aa_ratios": aa, "cpu_ratio_median": statistics.median(cpu_ratios),
            "wall_ratio_median": statistics.median(wall_ratios),
            "cpu_ratios": cpu_ratios, "wall_ratios": wall_ratios, "bare": bare, "kit": kit}
     log(f"\n  {'':40} {'CPU s':>8} {'wall s':>8}   (medians of {n})")
@@ -272,6 +277,9 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
         f"{med(kit, 'clean_check_wall'):8.1f}")
     log(f"  peak memory of the grading's process tree (otter stage, polled): "
         f"{max(k['peak_rss'] for k in kit) / 2**30:.2f} GiB")
+    if aa:
+        log(f"  A/A calibration, bare / bare side by side: median {statistics.median(aa):.3f} "
+            f"(rounds: {', '.join(f'{r:.3f}' for r in aa)})")
     log(f"  CPU ratio kit / bare: median {out['cpu_ratio_median']:.3f} "
         f"(rounds: {', '.join(f'{r:.3f}' for r in cpu_ratios)})")
     log(f"  wall ratio kit / bare: median {out['wall_ratio_median']:.3f} "
@@ -279,6 +287,23 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
     if keep:
         log(f"  files kept in {tmp}")
     return out
+
+
+def _calibrate(n: int, nb: dict, tmp: Path, env: dict[str, str], meter: CpuMeter, log) -> list[float]:
+    """``n`` rounds of the bare run against itself, side by side, each in its own cgroup."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ratios = []
+    with CpuMeter("bare2", move_self=False) as other:
+        for i in range(n):
+            with ThreadPoolExecutor(2) as pool:
+                fa = pool.submit(run_bare, nb, tmp / f"aa{i}", env, meter, True)
+                fb = pool.submit(run_bare, nb, tmp / f"aa{i}-2", env, other, True)
+                ra, rb = fa.result(), fb.result()
+            ratios.append(rb["cpu"] / ra["cpu"])
+            log(f"  A/A round {i + 1}: bare {ra['cpu']:6.1f} s, bare {rb['cpu']:6.1f} s of CPU: "
+                f"ratio {ratios[-1]:.3f}")
+    return ratios
 
 
 #: The training ``bench --sandbox-fit`` times: the Part 2 "Bigger" network (512+512 units), 3
