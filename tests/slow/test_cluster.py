@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from test_engine import GOOD, csv_without_timing, kill_after, ledger_rows, noteb
 
 from autograder.errors import GradingError
 from autograder.grading import cluster
+from autograder.tools.loopback import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -228,6 +231,29 @@ def test_embedded_cluster_listens_on_the_loopback_only():
         listening = [c.laddr.ip for c in psutil.Process().net_connections(kind="inet")
                      if c.status == "LISTEN"]
     assert listening and set(listening) == {"127.0.0.1"}
+
+
+def test_embedded_cluster_logs_nothing_after_it_closed():
+    """A Dask stream that logs while (or after) the embedded cluster closes, as one did in
+    ``make demo`` ("Batched Comm Closed" with a traceback), prints nothing on the TA's console;
+    an error still does. In a plain process, as ``grade`` runs (under pytest, Dask registers no
+    console handler of its own)."""
+    code = (
+        "import logging\n"
+        "from autograder.grading import cluster\n"
+        "with cluster.connect(cluster.ClusterSpec(), 1):\n"
+        "    pass\n"
+        "try:\n"
+        "    raise OSError('comm closed')\n"
+        "except OSError:\n"
+        "    logging.getLogger('distributed.batched').info('Batched Comm Closed', exc_info=True)\n"
+        "logging.getLogger('distributed.scheduler').error('a real problem')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Batched Comm Closed" not in out.stderr and "Traceback" not in out.stderr
+    assert "a real problem" in out.stderr
 
 
 def test_worker_refuses_a_machine_that_cannot_grade(tmp_path: Path):
