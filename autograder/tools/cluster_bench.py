@@ -77,17 +77,14 @@ def notebook_ceiling(rounds: int = 2, *, log=print) -> dict:
     grader can get more out of two workers on this machine than this."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograder import data, paths
+    from autograder import data
     from autograder.grading import run_one
-    from autograder.tools.overhead import CpuMeter, run_bare
+    from autograder.tools.overhead import CpuMeter, bare_notebook, run_bare
 
     run_one.ensure_kernel()
     env = run_one.grading_env(data.provide_keras_cache())
     tmp = Path(tempfile.mkdtemp(prefix="fmnist-ceiling-"))
-    nb = samples.solution(SLUG, default_version(SLUG))
-    nb["cells"] = [c for c in nb["cells"] if "grader.export(" not in "".join(c.get("source", ""))]
-    nb.setdefault("metadata", {})["kernelspec"] = {"name": paths.KERNEL_NAME,
-                                                   "display_name": "kit", "language": "python"}
+    nb = bare_notebook(samples.solution(SLUG, default_version(SLUG)))
     meter = CpuMeter("", move_self=False)  # getrusage: only wall times are used here
     ratios = []
     try:

@@ -123,6 +123,15 @@ class CpuMeter:
             pass
 
 
+def bare_notebook(nb: dict) -> dict:
+    """``nb`` as the bare runs execute it: what grading runs, the student's cells without the
+    hand-in cell (otter skips it too), in the kit's kernel."""
+    nb["cells"] = [c for c in nb["cells"] if "grader.export(" not in "".join(c.get("source", ""))]
+    nb.setdefault("metadata", {})["kernelspec"] = {"name": paths.KERNEL_NAME,
+                                                   "display_name": "kit", "language": "python"}
+    return nb
+
+
 def run_bare(notebook: dict, folder: Path, env: dict[str, str], cpu: CpuMeter,
              wrap: bool = False) -> dict[str, float]:
     """Execute ``notebook`` bare in ``folder``; wall, CPU, and the seconds of its cells.
@@ -199,11 +208,7 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
     env = run_one.grading_env(home)
     tmp = Path(tempfile.mkdtemp(prefix="fmnist-overhead-"))
     sub = samples.write(SLUG, tmp / "in", ["solution"])["solution"]
-    nb = json.loads(sub.read_text(encoding="utf-8"))
-    # what grading runs: the student's cells without the hand-in cell (otter skips it too)
-    nb["cells"] = [c for c in nb["cells"] if "grader.export(" not in "".join(c.get("source", ""))]
-    nb.setdefault("metadata", {})["kernelspec"] = {"name": paths.KERNEL_NAME,
-                                                   "display_name": "kit", "language": "python"}
+    nb = bare_notebook(json.loads(sub.read_text(encoding="utf-8")))
     bare: list[dict] = []
     kit: list[dict] = []
     design = "side by side (both at once, one per core)" if side_by_side else "interleaved"
