@@ -163,10 +163,10 @@ def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
 def _cmd_bench(args: argparse.Namespace) -> int:
     from autograder.tools import bench, fairness
 
-    if (args.side_by_side and not args.overhead) or (args.calibrate and not args.side_by_side):
+    if (args.side_by_side or args.calibrate) and not args.overhead:
         from autograder.errors import ConfigError
 
-        raise ConfigError("--side-by-side belongs to --overhead N, and --calibrate to --side-by-side",
+        raise ConfigError("--side-by-side and --calibrate belong to --overhead N",
                           hint="e.g. python -m autograder bench --overhead 5 --side-by-side --calibrate")
     if args.fairness:
         return fairness.fairness(args.seeds, args.threads)
@@ -365,8 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --overhead: run bare and kit at the same moment in each round, one "
                         "per core, each in its own cgroup (cancels the drift of a shared machine)")
     b.add_argument("--calibrate", action="store_true",
-                   help="with --overhead --side-by-side: first N rounds of the bare run against "
-                        "itself (A/A: the design's own bias and spread)")
+                   help="with --overhead: first N rounds of the bare run against itself in the "
+                        "same design (A/A: the design's own bias and spread)")
     b.add_argument("--sandbox-fit", type=int, default=0, metavar="N",
                    help="instead: the same TensorFlow fit bare and in the grading sandbox, "
                         "interleaved N times: what the sandbox costs the student's training")

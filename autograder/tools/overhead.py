@@ -123,6 +123,31 @@ class CpuMeter:
             pass
 
 
+def drift_corrected(reference: list[dict], runs: list[dict], key: str = "cpu") -> list[float]:
+    """Each run's ``key`` over the reference runs' ``key`` interpolated at its moment.
+
+    In the interleaved design each run is compared with the reference (bare) runs just before and
+    after it, linearly interpolated at the middle of the run (``mid``, seconds on one clock);
+    a run with reference runs on one side only is compared with the nearest one. A host whose
+    speed drifts steadily then cancels out; comparing each run with its round's partner alone
+    does not (with the order alternating, the rounds whose bare run came first err one way and
+    the others the other way, and with an odd N the median leans to the majority).
+    """
+    refs = sorted(reference, key=lambda r: r["mid"])
+    out = []
+    for run in runs:
+        before = [r for r in refs if r["mid"] <= run["mid"]]
+        after = [r for r in refs if r["mid"] > run["mid"]]
+        if before and after:
+            a, b = before[-1], after[0]
+            w = (run["mid"] - a["mid"]) / (b["mid"] - a["mid"])
+            ref = a[key] + w * (b[key] - a[key])
+        else:
+            ref = (before[-1] if before else after[0])[key]
+        out.append(run[key] / ref)
+    return out
+
+
 def bare_notebook(nb: dict) -> dict:
     """``nb`` as the bare runs execute it: what grading runs, the student's cells without the
     hand-in cell (otter skips it too), in the kit's kernel."""
@@ -148,9 +173,10 @@ def run_bare(notebook: dict, folder: Path, env: dict[str, str], cpu: CpuMeter,
     proc = subprocess.run(cpu.wrap(argv) if wrap else argv, cwd=folder, env=env, capture_output=True)
     if proc.returncode:
         raise RuntimeError(f"bare execution failed: {proc.stderr.decode(errors='replace')[-1500:]}")
-    wall, used = time.perf_counter() - t0, cpu() - c0
+    t1 = time.perf_counter()
+    wall, used = t1 - t0, cpu() - c0
     cells = sum(cell_seconds(json.loads((folder / "executed.ipynb").read_text(encoding="utf-8"))))
-    return {"wall": wall, "cpu": used, "cells": cells, "startup": wall - cells}
+    return {"wall": wall, "cpu": used, "cells": cells, "startup": wall - cells, "mid": (t0 + t1) / 2}
 
 
 def run_kit(submission: Path, folder: Path, keras_home: Path, cpu: CpuMeter) -> dict[str, float]:
@@ -160,11 +186,12 @@ def run_kit(submission: Path, folder: Path, keras_home: Path, cpu: CpuMeter) -> 
     t0, c0 = time.perf_counter(), cpu()
     res = run_one.grade_one(submission, ag_zip, folder, timeout=3600, keras_home=keras_home,
                             clock=run_one.StageClock(stages, cpu))
-    wall, used = time.perf_counter() - t0, cpu() - c0
+    t1 = time.perf_counter()
+    wall, used = t1 - t0, cpu() - c0
     if res.status != "graded":
         raise RuntimeError(f"the kit did not grade the solution: {res.status} {res.reason}")
     out = {"wall": wall, "cpu": used, "score": res.total, "possible": res.possible,
-           "peak_rss": res.peak_rss}
+           "peak_rss": res.peak_rss, "mid": (t0 + t1) / 2}
     for name, st in stages.items():
         out[f"{name}_wall"], out[f"{name}_cpu"] = st["wall"], st["cpu"]
     executed = json.loads((folder / "results" / EXECUTED_NOTEBOOK).read_text(encoding="utf-8"))
@@ -185,9 +212,10 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
     ``side_by_side``: in each round the two runs start at the same moment, one per core, each in
     its own control group, so both see the same machine at the same time: on a shared host
     whose speed drifts by more than the overhead within minutes, the ratio of one round then
-    measures the kit, not the drift (needs cgroups: root). ``calibrate`` (with ``side_by_side``):
-    first ``n`` rounds of the bare run against itself, the design's own bias and spread (an A/A
-    test: ratios about 1 with no bias).
+    measures the kit, not the drift (needs cgroups: root). Interleaved, each kit run is compared
+    with the bare runs around it (``drift_corrected``); the plain round-by-round ratios are
+    printed too. ``calibrate``: first ``n`` rounds of the bare run against itself in the same
+    design, its own bias and spread (an A/A test: ratios about 1 with no bias).
     """
     stream = stream if stream is not None else sys.stdout
 
@@ -226,8 +254,9 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
     try:
         log(f"  CPU measured by {meter.source}"
             + (f" (kit) and {bare_meter.source} (bare)" if side_by_side else ""))
-        if side_by_side and calibrate:
-            aa = _calibrate(n, nb, tmp, env, bare_meter, log)
+        if calibrate:
+            aa = (_calibrate(n, nb, tmp, env, bare_meter, log) if side_by_side
+                  else _calibrate_interleaved(n, nb, tmp, env, meter, log))
         for i in range(n):
             if side_by_side:
                 from concurrent.futures import ThreadPoolExecutor
@@ -257,15 +286,19 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
         meter.__exit__()
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    cpu_ratios = [k["cpu"] / b["cpu"] for b, k in zip(bare, kit, strict=True)]
-    wall_ratios = [k["wall"] / b["wall"] for b, k in zip(bare, kit, strict=True)]
+    pair_ratios = [k["cpu"] / b["cpu"] for b, k in zip(bare, kit, strict=True)]
+    # side by side, a round's two runs share their moment; interleaved, they follow each other
+    cpu_ratios = pair_ratios if side_by_side else drift_corrected(bare, kit)
+    wall_ratios = ([k["wall"] / b["wall"] for b, k in zip(bare, kit, strict=True)] if side_by_side
+                   else drift_corrected(bare, kit, "wall"))
 
     def med(rows: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
     out = {"n": n, "design": design, "aa_ratios": aa, "cpu_ratio_median": statistics.median(cpu_ratios),
            "wall_ratio_median": statistics.median(wall_ratios),
-           "cpu_ratios": cpu_ratios, "wall_ratios": wall_ratios, "bare": bare, "kit": kit}
+           "cpu_ratios": cpu_ratios, "wall_ratios": wall_ratios, "pair_ratios": pair_ratios,
+           "pair_ratio_median": statistics.median(pair_ratios), "bare": bare, "kit": kit}
     log(f"\n  {'':40} {'CPU s':>8} {'wall s':>8}   (medians of {n})")
     log(f"  {'bare execution (nbconvert --execute)':40} {med(bare, 'cpu'):8.1f} {med(bare, 'wall'):8.1f}")
     log(f"    {'notebook cells':38} {'':8} {med(bare, 'cells'):8.1f}")
@@ -282,13 +315,19 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
         f"{med(kit, 'clean_check_wall'):8.1f}")
     log(f"  peak memory of the grading's process tree (otter stage, polled): "
         f"{max(k['peak_rss'] for k in kit) / 2**30:.2f} GiB")
+    def rounds(values: list[float]) -> str:
+        return f"median {statistics.median(values):.3f} (rounds: {', '.join(f'{r:.3f}' for r in values)})"
+
+    how = ("" if side_by_side else
+           ", each kit run against the bare runs before and after it, interpolated at its moment")
     if aa:
-        log(f"  A/A calibration, bare / bare side by side: median {statistics.median(aa):.3f} "
-            f"(rounds: {', '.join(f'{r:.3f}' for r in aa)})")
-    log(f"  CPU ratio kit / bare: median {out['cpu_ratio_median']:.3f} "
-        f"(rounds: {', '.join(f'{r:.3f}' for r in cpu_ratios)})")
-    log(f"  wall ratio kit / bare: median {out['wall_ratio_median']:.3f} "
-        f"(rounds: {', '.join(f'{r:.3f}' for r in wall_ratios)})")
+        log(f"  A/A calibration, bare / bare {'side by side' if side_by_side else 'interleaved' + how}: "
+            f"{rounds(aa)}")
+    log(f"  CPU ratio kit / bare{how}: {rounds(cpu_ratios)}")
+    if not side_by_side:
+        log(f"  CPU ratio kit / bare, each round's two runs alone (drift not corrected): "
+            f"{rounds(pair_ratios)}")
+    log(f"  wall ratio kit / bare: {rounds(wall_ratios)}")
     if keep:
         log(f"  files kept in {tmp}")
     return out
@@ -309,6 +348,26 @@ def _calibrate(n: int, nb: dict, tmp: Path, env: dict[str, str], meter: CpuMeter
             log(f"  A/A round {i + 1}: bare {ra['cpu']:6.1f} s, bare {rb['cpu']:6.1f} s of CPU: "
                 f"ratio {ratios[-1]:.3f}")
     return ratios
+
+
+def _calibrate_interleaved(n: int, nb: dict, tmp: Path, env: dict[str, str], meter: CpuMeter,
+                           log) -> list[float]:
+    """``n`` rounds of the bare run against itself, interleaved like the kit rounds (A/A).
+
+    The ratios use the same estimator as the kit's (``drift_corrected``), so their spread is the
+    design's own on this host at this time; the adjacent-pair ratios are printed beside them.
+    """
+    first: list[dict] = []
+    second: list[dict] = []
+    for i in range(n):
+        for which in (("a", "b") if i % 2 == 0 else ("b", "a")):
+            r = run_bare(nb, tmp / f"aa{i}{which}", env, meter)
+            (first if which == "a" else second).append(r)
+        log(f"  A/A round {i + 1}: bare {first[-1]['cpu']:6.1f} s, bare {second[-1]['cpu']:6.1f} s of CPU")
+    pairs = [b["cpu"] / a["cpu"] for a, b in zip(first, second, strict=True)]
+    log(f"  A/A, each round's two runs alone: median {statistics.median(pairs):.3f} "
+        f"(rounds: {', '.join(f'{r:.3f}' for r in pairs)})")
+    return drift_corrected(first, second)
 
 
 #: The training ``bench --sandbox-fit`` times: the Part 2 "Bigger" network (512+512 units), 3

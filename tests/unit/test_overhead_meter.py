@@ -45,3 +45,47 @@ def test_side_by_side_without_cgroups_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(overhead.CpuMeter, "V2", tmp_path / "absent-v2")
     with pytest.raises(ConfigError, match="control group"):
         overhead.bench_overhead(1, side_by_side=True)
+
+
+def _runs(cpus: list[float], mids: list[float]) -> list[dict]:
+    return [{"cpu": c, "mid": m} for c, m in zip(cpus, mids, strict=True)]
+
+
+def _abba(n: int, overhead: float, speed, noise=lambda i: 0.0) -> tuple[list[dict], list[dict]]:
+    """The interleaved bench's order (bare, kit | kit, bare | ...), one run a minute; the host's
+    ``speed(t)`` multiplies every run's CPU; the kit costs ``overhead`` more than bare."""
+    bare, kit, t = [], [], 0.0
+    for i in range(n):
+        for what in (("bare", "kit") if i % 2 == 0 else ("kit", "bare")):
+            t += 60
+            base = 50.0 * speed(t) * (1 + noise(len(bare) + len(kit)))
+            (bare if what == "bare" else kit).append({"cpu": base * (1 + overhead if what == "kit" else 1),
+                                                      "mid": t})
+    return bare, kit
+
+
+def test_drift_corrected_ratio_recovers_the_overhead_under_a_steady_drift():
+    """The host slows by 25% over the run (seen here: the bare run went 50 -> 63 s of CPU within
+    one bench); the kit costs 3% more. Pairing each kit run with its round's bare run alone
+    reports more (the median leans to the rounds whose bare run came first); interpolating the
+    bare runs around each kit run gives 3% back."""
+    import statistics
+
+    from autograder.tools.overhead import drift_corrected
+
+    bare, kit = _abba(5, 0.03, lambda t: 1 + 0.25 * t / 600)
+    pairs = [k["cpu"] / b["cpu"] for b, k in zip(bare, kit, strict=True)]
+    corrected = drift_corrected(bare, kit)
+    assert statistics.median(pairs) > 1.045
+    assert statistics.median(corrected) == pytest.approx(1.03, abs=0.003)
+    # without drift, both estimators give the overhead exactly
+    bare, kit = _abba(5, 0.03, lambda t: 1.0)
+    assert drift_corrected(bare, kit) == pytest.approx([1.03] * 5)
+
+
+def test_drift_corrected_ratio_uses_the_nearest_reference_at_the_ends():
+    from autograder.tools.overhead import drift_corrected
+
+    bare = _runs([100.0, 120.0], [10.0, 30.0])
+    kit = _runs([105.0, 110.0, 126.0], [5.0, 20.0, 40.0])
+    assert drift_corrected(bare, kit) == pytest.approx([1.05, 1.0, 1.05])
