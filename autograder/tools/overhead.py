@@ -1,14 +1,15 @@
 """``python -m autograder bench --overhead N``: what a grading costs beyond running the notebook.
 
-Interleaved N times in one command (the machine is shared: only side-by-side figures mean
-anything): (a) the solution notebook executed bare, ``jupyter nbconvert --execute`` in the kit's
-kernel with the grading environment, nothing else; (b) the kit grading the same notebook
-(``run_one.grade_one``: sandbox, otter, export cell, clean check). For each, CPU seconds
-(user + system of the whole process tree, from ``getrusage`` of reaped children) and wall
-seconds; then the median ratio kit / bare, and the time per stage: for the kit, preparing the
-folder, the otter stage (otter's setup and kernel start, the notebook's own cells, the export
-cell, from the cell timings of the executed notebook) and the clean check; for the bare run,
-the cells and the rest (nbconvert and kernel start).
+Interleaved N times in one command (the order alternates: bare, kit | kit, bare | ...): (a) the
+solution notebook executed bare, ``jupyter nbconvert --execute`` in the kit's kernel with the
+grading environment, nothing else; (b) the kit grading the same notebook (``run_one.grade_one``:
+sandbox, otter, export cell, clean check). For each, CPU seconds (user + system of the whole
+process tree, from a cgroup) and wall seconds; then the median ratio kit / bare, each kit run
+against the bare runs before and after it interpolated at its moment (``drift_corrected``; the
+plain round-by-round ratios are printed too), and the time per stage: for the kit, preparing
+the folder, the otter stage (otter's setup and kernel start, the notebook's own cells, the
+export cell, from the cell timings of the executed notebook) and the clean check; for the bare
+run, the cells and the rest (nbconvert and kernel start).
 
 ``--side-by-side``: in each round the bare run and the kit grading start at the same moment, one
 per core, each in its own control group. On a shared host whose speed drifts by more than the
@@ -321,8 +322,8 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
     how = ("" if side_by_side else
            ", each kit run against the bare runs before and after it, interpolated at its moment")
     if aa:
-        log(f"  A/A calibration, bare / bare {'side by side' if side_by_side else 'interleaved' + how}: "
-            f"{rounds(aa)}")
+        log(f"  A/A calibration, bare / bare "
+            f"{'side by side' if side_by_side else 'interleaved, the same estimator'}: {rounds(aa)}")
     log(f"  CPU ratio kit / bare{how}: {rounds(cpu_ratios)}")
     if not side_by_side:
         log(f"  CPU ratio kit / bare, each round's two runs alone (drift not corrected): "
