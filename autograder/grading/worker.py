@@ -7,8 +7,8 @@ never loads anything the submission's kernel wrote, and a crash or hang is conta
 
 ``run`` is otter's ``run_autograder.main`` (otter 7.0.0) without its closing summary: otter prints
 the score table through pandas, which it imports when its module loads; the kit reads
-``results.json`` instead, so pandas is deferred here (``Deferred``) and never loaded (measured: importing
-pandas is ≈0.4 s of CPU per grading, ≈1% of a grading's whole cost). Everything else (the
+``results.json`` instead, so pandas is deferred here (``Deferred``) and never loaded (measured:
+importing pandas is ≈0.4 s of CPU per grading, ≈1% of a grading's whole cost). Everything else (the
 configuration, the runner, the zips option, ``results.pkl``, ``results.json`` written even when
 otter stops with an error) is otter's own code, called in otter's order.
 """
@@ -23,7 +23,7 @@ import types
 from contextlib import nullcontext
 
 #: Modules otter imports at load time and uses only in the summary the worker does not print.
-LAZY_MODULES = ("pandas",)
+DEFERRED_MODULES = ("pandas",)
 
 
 class Deferred(types.ModuleType):
@@ -63,7 +63,7 @@ def load(name: str) -> types.ModuleType:
 
 def run(autograder_dir: str) -> None:
     """Grade the folder as ``otter.run.run_autograder.main(dir, otter_run=True, logo=False)``."""
-    for name in LAZY_MODULES:
+    for name in DEFERRED_MODULES:
         defer_import(name)
     import zipfile
     from glob import glob

@@ -316,6 +316,7 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
         f"{med(kit, 'clean_check_wall'):8.1f}")
     log(f"  peak memory of the grading's process tree (otter stage, polled): "
         f"{max(k['peak_rss'] for k in kit) / 2**30:.2f} GiB")
+
     def rounds(values: list[float]) -> str:
         return f"median {statistics.median(values):.3f} (rounds: {', '.join(f'{r:.3f}' for r in values)})"
 

@@ -51,14 +51,14 @@ def _runs(cpus: list[float], mids: list[float]) -> list[dict]:
     return [{"cpu": c, "mid": m} for c, m in zip(cpus, mids, strict=True)]
 
 
-def _abba(n: int, overhead: float, speed, noise=lambda i: 0.0) -> tuple[list[dict], list[dict]]:
+def _abba(n: int, overhead: float, speed) -> tuple[list[dict], list[dict]]:
     """The interleaved bench's order (bare, kit | kit, bare | ...), one run a minute; the host's
     ``speed(t)`` multiplies every run's CPU; the kit costs ``overhead`` more than bare."""
     bare, kit, t = [], [], 0.0
     for i in range(n):
         for what in (("bare", "kit") if i % 2 == 0 else ("kit", "bare")):
             t += 60
-            base = 50.0 * speed(t) * (1 + noise(len(bare) + len(kit)))
+            base = 50.0 * speed(t)
             (bare if what == "bare" else kit).append({"cpu": base * (1 + overhead if what == "kit" else 1),
                                                       "mid": t})
     return bare, kit
