@@ -124,6 +124,11 @@ class CpuMeter:
             pass
 
 
+def rounds(ratios: list[float]) -> str:
+    """``median 1.019 (rounds: 1.026, 0.992, ...)``: how every ratio of the benchmark is shown."""
+    return f"median {statistics.median(ratios):.3f} (rounds: {', '.join(f'{r:.3f}' for r in ratios)})"
+
+
 def drift_corrected(reference: list[dict], runs: list[dict], key: str = "cpu") -> list[float]:
     """Each run's ``key`` over the reference runs' ``key`` interpolated at its moment.
 
@@ -317,9 +322,6 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
     log(f"  peak memory of the grading's process tree (otter stage, polled): "
         f"{max(k['peak_rss'] for k in kit) / 2**30:.2f} GiB")
 
-    def rounds(values: list[float]) -> str:
-        return f"median {statistics.median(values):.3f} (rounds: {', '.join(f'{r:.3f}' for r in values)})"
-
     how = ("" if side_by_side else
            ", each kit run against the bare runs before and after it, interpolated at its moment")
     if aa:
@@ -367,8 +369,7 @@ def _calibrate_interleaved(n: int, nb: dict, tmp: Path, env: dict[str, str], met
             (first if which == "a" else second).append(r)
         log(f"  A/A round {i + 1}: bare {first[-1]['cpu']:6.1f} s, bare {second[-1]['cpu']:6.1f} s of CPU")
     pairs = [b["cpu"] / a["cpu"] for a, b in zip(first, second, strict=True)]
-    log(f"  A/A, each round's two runs alone: median {statistics.median(pairs):.3f} "
-        f"(rounds: {', '.join(f'{r:.3f}' for r in pairs)})")
+    log(f"  A/A, each round's two runs alone: {rounds(pairs)}")
     return drift_corrected(first, second)
 
 

@@ -89,3 +89,45 @@ def test_drift_corrected_ratio_uses_the_nearest_reference_at_the_ends():
     bare = _runs([100.0, 120.0], [10.0, 30.0])
     kit = _runs([105.0, 110.0, 126.0], [5.0, 20.0, 40.0])
     assert drift_corrected(bare, kit) == pytest.approx([1.05, 1.0, 1.05])
+
+
+def test_interleaved_bench_reports_the_drift_corrected_median(monkeypatch, tmp_path):
+    """The command's headline is the drift-corrected median, with the round-by-round ratios
+    printed beside it (fake runs on a host slowing by 25%, the kit 3% dearer; no kernels)."""
+    import io
+    import json
+    import statistics
+
+    from autograder import data
+    from autograder.grading import run_one
+    from autograder.tools import overhead, samples
+
+    bare_runs, kit_runs = _abba(5, 0.03, lambda t: 1 + 0.25 * t / 600)
+    stages = {"prepare_cpu": 0.0, "prepare_wall": 0.0, "otter_cpu": 1.0, "otter_wall": 1.0,
+              "clean_check_cpu": 0.5, "clean_check_wall": 0.5, "cells": 1.0, "export_cell": 0.2,
+              "otter_rest": 0.1, "peak_rss": 2**30, "score": 24, "possible": 24, "networks": "numpy"}
+    by_kind = {"bare": iter(bare_runs), "kit": iter(kit_runs)}
+
+    def fake(kind):
+        def run(*_args, **_kw):
+            r = next(by_kind[kind])
+            return {**stages, "startup": 0.1, **r, "wall": r["cpu"]}
+        return run
+
+    nb = tmp_path / "solution.ipynb"
+    nb.write_text(json.dumps({"cells": [], "metadata": {}}), encoding="utf-8")
+    monkeypatch.setattr(overhead, "run_bare", fake("bare"))
+    monkeypatch.setattr(overhead, "run_kit", fake("kit"))
+    monkeypatch.setattr(run_one, "ensure_kernel", lambda: None)
+    monkeypatch.setattr(data, "provide_keras_cache", lambda: tmp_path)
+    monkeypatch.setattr(samples, "write", lambda *a, **k: {"solution": nb})
+    monkeypatch.setattr(overhead.CpuMeter, "V1", tmp_path / "absent-v1")
+    monkeypatch.setattr(overhead.CpuMeter, "V2", tmp_path / "absent-v2")
+    out = io.StringIO()
+    res = overhead.bench_overhead(5, stream=out)
+    assert res["cpu_ratio_median"] == pytest.approx(1.03, abs=0.003)
+    assert res["pair_ratio_median"] > 1.045
+    assert statistics.median(res["cpu_ratios"]) == res["cpu_ratio_median"]
+    text = out.getvalue()
+    assert f"interpolated at its moment: median {res['cpu_ratio_median']:.3f}" in text
+    assert f"(drift not corrected): median {res['pair_ratio_median']:.3f}" in text
