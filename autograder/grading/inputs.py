@@ -10,7 +10,9 @@ of the submission's *ID path* (``identity.py``: Moodle's participant ID, Canvas'
 export's recorded ID), with ``lms="auto"`` or the one named; otherwise the ``id`` group (or the
 whole match) of ``id_pattern`` searched in the ID path; otherwise the ID path itself. The ID path
 is the path relative to the input folder or inside a bulk zip, without the last extension; for an
-otter export zip (or any zip holding one notebook at its root) it is the zip's own name. The
+otter export zip (or any zip holding one notebook at its root) it is the zip's own name. A Moodle
+participant's folder given on the command line (``late/Taro Yamada_123456_assignsubmission_file_``),
+or a file inside one, keeps that folder's name in front, so the participant ID stays. The
 default pattern takes the first folder or file name up to the first ``_`` (``s001_3-2.ipynb`` ->
 ``s001``). With a roster, each ID is then mapped to the roster's student (``Roster.match``).
 
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder.errors import KitError
-from autograder.grading.identity import Identity, Roster, identify, pattern_id
+from autograder.grading.identity import IDENTITY_DOUBT, Identity, Roster, identify, moodle_part, pattern_id
 from autograder.notebook import stamp_of
 
 DEFAULT_ID_PATTERN = r"^(?P<id>[^/_]+)"
@@ -65,6 +67,7 @@ class Submission:
     lms_id: str = ""  # Moodle participant ID / Canvas user ID, when the layout or roster gives one
     #: A doubt about who handed it in (not on the roster, an otter export without an ID, ...).
     id_note: str = ""
+    late: bool = False  # the LMS marked it late (Canvas's ``LATE``)
 
 
 @dataclass
@@ -106,10 +109,14 @@ def collect(
     staging.mkdir(parents=True, exist_ok=True)
     gather = _Gatherer(staging, pattern, exclude.resolve() if exclude else None, lms)
     for item in inputs:
+        # a Moodle participant's folder (or a file in one) named on the command line keeps its name
+        own = item.absolute()
         if item.is_dir():
-            gather.folder(item)
+            gather.folder(item, prefix=own.name if moodle_part(own.name) else "")
         else:
-            gather.file(item, item.name, _strip_ext(item.name))
+            parent = own.parent.name
+            where = f"{parent}/" if parent and moodle_part(parent) and not moodle_part(item.name) else ""
+            gather.file(item, item.name, where + _strip_ext(item.name))
     unmatched = apply_roster(gather.found, roster) if roster else []
     intake = resolve(gather.found, gather.ignored)
     intake.unmatched = unmatched
@@ -122,7 +129,7 @@ def apply_roster(found: list[Submission], roster: Roster) -> list[tuple[Submissi
     for s in found:
         student, how = roster.match(Identity(s.student_id, name=s.name, lms_id=s.lms_id))
         if student is None:
-            s.id_note = f"not on the roster: {how}"
+            s.id_note = how if how.startswith(IDENTITY_DOUBT) else f"not on the roster: {how}"
             unmatched.append((s, how))
             continue
         if s.path_id and s.path_id != s.student_id:  # the name it was handed in under, mapped too
@@ -212,7 +219,7 @@ class _Gatherer:
         self.found: list[Submission] = []
         self.ignored: list[tuple[str, str]] = []
 
-    def folder(self, root: Path) -> None:
+    def folder(self, root: Path, prefix: str = "") -> None:
         for path in sorted(root.rglob("*")):
             if not path.is_file():
                 continue
@@ -223,7 +230,7 @@ class _Gatherer:
             if _is_junk(rel.parts):
                 self.ignored.append((key, "hidden or system file"))
                 continue
-            self.file(path, key, _strip_ext(rel.as_posix()))
+            self.file(path, key, (f"{prefix}/" if prefix else "") + _strip_ext(rel.as_posix()))
 
     def file(self, path: Path, key: str, id_path: str) -> None:
         try:
@@ -305,14 +312,15 @@ class _Gatherer:
         path_id = identify(id_path, self.pattern, lms=self.lms, export=export).student_id if meta_id else ""
         self.found.append(Submission(key, id_path, ident.student_id, staged, sha, mtime, is_nb, ttext,
                                      path_id=path_id if path_id != ident.student_id else "",
-                                     name=ident.name, lms_id=ident.lms_id, id_note=ident.note))
+                                     name=ident.name, lms_id=ident.lms_id, id_note=ident.note,
+                                     late=ident.late))
 
     def add_decided(self, key: str, id_path: str, mtime: float, status: str, reason: str) -> None:
         ident = identify(id_path, self.pattern, lms=self.lms)
         ttext = pattern_id(id_path, self.pattern)[1]
         self.found.append(Submission(key, id_path, ident.student_id, Path(), "", mtime, False, ttext,
                                      status=status, reason=reason, name=ident.name, lms_id=ident.lms_id,
-                                     id_note=ident.note))
+                                     id_note=ident.note, late=ident.late))
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
