@@ -335,17 +335,28 @@ def build_parser() -> argparse.ArgumentParser:
     dm.set_defaults(func=_cmd_demo)
 
     x = sub.add_parser("export", help="write the class's grades for an LMS (Moodle, Canvas, plain CSV) "
-                       "and Moodle's feedback-files zip")
+                       "and Moodle's feedback-files zip",
+                       description="Only graded rows carry a number; every other row is left blank and "
+                       "listed in DEST/not-exported.csv. The LMS's maximum grade (from --worksheet or "
+                       "--points) must equal the kit's points: the kit never rescales.")
     x.add_argument("out", help="the class folder (the --out of grade)")
-    from autograder.report.lms import TARGETS
+    from autograder.report.lms import LANGUAGES, TARGETS
 
     x.add_argument("--to", action="append", choices=TARGETS,
-                   help="moodle (grading worksheet + feedback zip), canvas (gradebook CSV), csv (plain "
-                   "ID/score, e.g. manaba); repeatable (default: all)")
+                   help="moodle (grading worksheet + feedback zip), moodle-gradebook (the gradebook's "
+                   "CSV import, mapped by ID number or e-mail), canvas (gradebook CSV), csv (plain "
+                   "ID/score, e.g. manaba); repeatable (default: canvas and csv, and moodle with "
+                   "--worksheet or --language)")
+    x.add_argument("--worksheet", help="Moodle: the grading worksheet downloaded from the assignment "
+                   "(Download grading worksheet); it is filled in, its headers, language, rows and "
+                   "maximum grade kept")
+    x.add_argument("--language", choices=LANGUAGES,
+                   help="Moodle without --worksheet: the language of your Moodle's interface, whose "
+                   "column names the upload expects")
     x.add_argument("--roster", help="class roster CSV (default: OUT/roster.csv if grade was given one)")
-    x.add_argument("--points", type=float, help="the LMS's maximum grade: scores are rescaled to it "
-                   "(default: the kit's points)")
-    x.add_argument("--assignment", default=SLUG, help="Canvas column name (default: %(default)s)")
+    x.add_argument("--points", type=float, help="the LMS's maximum grade for the assignment; it must be "
+                   "the kit's points (checked, never rescaled); needed where no worksheet says it")
+    x.add_argument("--assignment", default=SLUG, help="Canvas / gradebook column name (default: %(default)s)")
     x.add_argument("--assignment-id", default="", help="Canvas assignment ID (the number in its URL); "
                    "without it Canvas creates a new assignment on import")
     x.add_argument("--dest", help="folder for the files (default: OUT/export)")

@@ -38,6 +38,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise GradingError("--workers and --timeout must be positive, --memory 0 (no limit) or more",
                            hint="e.g. --workers 2 --timeout 300 --memory 4")
     where = cluster_spec(args)
+    out = Path(args.out)
+    roster = class_roster(out, args.roster)
+    lms = "pattern" if args.id_pattern and args.lms == "auto" else args.lms
+    intake = inputs.collect([Path(p) for p in args.inputs], out / "staging",
+                            id_pattern=args.id_pattern or inputs.DEFAULT_ID_PATTERN, exclude=out, lms=lms,
+                            roster=roster)
+    if resolver is not None:  # before anything is graded: every stamped version can be graded here
+        check_gradable(intake, resolver)
     if where.embedded:  # this machine grades: it needs the kernel, the sandbox and the data
         ensure_kernel()
         sandboxed = sandbox.require(args.unsafe_no_sandbox)
@@ -49,12 +57,6 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if args.unsafe_no_sandbox:
             print("WARNING: --unsafe-no-sandbox: student code runs on the workers with their rights, "
                   "network and files", file=sys.stderr)
-    out = Path(args.out)
-    roster = class_roster(out, args.roster)
-    lms = "pattern" if args.id_pattern and args.lms == "auto" else args.lms
-    intake = inputs.collect([Path(p) for p in args.inputs], out / "staging",
-                            id_pattern=args.id_pattern or inputs.DEFAULT_ID_PATTERN, exclude=out, lms=lms,
-                            roster=roster)
     print(f"{len(intake.chosen)} student(s) from {len(args.inputs)} input(s); "
           f"{len(intake.superseded)} older submission(s) set aside (latest counts), "
           f"{len(intake.ignored)} file(s) ignored", flush=True)
@@ -71,6 +73,43 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(f"versions graded: {', '.join(resolver.accepted)} (no stamp -> {resolver.default}); "
               f"published: {', '.join(resolver.infos)}", flush=True)
     return run_and_report(intake, cfg, info, roster)
+
+
+def check_gradable(intake, resolver) -> None:
+    """Refuse a batch holding a notebook this run cannot grade for want of an argument: a stamped
+    (or default) version with per-student variants and no course secret. Checked before anything
+    is graded, so the TA is told at once instead of getting a class of ``error`` rows."""
+    import json
+
+    from autograder.errors import GradingError
+    from autograder.notebook import stamp_of
+
+    if resolver.secret is not None:
+        return
+    needing: dict[str, list[str]] = {}
+    for sub in intake.chosen:
+        if sub.status or not sub.is_notebook:
+            continue
+        try:
+            nb = json.loads(sub.path.read_bytes().decode("utf-8"))
+            stamp = stamp_of(nb) if isinstance(nb, dict) else {}
+        except (OSError, ValueError):
+            continue  # a broken notebook gets its own status when it is graded
+        if stamp.get("assignment") not in (None, resolver.slug):
+            continue
+        version = stamp.get("version") or resolver.default
+        if isinstance(version, str) and version in resolver.accepted and resolver.infos[version].variants:
+            needing.setdefault(version, []).append(sub.student_id)
+    if needing:
+        which = "; ".join(f"version {v}: {len(ids)} notebook(s) ({', '.join(sorted(ids)[:5])}"
+                          + (", ..." if len(ids) > 5 else "") + ")" for v, ids in sorted(needing.items()))
+        others = [v for v in resolver.accepted if v not in needing]
+        raise GradingError(f"this batch holds notebooks of a version with per-student variants ({which}); "
+                           "the grader needs the course secret to re-derive each student's seed, and "
+                           "nothing has been graded",
+                           hint="add --secret-file FILE (the file used when the variants were published)"
+                                + (f", or grade only version {', '.join(others)} with --version"
+                                   if others else ""))
 
 
 def cluster_spec(args: argparse.Namespace):
@@ -213,8 +252,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout,
                              regrade=args.regrade, keras_home=keras_home, sandboxed=sandboxed)
     code = run_and_report(intake, cfg, info, roster)
-    if code == 0:
-        export_class(out, ["moodle", "canvas"], out / "export", roster, None, SLUG, "")
+    if code == 0:  # the made-up roster's LMS: Japanese Moodle, the assignment out of the kit's points
+        export_class(out, ["moodle", "canvas", "csv"], out / "export", roster,
+                     points=sum(info.points) or None, language="ja")
     return code
 
 
@@ -222,18 +262,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     roster = class_roster(out, args.roster)
     dest = Path(args.dest) if args.dest else out / "export"
-    export_class(out, args.to or ["moodle", "canvas", "csv"], dest, roster, args.points, args.assignment,
-            args.assignment_id)
+    targets = args.to or ([*(["moodle"] if args.worksheet or args.language else []), "canvas", "csv"])
+    export_class(out, targets, dest, roster, points=args.points,
+                 worksheet=Path(args.worksheet) if args.worksheet else None, language=args.language,
+                 assignment=args.assignment, assignment_id=args.assignment_id)
     return 0
 
 
-def export_class(out: Path, targets: list[str], dest: Path, roster, points, assignment: str,
-                 assignment_id: str) -> None:
+def export_class(out: Path, targets: list[str], dest: Path, roster, *, points=None, worksheet=None,
+                 language=None, assignment: str = SLUG, assignment_id: str = "") -> None:
     from autograder.report import lms
 
-    for to in targets:
-        done = lms.export(out, to, dest, roster=roster, points=points, assignment=assignment,
-                          assignment_id=assignment_id)
-        print(f"{to:7s} export : " + ", ".join(str(f) for f in done.files))
-        for sid, why in done.skipped:
-            print(f"          left out {sid}: {why}")
+    done = lms.export(out, targets, dest, roster=roster, points=points, worksheet=worksheet,
+                      language=language, assignment=assignment, assignment_id=assignment_id)
+    for f in done.files:
+        print(f"export: {f}")
+    left: dict[str, list[tuple[str, str]]] = {}
+    for sid, target, why in done.left_out:
+        left.setdefault(sid, []).append((target, why))
+    if left:
+        print(f"not exported (no number written; decide these yourself): {len(left)} student(s), "
+              f"listed in {done.not_exported}")
+        for sid, items in sorted(left.items()):
+            whys = dict.fromkeys(why for _, why in items)
+            print(f"  {sid} [{', '.join(t for t, _ in items)}]: {' | '.join(whys)}")
+    else:
+        print(f"every student carries a grade; {done.not_exported} is empty")

@@ -97,12 +97,15 @@ def test_export_of_a_folder_without_a_sheet_says_how_to_make_one(tmp_path: Path,
 
 
 def test_lms_names_and_scales():
-    """Does a name with '_' stay one Moodle field, and a score rescale to the LMS's maximum grade?"""
+    """Does a name with '_' stay one Moodle field, and is an LMS maximum other than the kit's points
+    refused with both numbers instead of rescaled?"""
+    from autograder.errors import ConfigError
     from autograder.report import lms
 
     assert lms.moodle_name("Mary_Ann O'Neil") == "Mary Ann O'Neil"
-    row = lms.Row("B001", "", "", "1", "", "graded", 16.0, 24.0)
-    assert (lms.scaled(row, None), lms.scaled(row, 100.0), lms.scaled(row, 10.0)) == (16.0, 66.67, 6.67)
+    assert lms.lms_maximum(24.0, points=24.0, sheet_max=None, where="moodle") == 24.0
+    with pytest.raises(ConfigError, match=r"out of 24 points, but --points gives .* maximum grade as 100"):
+        lms.lms_maximum(24.0, points=100.0, sheet_max=None, where="moodle")
 
 
 @pytest.mark.parametrize("argv", [["--side-by-side"], ["--calibrate"], ["--fairness", "--calibrate"]])
