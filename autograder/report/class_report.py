@@ -164,6 +164,14 @@ def class_report_html(batch, info, missing: list[tuple[str, str]] | None = None)
             parts.append(f"<tr><td>{e(old.student_id)}</td><td><code>{e(old.key)}</code></td>"
                          f"<td><code>{e(new.key)}</code></td></tr>")
         parts.append("</table>")
+    from autograder.grading.identity import late_in
+
+    late = [o for o in outs if o.submission.late or late_in(o.submission.key)]
+    if late:  # the LMS's own mark (Canvas's LATE): the score stands, the late policy is the TA's
+        parts.append("<h2>期限後の提出 / Late (as the LMS marked them; grades.csv column late)</h2><ul>")
+        parts.extend(f"<li>{e(o.submission.student_id)} {e(o.submission.name)} <code>{e(o.submission.key)}"
+                     "</code></li>" for o in late)
+        parts.append("</ul>")
     if missing:
         parts.append("<h2>未提出 / Handed nothing in (on the roster)</h2><ul>")
         parts.extend(f"<li>{e(sid)} {e(name)}</li>" for sid, name in missing)

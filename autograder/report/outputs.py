@@ -5,11 +5,13 @@ writing outputs again after a re-run gives the same files.
 
 - ``grades.csv``: one row per student; otter's ``final_grades.csv`` columns (``file``, one
   column per question, ``total_points_earned``, ``percent_correct``, ``grading_status``, and the
-  first row ``points-per-question``), plus ``student_id``, ``name``, ``lms_id``, ``status``,
+  first row ``points-per-question``), plus ``student_id``, ``name``, ``lms_id``, ``late`` (``yes``:
+  the LMS's download marked it late, Canvas's ``LATE``), ``status``,
   ``flags`` (what the TA should look at, `` | ``-separated; the row's score stands), ``reason``,
   ``seconds``, ``sha256``, ``version`` (the release the row was graded against). The sheet is the
   whole class kept in the folder (``engine.class_view``), and with a roster every student who
   handed nothing in has a row with status ``missing``.
+- Every CSV here is UTF-8 with a BOM: the TA opens them in Excel (Japanese names).
 - ``curves.csv``: per student and network, what the clean check measured on the curves the
   readings were graded against (good epoch and its validation accuracy, validation-loss rise,
   final gap and validation accuracy, verdict) and how far the curves recorded in the submitted
@@ -30,7 +32,7 @@ import pandas as pd
 
 from autograder import model
 from autograder.grading.engine import BatchResult
-from autograder.grading.identity import Roster
+from autograder.grading.identity import Roster, late_in
 from autograder.model import AutograderInfo
 from autograder.report import class_report
 from autograder.report.feedback import safe_name, write_feedback
@@ -41,6 +43,7 @@ CURVE_COLUMNS = ["student_id", "network", "epochs", "good_epoch", "good_val_accu
                  "final_gap", "final_val_accuracy", "verdict", "recorded_difference"]
 
 POINTS_POSSIBLE_LABEL = "points-per-question"  # as otter.grade.utils names it
+CSV_ENCODING = "utf-8-sig"  # with a BOM, for Excel
 
 
 @dataclass
@@ -68,8 +71,8 @@ def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None
         "student_id": "", "file": POINTS_POSSIBLE_LABEL,
         **{q: possible.get(q, 0.0) for q in questions},
         "total_points_earned": total_possible, "percent_correct": 1.0, "grading_status": "--",
-        "name": "", "lms_id": "", "status": "--", "flags": "", "reason": "", "seconds": "", "sha256": "",
-        "version": "",
+        "name": "", "lms_id": "", "late": "", "status": "--", "flags": "", "reason": "", "seconds": "",
+        "sha256": "", "version": "",
     }]
     names = {s.student_id: s for s in roster.students} if roster else {}
     for o in sorted(batch.outcomes, key=lambda o: o.submission.student_id):
@@ -90,6 +93,7 @@ def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None
             "grading_status": "Completed" if status == model.GRADED else f"{status}: {reason}",
             "name": o.submission.name or (names[sid].name if sid in names else ""),
             "lms_id": o.submission.lms_id or (names[sid].lms_id if sid in names else ""),
+            "late": "yes" if o.submission.late or late_in(o.submission.key) else "",
             "status": status, "flags": " | ".join(dict.fromkeys(flags)), "reason": reason,
             "seconds": round(rec.seconds, 1) if rec else "",
             "sha256": o.submission.sha256,
@@ -101,8 +105,8 @@ def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None
             rows.append({"student_id": st.student_id, "file": "", **{q: 0.0 for q in questions},
                          "total_points_earned": 0.0, "percent_correct": 0.0,
                          "grading_status": f"{MISSING}: nothing handed in", "name": st.name,
-                         "lms_id": st.lms_id, "status": MISSING, "flags": "", "reason": "nothing handed in",
-                         "seconds": "", "sha256": "", "version": ""})
+                         "lms_id": st.lms_id, "late": "", "status": MISSING, "flags": "",
+                         "reason": "nothing handed in", "seconds": "", "sha256": "", "version": ""})
     return pd.DataFrame(rows)
 
 
@@ -110,24 +114,26 @@ def write_all(batch: BatchResult, info: AutograderInfo, out: Path, roster: Roste
     """Write everything from ``batch``: pass ``engine.class_view(...)`` for the whole class."""
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "grades.csv"
-    grades_frame(batch, info, roster).to_csv(csv, index=False)
+    grades_frame(batch, info, roster).to_csv(csv, index=False, encoding=CSV_ENCODING)
     pd.DataFrame([{"file": s.key, "student_id": s.student_id, "name": s.name, "lms_id": s.lms_id,
                    "why": why} for s, why in batch.intake.unmatched],
-                 columns=["file", "student_id", "name", "lms_id", "why"]).to_csv(out / "unmatched.csv",
-                                                                                  index=False)
+                 columns=["file", "student_id", "name", "lms_id", "why"]).to_csv(
+        out / "unmatched.csv", index=False, encoding=CSV_ENCODING)
     superseded = out / "superseded.csv"
     pd.DataFrame(
         [{"student_id": old.student_id, "file": old.key, "sha256": old.sha256, "kept_instead": new.key,
           "note": old.id_conflict}
          for old, new in batch.intake.superseded],
-        columns=["student_id", "file", "sha256", "kept_instead", "note"]).to_csv(superseded, index=False)
+        columns=["student_id", "file", "sha256", "kept_instead", "note"]).to_csv(superseded, index=False,
+                                                                                encoding=CSV_ENCODING)
     curve_rows = [{"student_id": o.submission.student_id, "network": net, **summary}
                   for o in sorted(batch.outcomes, key=lambda o: o.submission.student_id)
                   if o.record for net, summary in sorted(o.record.curves.items())]
     pd.DataFrame(curve_rows, columns=CURVE_COLUMNS).to_csv(
-        out / "curves.csv", index=False)
+        out / "curves.csv", index=False, encoding=CSV_ENCODING)
     ignored = out / "ignored.csv"
-    pd.DataFrame(batch.intake.ignored, columns=["file", "why"]).to_csv(ignored, index=False)
+    pd.DataFrame(batch.intake.ignored, columns=["file", "why"]).to_csv(ignored, index=False,
+                                                                      encoding=CSV_ENCODING)
     fb_dir, res_dir = out / "feedback", out / "results"
     fb_dir.mkdir(exist_ok=True)
     res_dir.mkdir(exist_ok=True)
