@@ -21,17 +21,18 @@ from autograder.model import AutograderInfo, QuestionResult, Record
 from autograder.report import lms, outputs
 
 BOM = b"\xef\xbb\xbf"
+M, F = "moodle.zip/", "_assignsubmission_file_/a.ipynb"
 # student -> (status, points of 24, participant ID, name, submission key); None: no result yet
 CLASS = {
     "B001": ("graded", 16.0, "100001", "Taro Yamada", "canvas.zip/yamadataro_LATE_100001_9001_3-2.ipynb"),
-    "B002": ("error", 0.0, "100002", "Hanako Suzuki", "moodle.zip/Hanako Suzuki_100002_assignsubmission_file_/a.ipynb"),
-    "B003": ("timeout", 0.0, "100003", "Jiro Sato", "moodle.zip/Jiro Sato_100003_assignsubmission_file_/a.ipynb"),
-    "B004": ("invalid", 0.0, "100004", "Saburo Ito", "moodle.zip/Saburo Ito_100004_assignsubmission_file_/a.pdf"),
-    "B005": ("empty", 0.0, "100005", "Shiro Kato", "moodle.zip/Shiro Kato_100005_assignsubmission_file_/a.ipynb"),
-    "B006": ("wrong-version", 0.0, "100006", "Goro Abe", "moodle.zip/Goro Abe_100006_assignsubmission_file_/a.ipynb"),
-    "B007": ("pending", 0.0, "100007", "Rokuro Mori", "moodle.zip/Rokuro Mori_100007_assignsubmission_file_/a.ipynb"),
-    "B009": ("graded", 20.0, "100009", "Ken Ono", "moodle.zip/Jun Oda_100009_assignsubmission_file_/a.ipynb"),
-    "B010": ("graded", 24.0, "100010", "Hanako Tanaka", "moodle.zip/Hanako Tanaka_100010_assignsubmission_file_/a.ipynb"),
+    "B002": ("error", 0.0, "100002", "Hanako Suzuki", f"{M}Hanako Suzuki_100002{F}"),
+    "B003": ("timeout", 0.0, "100003", "Jiro Sato", f"{M}Jiro Sato_100003{F}"),
+    "B004": ("invalid", 0.0, "100004", "Saburo Ito", f"{M}Saburo Ito_100004{F}".replace(".ipynb", ".pdf")),
+    "B005": ("empty", 0.0, "100005", "Shiro Kato", f"{M}Shiro Kato_100005{F}"),
+    "B006": ("wrong-version", 0.0, "100006", "Goro Abe", f"{M}Goro Abe_100006{F}"),
+    "B007": ("pending", 0.0, "100007", "Rokuro Mori", f"{M}Rokuro Mori_100007{F}"),
+    "B009": ("graded", 20.0, "100009", "Ken Ono", f"{M}Jun Oda_100009{F}"),
+    "B010": ("graded", 24.0, "100010", "Hanako Tanaka", f"{M}Hanako Tanaka_100010{F}"),
 }
 MISSING = ("B008", "Naoko Ueda", "100008")  # on the roster, handed nothing in
 NOT_GRADED = {"B002": "error", "B003": "timeout", "B004": "invalid", "B005": "empty", "B006": "wrong-version",
@@ -54,11 +55,13 @@ def class_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         flags = (f"{IDENTITY_DOUBT}the roster gives LMS ID 100009 to B009 (Ken Ono), but the download names "
                  "'Jun Oda'",) if sid == "B009" else ()
         outcomes.append(Outcome(sub, rec, flags=flags))
-    roster = Roster([Student(sid, c[3], f"{sid.lower()}@example.ac.jp", c[2], "A") for sid, c in CLASS.items()]
+    roster = Roster([Student(sid, c[3], f"{sid.lower()}@example.ac.jp", c[2], "A")
+                     for sid, c in CLASS.items()]
                     + [Student(MISSING[0], MISSING[1], "b008@example.ac.jp", MISSING[2], "A")])
     outputs.write_all(BatchResult(Intake(), outcomes), info, out, roster)
     (out / "roster.csv").write_text("student_id,name,email,lms_id,section\n" + "".join(
-        f"{s.student_id},{s.name},{s.email},{s.lms_id},{s.section}\n" for s in roster.students), encoding="utf-8")
+        f"{s.student_id},{s.name},{s.email},{s.lms_id},{s.section}\n" for s in roster.students),
+        encoding="utf-8")
     return out
 
 
@@ -116,7 +119,8 @@ def test_status_matrix_only_graded_rows_carry_a_number(class_folder: Path, tmp_p
     assert {sid: r[3] for sid, r in left.items()} == NOT_GRADED
     assert left["B002"][6] == "error: why error" and left["B008"][6] == "missing: nothing handed in"
     assert left["B007"][6].startswith("pending: not graded yet")
-    assert left["B009"][6].startswith(IDENTITY_DOUBT) and left["B009"][5] == "moodle moodle-gradebook canvas csv"
+    assert left["B009"][6].startswith(IDENTITY_DOUBT)
+    assert left["B009"][5] == "moodle moodle-gradebook canvas csv"
     assert "not exported" in printed and all(sid in printed for sid in NOT_GRADED)
 
 
