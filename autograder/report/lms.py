@@ -169,11 +169,14 @@ def lms_maximum(kit: float, *, points: float | None, sheet_max: float | None, wh
     if top is None:
         if known_if_missing:
             return kit
+        moodle = where.startswith("moodle")
         raise ConfigError(f"{where}: the LMS's maximum grade for this assignment is not known (the kit "
-                          f"grades out of {kit:g} points; Moodle's default maximum is 100)",
-                          hint="give the grading worksheet downloaded from Moodle (--worksheet FILE), or "
-                               f"set the assignment's maximum grade to {kit:g} in the LMS and pass "
-                               f"--points {kit:g}")
+                          f"grades out of {kit:g} points"
+                          + ("; Moodle's default maximum is 100)" if moodle else ")"),
+                          hint=("give the grading worksheet downloaded from Moodle (--worksheet FILE), or "
+                                if where == "moodle" else "")
+                          + f"set the assignment's maximum grade to {kit:g} in the LMS and pass "
+                          f"--points {kit:g}")
     if abs(top - kit) > 1e-6:
         source = "the worksheet" if sheet_max is not None else "--points"
         raise ConfigError(f"{where}: the kit grades out of {kit:g} points, but {source} gives the LMS's "

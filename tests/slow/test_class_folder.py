@@ -26,7 +26,7 @@ ROSTER = ("student_id,name,email,lms_id,section\n"
 def write_class_outputs(res: engine.BatchResult, out: Path, ag: Path, roster=None) -> list[dict]:
     """What the CLI writes after a run: the whole class from the ledger; the sheet's rows."""
     outputs.write_all(engine.class_view(res, out), autograder_info(ag), out, roster)
-    with (out / "grades.csv").open(encoding="utf-8", newline="") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig", newline="") as f:
         return list(csv.DictReader(f))[1:]
 
 
@@ -126,7 +126,7 @@ def test_moodle_download_with_a_roster_gives_two_students(moodle_class):
     """Two Taro Yamadas stay two students with their participant IDs; B003 is missing; the
     stranger is graded under the participant ID and listed as not on the roster."""
     _, out = moodle_class
-    with (out / "grades.csv").open(encoding="utf-8", newline="") as f:
+    with (out / "grades.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = {r["student_id"]: r for r in list(csv.DictReader(f))[1:]}
     got = {sid: (r["name"], r["lms_id"], r["status"], r["total_points_earned"]) for sid, r in rows.items()}
     assert got == {"B001": ("Taro Yamada", "123456", "graded", "3.0"),
@@ -135,7 +135,7 @@ def test_moodle_download_with_a_roster_gives_two_students(moodle_class):
                    "777777": ("Someone Else", "777777", "graded", "2.0")}
     assert "not on the roster" in rows["777777"]["flags"]
     assert rows["B001"]["flags"] == ""
-    with (out / "unmatched.csv").open(encoding="utf-8") as f:
+    with (out / "unmatched.csv").open(encoding="utf-8-sig") as f:
         assert [r["lms_id"] for r in csv.DictReader(f)] == ["777777"]
     report = (out / "report.html").read_text()
     assert report.index("Flagged rows") < report.index("<h2>状態 / Status")
@@ -143,28 +143,29 @@ def test_moodle_download_with_a_roster_gives_two_students(moodle_class):
 
 
 def test_moodle_export_parses_back_column_by_column(moodle_class):
-    """The grading worksheet: Moodle's columns, 'Participant <id>', grades on the LMS's scale."""
+    """The grading worksheet written without a downloaded one: the columns of Moodle's worksheet in
+    the language named, 'Participant <id>', graded rows only, the kit's points (3 here)."""
     tmp, out = moodle_class
-    assert cli.main(["export", str(out), "--to", "moodle", "--points", "100"]) == 0
-    with (out / "export" / "moodle-grades.csv").open(encoding="utf-8", newline="") as f:
+    assert cli.main(["export", str(out), "--to", "moodle", "--points", "3", "--language", "en"]) == 0
+    with (out / "export" / "moodle-grades.csv").open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == lms.MOODLE_COLUMNS
         rows = {r["Identifier"]: r for r in reader}
-    assert set(rows) == {"Participant 123456", "Participant 654321", "Participant 333333",
-                         "Participant 777777"}
-    b1, b2, b3 = rows["Participant 123456"], rows["Participant 654321"], rows["Participant 333333"]
+    assert set(rows) == {"Participant 123456", "Participant 654321", "Participant 777777"}  # B003: missing
+    b1, b2 = rows["Participant 123456"], rows["Participant 654321"]
     assert (b1["Full name"], b1["Email address"], b1["Grade"], b1["Maximum grade"]) == (
-        "Taro Yamada", "b001@example.ac.jp", "100.00", "100.00")
-    assert (b2["Grade"], b2["Status"], b2["Grade can be changed"]) == (
-        "66.67", "Submitted for grading", "Yes")
-    assert (b3["Grade"], b3["Status"]) == ("", "No submission")
-    assert "100 / 100" in b1["Feedback comments"]
+        "Taro Yamada", "b001@example.ac.jp", "3", "3")
+    assert (b2["Grade"], b2["Status"]) == ("2", "Submitted for grading")
+    assert "3 / 3" in b1["Feedback comments"]
+    with (out / "export" / "not-exported.csv").open(encoding="utf-8-sig", newline="") as f:
+        assert [(r["student_id"], r["status"]) for r in csv.DictReader(f)] == [("B003", "missing")]
+    assert cli.main(["export", str(out), "--to", "moodle", "--points", "100", "--language", "en"]) == 5
 
 
 def test_moodle_feedback_bundle_has_one_folder_per_participant(moodle_class):
     """Moodle's feedback zip: ``<Full name>_<participant id>_assignfeedback_file_/feedback.html``."""
     _, out = moodle_class
-    assert cli.main(["export", str(out), "--to", "moodle"]) == 0
+    assert cli.main(["export", str(out), "--to", "moodle", "--language", "ja", "--points", "3"]) == 0
     with zipfile.ZipFile(out / "export" / "moodle-feedback.zip") as zf:
         names = sorted(zf.namelist())
         page = zf.read("Taro Yamada_123456_assignfeedback_file_/feedback.html").decode()
@@ -180,8 +181,8 @@ def test_canvas_and_plain_exports_parse_back_column_by_column(moodle_class):
     row; plain: student_id, name, score, max_score, percent, status."""
     _, out = moodle_class
     assert cli.main(["export", str(out), "--to", "canvas", "--to", "csv", "--assignment", "3-2 overfitting",
-                     "--assignment-id", "4242"]) == 0
-    with (out / "export" / "canvas-grades.csv").open(encoding="utf-8", newline="") as f:
+                     "--assignment-id", "4242", "--points", "3"]) == 0
+    with (out / "export" / "canvas-grades.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "3-2 overfitting (4242)"]
     assert rows[1] == ["Points Possible", "", "", "", "", "3"]
@@ -192,8 +193,8 @@ def test_canvas_and_plain_exports_parse_back_column_by_column(moodle_class):
     with (out / "export" / "grades-plain.csv").open(encoding="utf-8-sig", newline="") as f:
         plain = list(csv.reader(f))
     assert plain[0] == lms.PLAIN_COLUMNS
-    assert plain[1:] == [["777777", "Someone Else", "2", "3", "66.7", "graded"],
-                         ["B001", "Taro Yamada", "3", "3", "100", "graded"],
-                         ["B002", "Taro Yamada", "2", "3", "66.7", "graded"],
-                         ["B003", "Hanako Suzuki", "0", "3", "0", "missing"]]
+    assert plain[1:] == [["777777", "Someone Else", "2", "3", "66.7", "graded", ""],
+                         ["B001", "Taro Yamada", "3", "3", "100", "graded", ""],
+                         ["B002", "Taro Yamada", "2", "3", "66.7", "graded", ""],
+                         ["B003", "Hanako Suzuki", "", "3", "", "missing", ""]]
     assert read_roster(out / "roster.csv").by_id["B003"].section == "A"  # the class kept its roster
