@@ -252,9 +252,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout,
                              regrade=args.regrade, keras_home=keras_home, sandboxed=sandboxed)
     code = run_and_report(intake, cfg, info, roster)
-    if code == 0:  # the made-up roster's LMS: Japanese Moodle, the assignment out of the kit's points
-        export_class(out, ["moodle", "canvas", "csv"], out / "export", roster,
-                     points=sum(info.points) or None, language="ja")
+    if code == 0:  # the made-up roster's LMS (demo.EXPORT_TARGETS): its assignment out of the kit's points
+        export_class(out, list(demo.EXPORT_TARGETS), out / "export", roster, points=sum(info.points) or None,
+                     language=demo.EXPORT_LANGUAGE)
     return code
 
 

@@ -1,7 +1,9 @@
 """The built-in demo: a small class of sample submissions, graded like a real batch.
 
 The kit derives the samples from the published notebooks (``samples.py``) and adds the two
-kinds of trouble every batch meets: a corrupt file and a notebook that never finishes.
+kinds of trouble every batch meets: a corrupt file and a notebook that never finishes. The
+class is then exported as a TA would (``EXPORT_TARGETS``): the two troubled rows carry no number,
+and the export prints them and lists them in ``export/not-exported.csv``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from autograder.tools import samples
 #: Long enough for the solution on a busy 2-core machine (~120-200 s), short enough that the
 #: looping notebook is stopped within a few minutes.
 DEMO_TIMEOUT = 240.0
+#: The made-up roster's LMS: a Japanese Moodle whose assignment is out of the kit's points (no
+#: worksheet to fill in: the worksheet is written in Japanese), a new Canvas column, the plain CSV.
+EXPORT_TARGETS = ("moodle", "canvas", "csv")
+EXPORT_LANGUAGE = "ja"
 
 
 def infinite_loop(slug: str) -> dict:

@@ -232,3 +232,20 @@ def test_plain_and_canvas_exports_post_no_false_zeros(class_folder: Path, tmp_pa
     for sid in ("B002", "B003", "B004", "B005", "B006", "B007", "B008"):
         assert plain[sid] == "" and canvas[sid] == "", sid
     assert plain["B001"] == canvas["B001"] == "16"
+
+
+def test_the_demo_export_prints_what_it_leaves_out(class_folder: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]):
+    """`make demo` ends with the export the demo makes (its targets, its language, the kit's points):
+    does it print each row it leaves out, with the status and where the list is?"""
+    from autograder.cli_grading import export_class
+    from autograder.tools import demo
+
+    dest = tmp_path / "export"
+    export_class(class_folder, list(demo.EXPORT_TARGETS), dest, None, points=24.0,
+                 language=demo.EXPORT_LANGUAGE)
+    printed = capsys.readouterr().out
+    assert f"listed in {dest / 'not-exported.csv'}" in printed
+    assert "B003 [moodle, canvas, csv]: timeout: why timeout" in printed
+    assert "B004 [moodle, canvas, csv]: invalid: why invalid" in printed
+    assert read(dest / "moodle-grades.csv")[0][0] == "ID"  # the Japanese worksheet's header
