@@ -50,6 +50,11 @@ META_KEY = ("fmnist-kit", "versions")
 JOBQUEUE = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "htcondor": "HTCondorCluster"}
 #: Environment variable a worker sets: TensorFlow threads per grading on that host.
 THREADS_ENV = "FMNIST_KIT_GRADING_THREADS"
+#: ``--cluster``: seconds without any grading worker (no job started yet, or every job ended and
+#: none replaced it) before ``grade`` stops with the jobs' state (``--cluster-opt start_timeout=S``).
+START_TIMEOUT = 900.0
+#: ``--cluster``: how often the coordinator resubmits jobs that ended (wall time, scancel, a lost node).
+RESCALE_EVERY = 10.0
 FIGURES = ("curves_part2_networks.png", "curves_part3_prevention.png")
 
 
@@ -280,6 +285,14 @@ class Session:
     embedded: bool
     dashboard: str = ""
     refused: dict[str, str] = field(default_factory=dict)  # worker address -> why it gets no tasks
+    #: ``--cluster``: the dask-jobqueue cluster, its kind and the jobs it should hold
+    jobqueue: object | None = None
+    kind: str = ""
+    jobs: int = 0
+    start_timeout: float = START_TIMEOUT
+    logs: str = ""  # the jobs' output folder
+    _idle_since: float | None = None
+    _rescaled: float = 0.0
 
     def graders(self) -> int:
         """Workers that can take this coordinator's tasks now."""
@@ -289,7 +302,7 @@ class Session:
     def check_workers(self) -> list[str]:
         """Workers that will get no task (another kit version, a plain ``dask worker``), newly seen."""
         info = self.client.scheduler_info(n_workers=-1)
-        new = []
+        new = self._tend_jobs(info) if self.jobqueue is not None else []
         for addr, w in info.get("workers", {}).items():
             res = w.get("resources", {}) or {}
             if res.get(self.resource) or addr in self.refused:
@@ -301,6 +314,63 @@ class Session:
             self.refused[addr] = why
             new.append(f"worker {w.get('name', addr)} ({addr}) gets no submissions: {why}")
         return new
+
+    def _tend_jobs(self, info: dict) -> list[str]:
+        """``--cluster``: resubmit jobs that ended (wall time, ``scancel``, a lost node), and stop
+        with the jobs' state when no grading worker has been there for ``start_timeout`` seconds
+        (jobs that never start: a full queue, a request the partition cannot meet)."""
+        now = time.monotonic()
+        notes = []
+        if now - self._rescaled >= RESCALE_EVERY:
+            self._rescaled = now
+            try:  # reopens the jobs whose workers the scheduler lost (dask-jobqueue keeps their specs)
+                self.jobqueue.scale(jobs=self.jobs)
+            except Exception as exc:  # the batch system refused the job (sbatch failed)
+                raise GradingError(f"--cluster {self.kind}: submitting a worker job failed: {exc}"[:1500],
+                                   hint="check the --cluster-opt values (queue, account, memory, "
+                                   "walltime) against what the batch system accepts") from exc
+        graders = sum(1 for w in info.get("workers", {}).values()
+                      if w.get("resources", {}).get(self.resource))
+        if graders:
+            self._idle_since = None
+            return notes
+        if self._idle_since is None:
+            self._idle_since = now
+            notes.append(f"waiting for a {self.kind} job to start a grading worker "
+                         f"({self.job_states() or 'no job submitted yet'})")
+        elif now - self._idle_since > self.start_timeout:
+            raise GradingError(
+                f"no {self.kind} job started a grading worker within {self.start_timeout:.0f} s: "
+                f"{self.job_states() or 'no job in the queue'}",
+                hint="the queue may be full or the jobs ask for more than the partition gives "
+                "(--cluster-opt queue/cores/memory/walltime); a job that ended at once has its reason "
+                f"in {self.logs}; wait longer with --cluster-opt start_timeout=SECONDS; "
+                "run the same command again to grade the rest")
+        return notes
+
+    def job_ids(self) -> list[str]:
+        jobs = getattr(self.jobqueue, "workers", {}) or {}
+        return [str(j.job_id) for j in list(jobs.values()) if getattr(j, "job_id", None)]
+
+    def job_states(self) -> str:
+        """``job 12 PENDING (Resources), job 13 ended`` for the jobs of this run (Slurm: from squeue)."""
+        ids = self.job_ids()
+        if not ids:
+            return ""
+        if self.kind != "slurm" or shutil.which("squeue") is None:
+            return "job(s) " + ", ".join(ids)
+        import subprocess
+
+        try:
+            out = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i|%T|%r"],
+                                 capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return "job(s) " + ", ".join(ids)
+        seen = {}
+        for line in out.splitlines():
+            jid, state, reason = (line.split("|") + ["", ""])[:3]
+            seen[jid.strip()] = f"{state} ({reason})" if reason and reason != "None" else state
+        return ", ".join(f"job {j} {seen.get(j, 'ended')}" for j in ids)
 
     def running(self) -> set[str]:
         """Keys of the tasks the workers are running now."""
@@ -318,6 +388,26 @@ def _parse_options(options: tuple[tuple[str, str], ...]) -> dict[str, object]:
         except ValueError:
             out[key.replace("-", "_")] = raw
     return out
+
+
+def kit_options(options: tuple[tuple[str, str], ...]) -> tuple[float, tuple[tuple[str, str], ...]]:
+    """``--cluster-opt start_timeout=S`` (the kit's own), and the rest for dask-jobqueue."""
+    timeout, rest = START_TIMEOUT, []
+    for key, raw in options:
+        if key.replace("-", "_") == "start_timeout":
+            try:
+                timeout = float(raw)
+            except ValueError:
+                raise GradingError(f"--cluster-opt start_timeout={raw}: expected seconds",
+                                   hint="e.g. --cluster-opt start_timeout=1800") from None
+        else:
+            rest.append((key, raw))
+    return timeout, tuple(rest)
+
+
+def job_logs(options: tuple[tuple[str, str], ...]) -> str:
+    """Where the worker jobs write their output (``--cluster-opt log_directory=`` or the default)."""
+    return str(_parse_options(options).get("log_directory") or data.kit_home() / "cluster-logs")
 
 
 def jobqueue_cluster(kind: str, options: tuple[tuple[str, str], ...] = ()):
@@ -342,6 +432,10 @@ def jobqueue_cluster(kind: str, options: tuple[tuple[str, str], ...] = ()):
         certs.mkdir(parents=True, exist_ok=True, mode=0o700)
         kw["shared_temp_directory"] = str(certs)
     kw.setdefault("job_script_prologue", [f"cd {os.getcwd()}"])
+    kw.setdefault("job_name", "fmnist-kit-grader")
+    # each job's output (the worker's preflight, one line per grading): under the shared home too,
+    # not in the folder grade was started from
+    kw.setdefault("log_directory", job_logs(options))
     try:
         return getattr(dask_jobqueue, JOBQUEUE[kind])(**kw)
     except (TypeError, ValueError) as exc:
@@ -374,7 +468,8 @@ def connect(spec: ClusterSpec, workers: int) -> Iterator[Session]:
                 client = Client(cluster, set_as_default=False)
                 describe = f"{workers} worker(s) on this machine"
             elif spec.kind:
-                cluster = jobqueue_cluster(spec.kind, spec.options)
+                start_timeout, options = kit_options(spec.options)
+                cluster = jobqueue_cluster(spec.kind, options)
                 cluster.scale(jobs=spec.jobs or 1)
                 client = Client(cluster, set_as_default=False)
                 describe = (f"{spec.kind} cluster, {spec.jobs or 1} job(s) requested, scheduler "
@@ -388,6 +483,9 @@ def connect(spec: ClusterSpec, workers: int) -> Iterator[Session]:
             raise GradingError(f"cannot reach the Dask scheduler {spec.scheduler or spec.kind}: {exc}",
                                hint="is it running, and is the address (or scheduler file) right?") from exc
         session = Session(client, resource, describe, spec.embedded)
+        if spec.kind:
+            session.jobqueue, session.kind, session.jobs = cluster, spec.kind, spec.jobs or 1
+            session.start_timeout, session.logs = start_timeout, job_logs(options)
         try:
             if not spec.embedded:
                 client.set_metadata(list(META_KEY), fp_versions)
@@ -533,8 +631,10 @@ def run_worker(address: str, *, threads: int, name: str | None, work_dir: Path |
     if tls:
         from distributed.security import Security
 
+        # the worker's own Client (the versions check below) presents the same certificate
         security = Security(tls_ca_file=tls.get("ca"), tls_worker_cert=tls.get("cert"),
-                            tls_worker_key=tls.get("key"), require_encryption=True)
+                            tls_worker_key=tls.get("key"), tls_client_cert=tls.get("cert"),
+                            tls_client_key=tls.get("key"), require_encryption=True)
     scheduler_file = address if Path(address).is_file() else None
     if scheduler_file is None and "://" not in address:
         raise GradingError(f"{address}: neither a tcp:// or tls:// address nor a scheduler file",
