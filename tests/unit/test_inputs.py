@@ -294,6 +294,6 @@ def test_a_roster_with_a_student_twice_is_refused(tmp_path: Path):
     from autograder.grading.identity import read_roster
 
     (tmp_path / "roster.csv").write_text(ROSTER + "B001,Someone Else,,\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"student_id B001 to more than one row: line 2 \(B001 Taro Yamada\), "
-                                          r"line 6 \(B001 Someone Else\)"):
+    with pytest.raises(ConfigError, match=r"student_id B001 to more than one row: "
+                                          r"line 2 \(B001 Taro Yamada\), line 6 \(B001 Someone Else\)"):
         read_roster(tmp_path / "roster.csv")
