@@ -323,12 +323,7 @@ class Session:
         notes = []
         if now - self._rescaled >= RESCALE_EVERY:
             self._rescaled = now
-            try:  # reopens the jobs whose workers the scheduler lost (dask-jobqueue keeps their specs)
-                self.jobqueue.scale(jobs=self.jobs)
-            except Exception as exc:  # the batch system refused the job (sbatch failed)
-                raise GradingError(f"--cluster {self.kind}: submitting a worker job failed: {exc}"[:1500],
-                                   hint="check the --cluster-opt values (queue, account, memory, "
-                                   "walltime) against what the batch system accepts") from exc
+            submit_jobs(self.jobqueue, self.jobs, self.kind)
         graders = sum(1 for w in info.get("workers", {}).values()
                       if w.get("resources", {}).get(self.resource))
         if graders:
@@ -443,6 +438,30 @@ def jobqueue_cluster(kind: str, options: tuple[tuple[str, str], ...] = ()):
                            hint="check the --cluster-opt names (dask-jobqueue's keyword arguments)") from exc
 
 
+def submit_jobs(jq, jobs: int, kind: str) -> None:
+    """Hold ``jobs`` worker jobs: submit the missing ones (at the start; later, those whose worker
+    the scheduler lost: wall time, ``scancel``, a lost node; dask-jobqueue keeps their specs) and
+    wait for the submissions, so that a refusal (``sbatch: error: ...``) is a message here, not a
+    traceback in the background (``cluster.scale`` submits in a callback nobody awaits)."""
+    while len(jq.worker_spec) < jobs:
+        jq.worker_spec.update(jq.new_worker_spec())
+    try:
+        jq.sync(jq._correct_state)
+    except Exception as exc:
+        from distributed.core import Status
+
+        for name, job in list(jq.workers.items()):  # the refused ones: so that closing the cluster works
+            if getattr(job, "job_id", None) is None:
+                job.status = Status.failed
+                jq.workers.pop(name, None)
+                jq.worker_spec.pop(name, None)
+        text = str(exc)
+        said = text.split("stderr:", 1)[1].strip() if "stderr:" in text else text
+        raise GradingError(f"--cluster {kind}: the batch system refused the worker job: {said}"[:1500],
+                           hint="check the --cluster-opt values (queue, account, cores, memory, walltime) "
+                           "against what the batch system accepts") from None
+
+
 @contextlib.contextmanager
 def connect(spec: ClusterSpec, workers: int) -> Iterator[Session]:
     """The Dask client ``grade`` submits to: embedded, an existing scheduler, or a job queue."""
@@ -470,7 +489,7 @@ def connect(spec: ClusterSpec, workers: int) -> Iterator[Session]:
             elif spec.kind:
                 start_timeout, options = kit_options(spec.options)
                 cluster = jobqueue_cluster(spec.kind, options)
-                cluster.scale(jobs=spec.jobs or 1)
+                submit_jobs(cluster, spec.jobs or 1, spec.kind)
                 client = Client(cluster, set_as_default=False)
                 describe = (f"{spec.kind} cluster, {spec.jobs or 1} job(s) requested, scheduler "
                             f"{cluster.scheduler_address}")
@@ -478,6 +497,9 @@ def connect(spec: ClusterSpec, workers: int) -> Iterator[Session]:
                 client = _client_for(spec.scheduler)
                 describe = f"the Dask scheduler at {client.scheduler.address}"
         except GradingError:
+            if cluster is not None:
+                with contextlib.suppress(Exception):
+                    cluster.close(timeout=30)
             raise
         except (OSError, TimeoutError) as exc:
             raise GradingError(f"cannot reach the Dask scheduler {spec.scheduler or spec.kind}: {exc}",
