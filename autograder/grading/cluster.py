@@ -407,11 +407,19 @@ def job_logs(options: tuple[tuple[str, str], ...]) -> str:
 
 def jobqueue_cluster(kind: str, options: tuple[tuple[str, str], ...] = ()):
     """A dask-jobqueue cluster whose jobs run ``python -m autograder worker`` (not yet scaled)."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
     try:
         import dask_jobqueue
     except ImportError as exc:
         raise GradingError("--cluster needs the package dask-jobqueue",
                            hint="pip install dask-jobqueue (it is in the kit's requirements)") from exc
+    # dask_jobqueue.runner sets SIGINT to a bare sys.exit() on import: Ctrl-C of grade would end it
+    # with status 0 and skip the stop of the running gradings; put Python's KeyboardInterrupt back
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGINT) is not before:
+        signal.signal(signal.SIGINT, before)
     if kind not in JOBQUEUE:
         raise GradingError(f"--cluster {kind}: unknown kind", hint=f"one of {', '.join(JOBQUEUE)}")
     kw: dict[str, object] = {"cores": 2, "processes": 1, "memory": "6GB", "walltime": "02:00:00",
