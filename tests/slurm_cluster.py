@@ -24,8 +24,8 @@ from autograder.tools.slurm import Slurm, missing
 SAME_COLUMNS = "sub_sha, ag_sha, status, reason, questions, test_accuracy, curves, flags, time_limit, kit"
 
 
-@pytest.fixture(scope="module")
-def slurm(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", name="slurm")
+def single_node_slurm(tmp_path_factory: pytest.TempPathFactory):
     why = missing()
     if why:
         pytest.skip(why)
