@@ -187,7 +187,8 @@ def run_and_report(intake, cfg, info, roster=None) -> int:
     import signal
 
     from autograder.grading import engine
-    from autograder.report import outputs, style
+    from autograder.report import outputs
+    from autograder.results import Status
 
     def _term(signum, frame):  # `kill` (SIGTERM) stops as cleanly as Ctrl-C
         raise KeyboardInterrupt
@@ -201,7 +202,7 @@ def run_and_report(intake, cfg, info, roster=None) -> int:
     written = outputs.write_all(whole, info, cfg.out, roster)
     counts: dict[str, int] = {}
     for o in batch.outcomes:
-        st = o.record.status if o.record else style.PENDING
+        st = o.record.status if o.record else Status.PENDING
         counts[st] = counts.get(st, 0) + 1
     print(f"graded now {batch.graded_now}, from the ledger {batch.reused}, in {batch.wall:.0f} s: "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -8,9 +8,10 @@ import re
 import zipfile
 from pathlib import Path
 
-from autograder.model import GRADED, WRONG_VERSION, AutograderInfo
 from autograder.notebook import assignment_problem
 from autograder.params import PARAMS_FILE
+from autograder.results import Status
+from autograder.target import AutograderInfo
 
 #: Where the release's parameters sit inside the zip (otter ships ``files/`` beside the notebook).
 ZIP_PARAMS = f"files/{PARAMS_FILE}"
@@ -44,4 +45,4 @@ def check_assignment(nb: dict, info: AutograderInfo) -> tuple[str, str]:
     assignment is ``wrong-version``.
     """
     problem = assignment_problem(nb, info.assignment_name, info.questions)
-    return (WRONG_VERSION, problem) if problem else (GRADED, "")
+    return (Status.WRONG_VERSION, problem) if problem else (Status.GRADED, "")

@@ -7,7 +7,7 @@ process, the coordinator, writes the ledger and the progress display, as each re
 already in the ledger (same submission bytes, same autograder, same seed) are reused, not graded
 again. Each submission's ``Target`` (autograder, version, seed) comes from ``BatchConfig.resolve``
 (the version stamp, ``targets.py``), or is the one autograder of the batch. The display is
-``progress``; the result types are in ``autograder.model``.
+``progress``; the result types are in ``autograder.results``.
 
 A stored result is graded again when it is ``stale``: ``--regrade``, a student named by ``--only``,
 a status named by ``--retry``, a timeout under a shorter limit than today's, or another kit
@@ -36,19 +36,12 @@ from autograder.grading.autograder_zip import check_assignment
 from autograder.grading.inputs import Intake, Submission
 from autograder.grading.ledger import Ledger
 from autograder.grading.progress import Progress
-from autograder.model import (
-    EMPTY,
-    ERROR,
-    GRADED,
-    TIMEOUT,
-    AutograderInfo,
-    ClassEntry,
-    Record,
-    Target,
-)
+from autograder.results import ClassEntry, Record, Status
+from autograder.target import AutograderInfo, Target
 
 #: ``--retry`` words and the statuses they grade again.
-RETRY = {"failed": frozenset({TIMEOUT, ERROR}), "timeout": frozenset({TIMEOUT}), "error": frozenset({ERROR})}
+RETRY = {"failed": frozenset({Status.TIMEOUT, Status.ERROR}), "timeout": frozenset({Status.TIMEOUT}),
+         "error": frozenset({Status.ERROR})}
 
 DEFAULT_TIMEOUT = 300.0
 #: Peak resident memory of the whole tree for the solution is ~2 GB (measured); 4 GiB leaves room.
@@ -174,7 +167,7 @@ def stale(done: Record, sub: Submission, cfg: BatchConfig) -> bool:
     time limit for a timeout, another kit version)?"""
     if cfg.regrade or sub.student_id in cfg.only or done.status in cfg.retry:
         return True
-    if done.status == TIMEOUT and done.time_limit and cfg.timeout > done.time_limit:
+    if done.status == Status.TIMEOUT and done.time_limit and cfg.timeout > done.time_limit:
         return True
     return done.kit != KIT_VERSION and not cfg.reuse_other_kit
 
@@ -237,7 +230,7 @@ def precheck(sub: Submission, cfg: BatchConfig) -> tuple[Record | None, Target |
     if sub.status:
         return Record(sub_sha=sub.sha256, ag_sha=ag.sha256, status=sub.status, reason=sub.reason), None
     nb, status, reason = run_one.check_notebook(sub.path)
-    if nb is None and not sub.is_notebook and status != EMPTY:
+    if nb is None and not sub.is_notebook and status != Status.EMPTY:
         kind = f"a {Path(sub.key).suffix} file" if Path(sub.key).suffix else "a file without extension"
         reason = f"not a notebook: {Path(sub.key).name} is {kind}; hand in the .ipynb notebook"
     if nb is None:
@@ -247,7 +240,7 @@ def precheck(sub: Submission, cfg: BatchConfig) -> tuple[Record | None, Target |
         status, reason = target
         return Record(sub_sha=sub.sha256, ag_sha=ag.sha256, status=status, reason=reason), None
     status, reason = check_assignment(nb, target.autograder)
-    if status != GRADED:
+    if status != Status.GRADED:
         return Record(sub_sha=sub.sha256, ag_sha=target.key, status=status, reason=reason), target
     return None, target
 
@@ -351,13 +344,13 @@ def _result_of(fut, sub: Submission, target: Target, progress: Progress,
     try:
         return fut.result(), True
     except killed_worker as exc:  # it took down its worker on every try: a result about the submission
-        return Record(sub_sha=sub.sha256, ag_sha=target.key, status=ERROR, kit=KIT_VERSION,
+        return Record(sub_sha=sub.sha256, ag_sha=target.key, status=Status.ERROR, kit=KIT_VERSION,
                       finished_at=time.time(),
                       reason=("its grading stopped the grading worker on every try "
                               f"({str(exc)[:200]}); grade it alone to see why (--only, --retry error)")), True
     except Exception as exc:  # a fault of the kit, not of the submission: show, don't keep
         progress.note(f"internal error while grading {sub.key}: {exc!r}")
-        return Record(sub_sha=sub.sha256, ag_sha=target.key, status=ERROR,
+        return Record(sub_sha=sub.sha256, ag_sha=target.key, status=Status.ERROR,
                       reason=f"internal error of the grader, not recorded (run again): {exc!r}"[:300]), False
 
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from autograder.model import ClassEntry, QuestionResult, Record
+from autograder.results import ClassEntry, QuestionResult, Record
 
 FILENAME = "ledger.sqlite"
 #: 2: column ``curves``; 3: ``flags``, ``time_limit``, ``kit`` and the ``students`` table (columns

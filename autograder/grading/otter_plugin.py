@@ -14,9 +14,6 @@ from pathlib import Path
 #: Written by ``SaveExecutedNotebook`` (run by otter after grading, not by student code).
 EXECUTED_NOTEBOOK = "executed.ipynb"
 PLUGIN = f"{__name__}.SaveExecutedNotebook"
-#: The clean check's environment beside the grading's: NumPy's BLAS on one thread (its products
-#: are small; idle BLAS threads spinning cost CPU: user time 2.2 s -> 1.6 s on this machine).
-CLEAN_CHECK_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def add_plugin(config_path: Path, seed: int | None = None) -> None:
@@ -82,8 +79,8 @@ def _clean_check_plugin() -> type:
 
     from otter.plugins import AbstractOtterPlugin
 
-    from autograder.grading import export
-    from autograder.notebook import read_json_notebook, recorded_curves
+    from autograder.grading import pipeline
+    from autograder.notebook import read_json_notebook
     from autograder.params import PARAMS_FILE
 
     class _CleanTest:
@@ -99,46 +96,32 @@ def _clean_check_plugin() -> type:
             return "" if public_only else self._output
 
     class CleanCheck(AbstractOtterPlugin):
-        """otter plugin: the kit's two-stage grading inside otter's own runner.
+        """otter plugin: the kit's two-stage grading (``pipeline``) inside otter's own runner.
 
-        ``before_grading``: the full tests move to a private folder; the kernel keeps the public
-        ones. ``before_execution``: the kit's export cell is appended. ``after_grading``: the
-        clean check runs in a fresh process (in bubblewrap where it works) on the exported
-        values, and its scores replace the kernel's.
+        ``before_grading``: the preparation steps (``pipeline.PREPARE``): the full tests move to a
+        private folder, the kernel keeps the public ones. ``before_execution``: the kit's export
+        cell is appended. ``after_grading``: the clean check runs in a fresh process (in
+        bubblewrap where it works) on the exported values, and its scores replace the kernel's.
         """
 
         def before_grading(self, ag_config) -> None:
             sub = Path(self.submission_path).resolve()
             self.private = Path(tempfile.mkdtemp(prefix="fmnist-kit-clean-"))
-            tests = sub.parent / "tests"
-            shutil.copytree(tests, self.private / "tests")
-            shutil.rmtree(tests)
-            export.public_tests(self.private / "tests", tests)
-            files = sub.parent.parent / "source" / "files"
-            if (files / PARAMS_FILE).is_file():
-                shutil.copy(files / PARAMS_FILE, self.private / PARAMS_FILE)
-            if files.is_dir():
-                shutil.copytree(files, self.private / "source" / "files")
             nb = read_json_notebook(sub)
-            from autograder.grading import recorded
-
-            (self.private / recorded.STUDENT_CURVES).write_text(json.dumps(recorded_curves(nb)),
-                                                                  encoding="utf-8")
+            pipeline.prepare(pipeline.Layout(tests=sub.parent / "tests",
+                                             files=sub.parent.parent / "source" / "files",
+                                             private=self.private, notebook=nb))
             self.stamp_problem = release_problem(nb, self.private / PARAMS_FILE, self.private / "tests")
 
         def before_execution(self, nb):
             import nbformat
 
-            names = export.required_names(self.private / "tests")
-            nb.cells.append(nbformat.v4.new_code_cell(export.export_cell(names)))
+            nb.cells.append(nbformat.v4.new_code_cell(pipeline.export_cell_source(self.private)))
             return nb
 
         def after_grading(self, results) -> None:
-            artifacts = Path(self.submission_path).resolve().parent / export.ARTIFACTS
-            if not artifacts.is_dir() or artifacts.is_symlink():
-                artifacts = self.private / "no_artifacts"
-                artifacts.mkdir(exist_ok=True)
-            clean = run_clean_check(self.private, artifacts)
+            kernel_dir = Path(self.submission_path).resolve().parent
+            clean = run_clean_check(self.private, pipeline.artifacts_of(kernel_dir, kernel_dir, self.private))
             tests = [_CleanTest(t) for t in clean["tests"]]
             if self.stamp_problem:
                 for t in tests:
@@ -182,26 +165,18 @@ def run_clean_check(private: Path, artifacts: Path) -> dict:
     """The clean check on ``artifacts`` in a fresh process (in bubblewrap where it works)."""
     import os
     import subprocess
-    import sys
 
-    from autograder.grading import sandbox
-    from autograder.params import ENV_VAR, PARAMS_FILE
+    from autograder.grading import pipeline, sandbox
 
-    env = dict(os.environ, **CLEAN_CHECK_ENV, **{ENV_VAR: str(private / PARAMS_FILE)}, MPLBACKEND="Agg")
-    argv = [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)]
+    argv, env, readonly = pipeline.clean_check_command(private, artifacts, dict(os.environ))
     if sandbox.probe().available:
-        keras_home = env.get("KERAS_HOME")
-        ro = [artifacts.resolve()] + ([Path(keras_home)] if keras_home else [])
-        from autograder import data
-
+        argv = sandbox.command(argv, workdir=private, readonly=readonly, env=env)
+    # twice the kit's own limit: Gradescope's default container has half a CPU
+    proc = subprocess.run(argv, cwd=private, env=env, capture_output=True, text=True,
+                          timeout=2 * pipeline.CLEAN_TIMEOUT)
+    if proc.returncode == 0:
         try:
-            ro.append(data.source_dir().resolve())
-        except Exception:
+            return pipeline.read_clean(private)
+        except ValueError:
             pass
-        argv = sandbox.command(argv, workdir=private, readonly=[p for p in ro if p.exists()], env=env)
-    proc = subprocess.run(argv, cwd=private, env=env, capture_output=True, text=True, timeout=600)
-    out = private / "clean.json"
-    if proc.returncode or not out.is_file():
-        raise RuntimeError(f"the kit's clean check failed (exit {proc.returncode}): "
-                           f"{proc.stderr[-2000:]}")
-    return json.loads(out.read_text(encoding="utf-8"))
+    raise RuntimeError(f"the kit's clean check failed (exit {proc.returncode}): {proc.stderr[-2000:]}")

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import TextIO
 
-from autograder.model import Record
+from autograder.results import Record
 
 
 class Progress:

@@ -1,16 +1,16 @@
-"""Grading one submission with otter-grader, without Docker, in two stages.
+"""Grading one submission with otter-grader, without Docker, in two stages (``pipeline``).
 
-The submission is checked (is it a notebook at all? of this assignment?) and copied into a
-fresh folder with otter's layout, the public tests only and the kit's export cell appended.
-Stage A: ``autograder.grading.worker`` runs otter's autograder on it in the bubblewrap sandbox with the
-kit's registered kernel and the offline Fashion-MNIST cache; the export cell writes the tested
-values as plain data. Stage B: ``autograder.grading.clean_check`` rebuilds those values in a fresh process
-that runs no student code and runs all tests, hidden ones included: that is the score. Both
-stages are supervised (``supervise``: time limit, memory limit on the whole process tree,
-Ctrl-C); every process carries ``FMNIST_KIT_WORKDIR`` so the whole tree can be found and
-killed. The curves the submitted notebook recorded are kept for stage B (``recorded``). Logs and
-results live in ``private_dir(workdir)``, which the sandbox cannot see; nothing the student's
-code wrote is unpickled or followed through a symlink.
+The submission is checked (is it a notebook at all?) and laid out in a fresh folder with otter's
+layout; ``pipeline.PREPARE`` keeps the full tests, the release's parameters and the curves the
+notebook recorded in ``private_dir(workdir)``, which the sandbox cannot see, and the kit's export
+cell is appended. Stage A: ``autograder.grading.worker`` runs otter's autograder on it in the
+bubblewrap sandbox with the kit's registered kernel and the offline Fashion-MNIST cache; the export
+cell writes the tested values as plain data. Stage B: ``autograder.grading.clean_check`` rebuilds
+those values in a fresh process that runs no student code and runs all tests, hidden ones
+included: that is the score. Both stages are supervised (``supervise``: time limit, memory limit
+on the whole process tree, Ctrl-C); every process carries ``FMNIST_KIT_WORKDIR`` so the whole tree
+can be found and killed. ``grade_one`` returns the whole ``Record`` (scores, figures, log tail,
+curves); nothing the student's code wrote is unpickled or followed through a symlink.
 """
 
 from __future__ import annotations
@@ -23,16 +23,23 @@ import sys
 import threading
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from autograder import __version__ as KIT_VERSION
 from autograder import data, paths
 from autograder.errors import GradingError
-from autograder.grading import export, recorded
-from autograder.grading.otter_plugin import CLEAN_CHECK_ENV, add_plugin
+from autograder.grading import pipeline
+from autograder.grading.otter_plugin import add_plugin
+from autograder.grading.pipeline import CLEAN_TIMEOUT, own_file
 from autograder.grading.supervise import WORKDIR_MARKER, run_stage
-from autograder.model import EMPTY, ERROR, GRADED, INTERRUPTED, INVALID, TIMEOUT, GradeResult, QuestionResult
-from autograder.notebook import recorded_curves
-from autograder.params import ENV_VAR, PARAMS_FILE
+from autograder.results import QuestionResult, Record, Status
+
+#: The figures a graded notebook draws, kept with its result for the feedback page.
+FIGURES = ("curves_part2_networks.png", "curves_part3_prevention.png")
+#: Largest figure kept (a larger file is not a figure the notebook drew).
+MAX_FIGURE_BYTES = 20 * 2**20
+__all__ = ["CLEAN_TIMEOUT", "FIGURES", "StageClock", "check_notebook", "grade_one", "prepare", "private_dir"]
 
 
 def check_notebook(path: Path) -> tuple[dict | None, str, str]:
@@ -40,33 +47,34 @@ def check_notebook(path: Path) -> tuple[dict | None, str, str]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return None, INVALID, f"cannot read the file: {exc.strerror}"
+        return None, Status.INVALID, f"cannot read the file: {exc.strerror}"
     if not raw.strip():
-        return None, EMPTY, "the file is empty"
+        return None, Status.EMPTY, "the file is empty"
     try:
         nb = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         if exc.end >= len(raw) - 1:  # a multi-byte character cut off: the upload was truncated
-            return None, INVALID, "not a notebook: the file ends in the middle of a character (cut off)"
-        return None, INVALID, "not a notebook: the file is not UTF-8 text"
+            return None, Status.INVALID, ("not a notebook: the file ends in the middle of a character "
+                                          "(cut off)")
+        return None, Status.INVALID, "not a notebook: the file is not UTF-8 text"
     except json.JSONDecodeError as exc:
         text = exc.doc.rstrip()
         if exc.msg.startswith("Unterminated string") or exc.pos >= len(text):
             # the JSON stops before the notebook does: an interrupted upload or copy
-            return None, INVALID, (f"not a notebook: the file ends before the notebook does, at line "
+            return None, Status.INVALID, (f"not a notebook: the file ends before the notebook does, at line "
                                    f"{exc.lineno} (cut off)")
-        return None, INVALID, f"not a notebook: broken JSON at line {exc.lineno} ({exc.msg})"
+        return None, Status.INVALID, f"not a notebook: broken JSON at line {exc.lineno} ({exc.msg})"
     if isinstance(nb, dict) and "nbformat" in nb and nb.get("nbformat") != 4:
-        return None, INVALID, (
+        return None, Status.INVALID, (
             f"notebook format {nb.get('nbformat')!r} is not supported: open and save it in a "
             "current Jupyter (format 4)"
         )
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        return None, INVALID, "not a Jupyter notebook: no list of cells"
+        return None, Status.INVALID, "not a Jupyter notebook: no list of cells"
     if not any(c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()
                for c in nb["cells"]):
-        return None, EMPTY, "the notebook has no code"
-    return nb, GRADED, ""
+        return None, Status.EMPTY, "the notebook has no code"
+    return nb, Status.GRADED, ""
 
 
 def ensure_kernel() -> None:
@@ -109,9 +117,9 @@ def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
             seed: int | None = None) -> Path:
     """Lay out otter's folder for one submission (public tests only); return the folder.
 
-    The full tests, the release's parameters and the curves recorded in the submitted notebook
-    go to ``private_dir(workdir)``; the notebook gets the kit's export cell appended after the
-    student's cells.
+    ``pipeline.PREPARE`` keeps the full tests, the release's parameters and the curves recorded
+    in the submitted notebook in ``private_dir(workdir)``; the notebook gets the kit's export cell
+    appended after the student's cells.
     """
     private = private_dir(workdir)
     for d in (workdir, private):
@@ -119,26 +127,19 @@ def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
             shutil.rmtree(d)
     for sub in ("source", "submission", "results"):
         (workdir / sub).mkdir(parents=True)
-    private.mkdir(parents=True)
     (workdir / "submission_metadata.json").write_text("{}", encoding="utf-8")
+    source = workdir / "source"
     with zipfile.ZipFile(autograder_zip) as zf:
-        zf.extractall(private / "source")
-    shutil.copytree(private / "source", workdir / "source", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("tests"))
-    export.public_tests(private / "source" / "tests", workdir / "source" / "tests")
-    shutil.copytree(private / "source" / "tests", private / "tests")
-    kit_params = private / "source" / "files" / PARAMS_FILE
-    if kit_params.is_file():
-        shutil.copy(kit_params, private / PARAMS_FILE)
-    # what the student's notebook showed them, read before anything of theirs runs
-    (private / recorded.STUDENT_CURVES).write_text(json.dumps(recorded_curves(nb)), encoding="utf-8")
-    add_plugin(workdir / "source" / "otter_config.json", seed)
-    name_assignment(nb, private / "source" / "otter_config.json")
+        zf.extractall(source)
+    pipeline.prepare(pipeline.Layout(tests=source / "tests", files=source / "files", private=private,
+                                     notebook=nb))
+    name_assignment(nb, source / "otter_config.json")
+    add_plugin(source / "otter_config.json", seed)
     nb.setdefault("metadata", {})["kernelspec"] = {
         "name": paths.KERNEL_NAME, "display_name": "Python 3 (fmnist-kit)", "language": "python"}
     cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
     cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                  "source": export.export_cell(export.required_names(private / "tests"))})
+                  "source": pipeline.export_cell_source(private)})
     nb["cells"] = cells
     (workdir / "submission" / "submission.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     return workdir
@@ -164,16 +165,43 @@ def name_assignment(nb: dict, otter_config: Path) -> None:
     meta["otter"].setdefault("assignment_name", name)
 
 
-def parse_results(results_json: Path) -> list[QuestionResult]:
-    out = json.loads(results_json.read_text(encoding="utf-8"))
+def parse_results(results: dict) -> list[QuestionResult]:
+    """The questions of an otter (Gradescope-format) or clean-check result."""
     questions = []
-    for t in out.get("tests", []):
+    for t in results.get("tests", []):
         if "max_score" not in t:
             continue
         name = str(t.get("name", "?")).split(" - ")[0]
         questions.append(QuestionResult(name=name, score=float(t.get("score", 0.0)),
                                         possible=float(t["max_score"]), output=str(t.get("output", ""))))
     return questions
+
+
+@dataclass
+class _Grading:
+    """One grading under way: its folders, environment and limits."""
+
+    workdir: Path
+    env: dict[str, str]
+    timeout: float | None
+    memory_limit: int | None
+    stop: threading.Event | None
+    sandboxed: bool
+    start: float
+    peak_rss: int = 0
+
+    @property
+    def private(self) -> Path:
+        return private_dir(self.workdir)
+
+    @property
+    def readonly(self) -> list[Path]:
+        return [data.source_dir().resolve()]
+
+    def record(self, status: Status, reason: str = "", **kw) -> Record:
+        return Record(status=status, reason=reason[:2000], seconds=round(time.monotonic() - self.start, 2),
+                      peak_rss=self.peak_rss, finished_at=time.time(), kit=KIT_VERSION,
+                      log_tail=_read_text(self.private / "grading.log")[-20000:], **kw)
 
 
 def grade_one(
@@ -189,12 +217,14 @@ def grade_one(
     sandboxed: bool = True,
     seed: int | None = None,
     clock: StageClock | None = None,
-) -> GradeResult:
+) -> Record:
     """Grade one notebook; never raises for a bad submission (the status says what happened).
 
-    Two stages: the notebook runs in its own kernel with the public tests and exports the
-    values the tests need (``clean_check``); then a fresh process runs all tests on those values.
-    Both run in the bubblewrap sandbox unless ``sandboxed`` is false.
+    The steps of ``pipeline``: prepare, the kernel stage (the notebook runs in its own kernel
+    with the public tests and exports the values the tests need), the clean check (a fresh process
+    runs all tests on those values), the result. Both stages run in the bubblewrap sandbox unless
+    ``sandboxed`` is false. The ``Record`` lacks only its keys (``sub_sha``, ``ag_sha``) and
+    ``time_limit``, which the caller knows.
 
     ``memory_limit`` (bytes) caps the summed resident memory of the whole process tree (worker,
     kernel, anything the notebook starts): it is polled, and the tree is killed when over.
@@ -209,76 +239,97 @@ def grade_one(
     workdir = Path(workdir).resolve()  # the worker runs with the folder as its cwd: no relative paths
     nb, status, reason = check_notebook(submission)
     if nb is None:
-        return GradeResult(submission=str(submission), status=status, reason=reason)
+        return Record(status=status, reason=reason, kit=KIT_VERSION, finished_at=time.time())
     home = keras_home if keras_home is not None else data.provide_keras_cache()
-    with clock("prepare"):
-        prepare(submission, nb, autograder_zip, workdir, seed=seed)
-    private = private_dir(workdir)
     run_env = grading_env(home)
     run_env.update(env or {})
-    run_env[WORKDIR_MARKER] = str(workdir.resolve())
-    readonly = [data.source_dir().resolve()]
+    g = _Grading(workdir, run_env, timeout, memory_limit, stop, sandboxed, start)
+    with clock("prepare"):
+        prepare(submission, nb, autograder_zip, workdir, seed=seed)
     with clock("otter"):
-        stage_a = run_stage(
-            [sys.executable, "-m", "autograder.grading.worker", str(workdir)], workdir=workdir,
-            log=private / "grading.log", env=run_env, readonly=readonly, timeout=timeout,
-            memory_limit=memory_limit, stop=stop, sandboxed=sandboxed)
-    rc, why, peak = stage_a.returncode, stage_a.killed, stage_a.peak_rss
+        ended = kernel_stage(g)
+    if ended is not None:
+        return ended
+    with clock("clean_check"):
+        ended = clean_stage(g)
+    return ended if ended is not None else read_result(g)
 
-    def res(status: str, reason: str = "", questions: list[QuestionResult] | None = None,
-            flags: list[str] | None = None, notes: list[str] | None = None) -> GradeResult:
-        return GradeResult(submission=str(submission), status=status, reason=reason,
-                           questions=questions or [], seconds=time.monotonic() - start,
-                           workdir=str(workdir), peak_rss=peak, flags=flags or [], notes=notes or [])
 
-    if why == "timeout":
-        return res(TIMEOUT, f"grading took longer than {timeout:.0f} s and was stopped")
-    if why == "memory":
-        return res(ERROR, f"memory: the notebook used more than {memory_limit / 2**30:.1f} GiB "
-                          "and was stopped")
-    if why == "stop":
-        return res(INTERRUPTED, "the batch was interrupted")
+def kernel_stage(g: _Grading) -> Record | None:
+    """Stage A: otter runs the notebook with the public tests; a ``Record`` when it ends the grading."""
+    env = dict(g.env, **{WORKDIR_MARKER: str(g.workdir)})
+    done = run_stage(
+        [sys.executable, "-m", "autograder.grading.worker", str(g.workdir)], workdir=g.workdir,
+        log=g.private / "grading.log", env=env, readonly=g.readonly, timeout=g.timeout,
+        memory_limit=g.memory_limit, stop=g.stop, sandboxed=g.sandboxed)
+    g.peak_rss = done.peak_rss
+    if done.killed == "timeout":
+        return g.record(Status.TIMEOUT, f"grading took longer than {g.timeout:.0f} s and was stopped")
+    if done.killed == "memory":
+        return g.record(Status.ERROR, f"memory: the notebook used more than {g.memory_limit / 2**30:.1f} "
+                                      "GiB and was stopped")
+    if done.killed == "stop":
+        return g.record(Status.INTERRUPTED, "the batch was interrupted")
     # Everything in the work folder was writable by the student's code: read only regular files
     # really inside it (no planted symlinks), and never write there again.
-    kernel_json = workdir / "results" / "results.json"
-    if rc != 0 or not own_file(workdir, kernel_json):
-        return res(ERROR, f"the grader stopped ({_explain(rc, private / 'grading.log')})")
+    if done.returncode != 0 or not own_file(g.workdir, g.workdir / "results" / "results.json"):
+        why = _explain(done.returncode, g.private / "grading.log")
+        return g.record(Status.ERROR, f"the grader stopped ({why})")
+    return None
 
-    # Stage B: the tests, hidden ones included, against the exported values, in a fresh process
-    # that runs no student code.
-    clean_env = dict(run_env, **CLEAN_CHECK_ENV, **{ENV_VAR: str(private / PARAMS_FILE)})
-    clean_env[WORKDIR_MARKER] = str(private.resolve())
-    artifacts = workdir / "submission" / export.ARTIFACTS
-    if not own_dir(workdir, artifacts):
-        artifacts = private / "no_artifacts"  # missing or planted: grade as "nothing exported"
-        artifacts.mkdir(exist_ok=True)
-    with clock("clean_check"):
-        stage_b = run_stage(
-            [sys.executable, "-m", "autograder.grading.clean_check", str(private), str(artifacts)],
-            workdir=private, log=private / "clean_check.log", env=clean_env,
-            readonly=[*readonly, artifacts.resolve()], timeout=CLEAN_TIMEOUT,
-            memory_limit=memory_limit, stop=stop, sandboxed=sandboxed)
-    rc, why = stage_b.returncode, stage_b.killed
-    if why == "stop":
-        return res(INTERRUPTED, "the batch was interrupted")
-    clean_json = private / "clean.json"
-    if rc != 0 or why or not clean_json.is_file():
-        return res(ERROR, f"the clean check failed ({why or f'exit {rc}'}): "
-                          f"{_read_tail(private / 'clean_check.log')}")
+
+def clean_stage(g: _Grading) -> Record | None:
+    """Stage B: the tests, hidden ones included, against the exported values, in a fresh process
+    that runs no student code; a ``Record`` when it ends the grading."""
+    private = g.private
+    artifacts = pipeline.artifacts_of(g.workdir / "submission", g.workdir, private)
+    argv, env, readonly = pipeline.clean_check_command(private, artifacts, g.env)
+    env[WORKDIR_MARKER] = str(private.resolve())
+    done = run_stage(argv, workdir=private, log=private / "clean_check.log", env=env,
+                     readonly=[*g.readonly, *readonly], timeout=CLEAN_TIMEOUT,
+                     memory_limit=g.memory_limit, stop=g.stop, sandboxed=g.sandboxed)
+    if done.killed == "stop":
+        return g.record(Status.INTERRUPTED, "the batch was interrupted")
+    if done.returncode != 0 or done.killed or not (private / pipeline.CLEAN_RESULT).is_file():
+        return g.record(Status.ERROR, f"the clean check failed ({done.killed or f'exit {done.returncode}'}): "
+                                      f"{_read_tail(private / 'clean_check.log')}")
+    return None
+
+
+def read_result(g: _Grading) -> Record:
+    """The graded ``Record``: the clean check's scores, flags, curves and test accuracy, the
+    figures the notebook drew, and where the kernel's own checks disagreed with the clean ones."""
     try:
-        questions = parse_results(clean_json)
-        clean = json.loads(clean_json.read_text(encoding="utf-8"))
-        kernel = parse_results(kernel_json)
-    except (ValueError, KeyError, TypeError) as exc:
-        return res(ERROR, f"a results file is unreadable: {exc}")
+        clean = pipeline.read_clean(g.private)
+        questions = parse_results(clean)
+        kernel_json = g.workdir / "results" / "results.json"
+        kernel = parse_results(json.loads(kernel_json.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        return g.record(Status.ERROR, f"a results file is unreadable: {exc}")
     if not questions:
-        return res(ERROR, "the clean check reported no questions")
-    flags = [str(p) for p in clean.get("problems", [])]
-    flags += disagreements(kernel, clean)
+        return g.record(Status.ERROR, "the clean check reported no questions")
+    flags = [str(p) for p in clean.get("problems", [])] + disagreements(kernel, clean)
+    results_json = json.dumps(clean.get("gradescope", {"tests": clean["tests"]}), ensure_ascii=False,
+                              indent=1)
     # What otter shows and a Gradescope upload reads is the clean result (in the kit's folder).
-    (private / "results.json").write_text(json.dumps(clean.get("gradescope", {"tests": clean["tests"]}),
-                                                     ensure_ascii=False, indent=1), encoding="utf-8")
-    return res(GRADED, "", questions, flags, [str(n) for n in clean.get("notes", [])])
+    (g.private / "results.json").write_text(results_json, encoding="utf-8")
+    acc = clean.get("test_accuracy")
+    return g.record(Status.GRADED, "flagged: " + " | ".join(flags) if flags else "", questions=questions,
+                    flags=flags, notes=[str(n) for n in clean.get("notes", [])], results_json=results_json,
+                    test_accuracy=float(acc) if isinstance(acc, int | float) else None,
+                    curves=clean.get("curves") or {}, figures=figures_of(g.workdir))
+
+
+def figures_of(workdir: Path) -> dict[str, bytes]:
+    """The learning-curve figures the notebook drew (PNG files really in its folder)."""
+    out = {}
+    for name in FIGURES:
+        png = workdir / "submission" / name
+        if own_file(workdir, png) and png.stat().st_size < MAX_FIGURE_BYTES:
+            raw = png.read_bytes()
+            if raw[:8] == b"\x89PNG\r\n\x1a\n":
+                out[name] = raw
+    return out
 
 
 class StageClock:
@@ -316,17 +367,6 @@ def cpu_seconds() -> float:
     return total
 
 
-def own_file(workdir: Path, path: Path) -> bool:
-    """A regular file really inside ``workdir`` (the sandboxed code may have planted links)."""
-    return (path.is_file() and not path.is_symlink()
-            and path.resolve().is_relative_to(workdir.resolve()))
-
-
-def own_dir(workdir: Path, path: Path) -> bool:
-    return (path.is_dir() and not path.is_symlink()
-            and path.resolve().is_relative_to(workdir.resolve()))
-
-
 def _explain(rc: int | None, log: Path) -> str:
     """Why the worker stopped, in words, from its exit code and the end of its log."""
     text = ""
@@ -340,10 +380,6 @@ def _explain(rc: int | None, log: Path) -> str:
         return "out of memory (the notebook used more than its limit)"
     lines = text.strip().splitlines()
     return f"exit {rc}: {' | '.join(lines[-3:])[:300]}"
-
-
-#: Seconds the clean check may take (it loads TensorFlow and evaluates the networks once).
-CLEAN_TIMEOUT = 300.0
 
 
 def disagreements(kernel: list[QuestionResult], clean: dict) -> list[str]:
@@ -368,3 +404,10 @@ def _read_tail(log: Path) -> str:
     except OSError:
         return ""
     return " | ".join(lines[-3:])[:300]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

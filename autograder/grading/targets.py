@@ -28,7 +28,8 @@ from pathlib import Path
 from autograder.errors import GradingError
 from autograder.grading.autograder_zip import autograder_info
 from autograder.grading.inputs import Submission
-from autograder.model import ERROR, WRONG_VERSION, AutograderInfo, Target
+from autograder.results import Status
+from autograder.target import AutograderInfo, Target
 
 #: Seeding calls whose argument is not the notebook's ``SEED`` (which the grader sets).
 _OWN_SEED = re.compile(r"\b(set_random_seed|set_seed|random\.seed)\(\s*(?!SEED\s*\))([^)\n]*)\)")
@@ -96,7 +97,7 @@ class VersionResolver:
             flags.append(f"the version stamp was edited: {differs} (the metadata's counts)")
         assignment = stamp.get("assignment")
         if assignment and assignment != self.slug:
-            return WRONG_VERSION, (f"this notebook is for assignment {assignment!r}, "
+            return Status.WRONG_VERSION, (f"this notebook is for assignment {assignment!r}, "
                                          f"not {self.slug!r}")
         version = stamp.get("version")
         if not version:
@@ -104,18 +105,18 @@ class VersionResolver:
             flags.append(f"no version stamp in the notebook (metadata and first cell): graded as version "
                          f"{version}, the batch's default")
         elif not isinstance(version, str) or version not in self.infos:
-            return WRONG_VERSION, (
+            return Status.WRONG_VERSION, (
                 f"this notebook is version {version!r} of {self.slug}, which is not published; "
                 f"published versions: {', '.join(self.infos)}")
         elif version not in self.accepted:
-            return WRONG_VERSION, (
+            return Status.WRONG_VERSION, (
                 f"this notebook is version {version} of {self.slug}; this batch grades version"
                 f"{'s' if len(self.accepted) > 1 else ''} {', '.join(self.accepted)}")
         info = self.infos[version]
         seed = None
         if info.variants:
             if self.secret is None:
-                return ERROR, (f"version {version} uses per-student variants: grade again with "
+                return Status.ERROR, (f"version {version} uses per-student variants: grade again with "
                                      "--secret-file (the course secret) to grade this notebook")
             seed = derive_seed(self.secret, sub.student_id, version)
             owner = stamp.get("student_id")

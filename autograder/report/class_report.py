@@ -7,7 +7,10 @@ printed in its grading run, the slowest submissions, and the submissions that ne
 
 from __future__ import annotations
 
-from autograder.report.style import CSS, PENDING, STATUS_TEXT
+from autograder.report.style import CSS, STATUS_TEXT
+from autograder.results import Status
+
+PENDING = Status.PENDING
 
 
 def _png_b64(fig) -> str:
@@ -43,7 +46,7 @@ def class_report_html(batch, info, missing: list[tuple[str, str]] | None = None)
     e = html.escape
     outs = batch.outcomes
     statuses = Counter(o.record.status if o.record else PENDING for o in outs)
-    graded = [o for o in outs if o.record and o.record.status == "graded"]
+    graded = [o for o in outs if o.record and o.record.status == Status.GRADED]
     possible = sum(info.points) or (graded[0].record.possible if graded else 0.0)
     parts = [f"<!doctype html><html lang='ja'><head><meta charset='utf-8'><title>クラスの採点レポート / "
              f"class report</title><style>{CSS}</style></head><body>",
@@ -137,7 +140,7 @@ def class_report_html(batch, info, missing: list[tuple[str, str]] | None = None)
                      f"<td>{o.record.seconds:.0f}</td><td>{mem}</td></tr>")
     parts.append("</table>")
 
-    problems = [o for o in outs if not o.record or o.record.status != "graded"]
+    problems = [o for o in outs if not o.record or o.record.status != Status.GRADED]
     if problems:
         parts.append("<h2>採点できなかった提出 / Not graded</h2><table><tr><th>ID</th><th>ファイル / file"
                      "</th><th>状態 / status</th><th>理由 / reason</th></tr>")

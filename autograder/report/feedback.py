@@ -7,9 +7,9 @@ import html
 import re
 from pathlib import Path
 
-from autograder import model
 from autograder.grading.engine import Outcome
-from autograder.report.style import CSS, PENDING, STATUS_TEXT
+from autograder.report.style import CSS, STATUS_TEXT
+from autograder.results import Status
 
 
 def safe_name(student_id: str) -> str:
@@ -56,7 +56,7 @@ def student_message(output: str) -> str:
 def feedback_html(o: Outcome, figures: list[str]) -> str:
     e = html.escape
     rec = o.record
-    status = rec.status if rec else PENDING
+    status = rec.status if rec else Status.PENDING
     ja, en = STATUS_TEXT.get(status, (status, status))
     parts = [f"<!doctype html><html lang='ja'><head><meta charset='utf-8'><title>{e(o.submission.student_id)}"
              f" – 採点結果 / feedback</title><style>{CSS}</style></head><body>",
@@ -78,13 +78,13 @@ def feedback_html(o: Outcome, figures: list[str]) -> str:
             parts.append(f"<tr><td>{e(q.name)}</td><td>{q.score:g} / {q.possible:g}</td>"
                          f"<td>{mark}</td><td>{msg}</td></tr>")
         parts.append("</table>")
-    elif status != PENDING:
+    elif status != Status.PENDING:
         parts.append("<p>得点 / Score: 0 — 上の理由を直して、もう一度提出してください / "
                      "fix the reason above and hand in again.</p>")
     if figures:
         parts.append("<h2>採点で描かれた学習曲線 / Learning curves drawn in the grading run</h2>")
         parts.extend(f"<p><img src='{e(f)}' alt='{e(f)}'></p>" for f in figures)
-    elif rec and status == model.GRADED:
+    elif rec and status == Status.GRADED:
         parts.append("<p class='muted'>学習曲線の図はありませんでした / the grading run drew no "
                      "learning-curve figure.</p>")
     parts.append("</body></html>")

@@ -52,10 +52,10 @@ from pathlib import Path
 from autograder.errors import ConfigError
 from autograder.grading.identity import IDENTITY_DOUBT, Roster, late_in, same_name
 from autograder.report.feedback import safe_name
+from autograder.results import ClassRow, Status
 
 TARGETS = ("moodle", "moodle-gradebook", "canvas", "csv")
 POINTS_ROW = "points-per-question"
-GRADED, MISSING, PENDING = "graded", "missing", "pending"
 
 #: Moodle's strings for the worksheet's columns, as ``get_string`` returns them in each language
 #: pack. English: Moodle's own ``lang/en`` (``mod/assign/lang/en/assign.php``, ``lang/en/moodle.php``,
@@ -88,36 +88,6 @@ GRADEBOOK_COLUMNS = ["ID number", "Email address", "Full name"]
 NOT_EXPORTED_COLUMNS = ["student_id", "name", "lms_id", "status", "late", "left_out_of", "reason"]
 
 
-@dataclass(frozen=True)
-class Row:
-    """One student of the class, as the exports need them."""
-
-    student_id: str
-    name: str
-    email: str
-    lms_id: str
-    section: str
-    status: str
-    points: float
-    possible: float
-    reason: str = ""
-    late: bool = False
-    doubt: str = ""  # why who handed it in is in doubt (``IDENTITY_DOUBT``): never exported
-
-    @property
-    def why_not(self) -> str:
-        """Why no LMS gets a number for this row ("" when it carries one)."""
-        if self.doubt:
-            return self.doubt
-        if self.status == GRADED:
-            return ""
-        if self.status == MISSING:
-            return "missing: nothing handed in"
-        if self.status == PENDING:
-            return "pending: not graded yet (the batch was interrupted; run the grade command again)"
-        return f"{self.status}: {self.reason}" if self.reason else self.status
-
-
 @dataclass
 class Exported:
     files: list[Path]
@@ -126,7 +96,7 @@ class Exported:
     not_exported: Path | None = None
 
 
-def class_rows(out: Path, roster: Roster | None = None) -> list[Row]:
+def class_rows(out: Path, roster: Roster | None = None) -> list[ClassRow]:
     """The rows of ``out/grades.csv``, completed from the roster (name, e-mail, LMS ID, section)."""
     sheet = out / "grades.csv"
     try:
@@ -148,10 +118,10 @@ def class_rows(out: Path, roster: Roster | None = None) -> list[Row]:
         doubt = next((f.strip() for f in (r.get("flags") or "").split(" | ")
                       if f.strip().startswith(IDENTITY_DOUBT)), "")
         late = (r.get("late") or "").strip().lower() in ("yes", "true", "1") or late_in(r.get("file") or "")
-        rows.append(Row(r["student_id"], r.get("name") or (st.name if st else ""), st.email if st else "",
-                        r.get("lms_id") or (st.lms_id if st else ""), st.section if st else "",
-                        r["status"], float(r["total_points_earned"] or 0), possible,
-                        reason=r.get("reason") or "", late=late, doubt=doubt))
+        rows.append(ClassRow(r["student_id"], r.get("name") or (st.name if st else ""),
+                             st.email if st else "", r.get("lms_id") or (st.lms_id if st else ""),
+                             st.section if st else "", r["status"], float(r["total_points_earned"] or 0),
+                             possible, reason=r.get("reason") or "", late=late, doubt=doubt))
     return rows
 
 
@@ -240,11 +210,11 @@ def export(out: Path, targets: list[str], dest: Path, *, roster: Roster | None =
     return done
 
 
-def score_text(row: Row) -> str:
+def score_text(row: ClassRow) -> str:
     return f"{round(row.points, 2):g}"
 
 
-def comment(row: Row, top: float) -> str:
+def comment(row: ClassRow, top: float) -> str:
     return (f"{score_text(row)} / {top:g} 点 / points "
             "(詳細はフィードバックファイル / details in the feedback file)")
 
@@ -321,10 +291,10 @@ def read_worksheet(path: Path) -> Worksheet:
     return sheet
 
 
-def moodle(rows: list[Row], feedback: Path, dest: Path, top: float, sheet: Worksheet | None,
+def moodle(rows: list[ClassRow], feedback: Path, dest: Path, top: float, sheet: Worksheet | None,
            language: str) -> Exported:
     left: list[tuple[str, str, str]] = []
-    graded: list[Row] = []  # rows whose grade goes in
+    graded: list[ClassRow] = []  # rows whose grade goes in
     for r in rows:
         if r.why_not:
             left.append((r.student_id, "moodle", r.why_not))
@@ -349,17 +319,18 @@ def moodle(rows: list[Row], feedback: Path, dest: Path, top: float, sheet: Works
         sent = {r.student_id for r in graded}
         for r in rows:  # a page for everyone with a result (an error explained too), never a doubt
             page = feedback / f"{safe_name(r.student_id)}.html"
-            if r.doubt or r.status in (MISSING, PENDING) or not r.lms_id.isdigit() or not page.is_file():
+            unsent = r.status in (Status.MISSING, Status.PENDING) or not r.lms_id.isdigit()
+            if r.doubt or unsent or not page.is_file():
                 continue
-            if sheet is not None and r.student_id not in sent and r.status == GRADED:
+            if sheet is not None and r.student_id not in sent and r.status == Status.GRADED:
                 continue  # not matched in the worksheet: who this participant is was not confirmed
             folder = f"{moodle_name(r.name or r.student_id)}_{r.lms_id}_assignfeedback_file_"
             zf.writestr(f"{folder}/feedback.html", inline_figures(page))
     return Exported([sheet_path, bundle], left)
 
 
-def fill_worksheet(sheet: Worksheet, graded: list[Row],
-                   top: float) -> tuple[list[Row], list[tuple[str, str, str]]]:
+def fill_worksheet(sheet: Worksheet, graded: list[ClassRow],
+                   top: float) -> tuple[list[ClassRow], list[tuple[str, str, str]]]:
     """Write the Grade (and Feedback comments) cell of each graded student's worksheet row, in place;
     a row whose worksheet name is another person's is left out (identity), as is a student the
     worksheet does not list. Returns the rows written and those left out."""
@@ -408,7 +379,7 @@ def inline_figures(page: Path) -> str:
     return re.sub(r"src='([^':]+\.png)'", data_uri, text)
 
 
-def gradebook(rows: list[Row], dest: Path, assignment: str) -> Exported:
+def gradebook(rows: list[ClassRow], dest: Path, assignment: str) -> Exported:
     """Moodle's gradebook import (CSV file): mapped by hand, by ID number or e-mail address."""
     left = [(r.student_id, "moodle-gradebook", r.why_not) for r in rows if r.why_not]
     table = [[*GRADEBOOK_COLUMNS, assignment or "Assignment"]]
@@ -419,7 +390,7 @@ def gradebook(rows: list[Row], dest: Path, assignment: str) -> Exported:
 # ---- Canvas and plain ---------------------------------------------------------------------------
 
 
-def canvas(rows: list[Row], dest: Path, top: float, assignment: str, assignment_id: str) -> Exported:
+def canvas(rows: list[ClassRow], dest: Path, top: float, assignment: str, assignment_id: str) -> Exported:
     left = [(r.student_id, "canvas", r.why_not) for r in rows if r.why_not]
     no_id = [r for r in rows if not r.why_not and not r.lms_id.isdigit()
              and r.student_id.startswith("anon_")]
@@ -435,7 +406,7 @@ def canvas(rows: list[Row], dest: Path, top: float, assignment: str, assignment_
     return Exported([write_csv(dest / "canvas-grades.csv", table)], left)
 
 
-def plain(rows: list[Row], dest: Path) -> Exported:
+def plain(rows: list[ClassRow], dest: Path) -> Exported:
     table = [PLAIN_COLUMNS]
     for r in rows:
         ok = not r.why_not
@@ -446,7 +417,7 @@ def plain(rows: list[Row], dest: Path) -> Exported:
     return Exported([write_csv(dest / "grades-plain.csv", table)], left)
 
 
-def write_not_exported(rows: list[Row], left: list[tuple[str, str, str]], dest: Path) -> Path:
+def write_not_exported(rows: list[ClassRow], left: list[tuple[str, str, str]], dest: Path) -> Path:
     """``not-exported.csv``: each student some file carries no number for, the files, and why."""
     by_id = {r.student_id: r for r in rows}
     why: dict[str, dict[str, str]] = {}

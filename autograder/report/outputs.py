@@ -30,13 +30,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from autograder import model
 from autograder.grading.engine import BatchResult
 from autograder.grading.identity import Roster, late_in
-from autograder.model import AutograderInfo
 from autograder.report import class_report
 from autograder.report.feedback import safe_name, write_feedback
-from autograder.report.style import PENDING
+from autograder.results import Status
+from autograder.target import AutograderInfo
 
 #: curves.csv: one row per student and network, the clean check's ``curve_summary``.
 CURVE_COLUMNS = ["student_id", "network", "epochs", "good_epoch", "good_val_accuracy", "val_loss_rise",
@@ -54,9 +53,6 @@ class Written:
     report: Path
     superseded: Path
     ignored: Path
-
-
-MISSING = "missing"  # on the roster, nothing handed in
 
 
 def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None = None) -> pd.DataFrame:
@@ -77,12 +73,12 @@ def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None
     names = {s.student_id: s for s in roster.students} if roster else {}
     for o in sorted(batch.outcomes, key=lambda o: o.submission.student_id):
         rec = o.record
-        status = rec.status if rec else PENDING
+        status = rec.status if rec else Status.PENDING
         scores = {q.name: q.score for q in rec.questions} if rec else {}
         total = sum(scores.values())
         reason = rec.reason if rec else "the batch was interrupted; run the same command again"
         flags = o.all_flags
-        if o.flags and status == model.GRADED:  # (the grading's own flags are in its reason already)
+        if o.flags and status == Status.GRADED:  # (the grading's own flags are in its reason already)
             reason = (reason + " | " if reason else "flagged: ") + " | ".join(o.flags)
         sid = o.submission.student_id
         rows.append({
@@ -90,7 +86,7 @@ def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None
             **{q: scores.get(q, 0.0) for q in questions},
             "total_points_earned": total,
             "percent_correct": round(total / total_possible, 4) if total_possible else 0.0,
-            "grading_status": "Completed" if status == model.GRADED else f"{status}: {reason}",
+            "grading_status": "Completed" if status == Status.GRADED else f"{status}: {reason}",
             "name": o.submission.name or (names[sid].name if sid in names else ""),
             "lms_id": o.submission.lms_id or (names[sid].lms_id if sid in names else ""),
             "late": "yes" if o.submission.late or late_in(o.submission.key) else "",
@@ -104,8 +100,8 @@ def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None
         if st.student_id not in handed_in:
             rows.append({"student_id": st.student_id, "file": "", **{q: 0.0 for q in questions},
                          "total_points_earned": 0.0, "percent_correct": 0.0,
-                         "grading_status": f"{MISSING}: nothing handed in", "name": st.name,
-                         "lms_id": st.lms_id, "late": "", "status": MISSING, "flags": "",
+                         "grading_status": f"{Status.MISSING}: nothing handed in", "name": st.name,
+                         "lms_id": st.lms_id, "late": "", "status": Status.MISSING, "flags": "",
                          "reason": "nothing handed in", "seconds": "", "sha256": "", "version": ""})
     return pd.DataFrame(rows)
 

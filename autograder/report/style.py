@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from autograder import model
-
-PENDING = "pending"  # no result yet: the batch was interrupted before this submission finished
+from autograder.results import Status
 
 STATUS_TEXT = {
-    model.GRADED: ("採点しました", "graded"),
-    model.TIMEOUT: ("制限時間内に終わりませんでした", "did not finish within the time limit"),
-    model.ERROR: ("採点中に止まりました", "grading stopped with an error"),
-    model.INVALID: ("ノートブックとして読めません", "not a readable notebook"),
-    model.WRONG_VERSION: ("この課題・この版のノートブックではありません",
+    Status.GRADED: ("採点しました", "graded"),
+    Status.TIMEOUT: ("制限時間内に終わりませんでした", "did not finish within the time limit"),
+    Status.ERROR: ("採点中に止まりました", "grading stopped with an error"),
+    Status.INVALID: ("ノートブックとして読めません", "not a readable notebook"),
+    Status.WRONG_VERSION: ("この課題・この版のノートブックではありません",
                           "not a notebook of this assignment or version"),
-    model.EMPTY: ("中身がありません", "empty"),
-    PENDING: ("まだ採点していません", "not graded yet"),
+    Status.EMPTY: ("中身がありません", "empty"),
+    Status.PENDING: ("まだ採点していません", "not graded yet"),
+    Status.MISSING: ("提出がありません", "nothing handed in"),
 }
 
 #: The style sheet of the feedback pages and the class report.

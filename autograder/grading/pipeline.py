@@ -1,0 +1,138 @@
+"""The steps of one grading, written once: the kit's ``grade`` and the otter plugin run the same.
+
+A grading has four steps: **prepare** (``PREPARE``: each step takes the ``Layout`` of one
+submission), **run the kernel stage** (otter runs the notebook with the public tests and the
+kit's export cell), **run the clean check** (``clean_check_command``: a fresh process scores the
+exported values with every test), **read the result** (``read_clean``). ``run_one.grade_one``
+runs them under the kit's supervisor; ``otter_plugin.CleanCheck`` runs them inside otter's own
+runner (plain ``otter run``, Gradescope). This module ships in the published zip.
+
+Everything in the kernel's folder was writable by the student's code: ``own_file`` and
+``own_dir`` are the one guard for what the kit reads back from there (a regular file or folder
+really inside it, no planted symlink).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.grading import export
+from autograder.grading.recorded import STUDENT_CURVES
+from autograder.notebook import recorded_curves
+from autograder.params import ENV_VAR, PARAMS_FILE
+
+#: The clean check's environment beside the grading's: NumPy's BLAS on one thread (its products
+#: are small; idle BLAS threads spinning cost CPU: user time 2.2 s -> 1.6 s on this machine).
+CLEAN_CHECK_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: The clean check's output in the private folder (written by the kit, never by the student).
+CLEAN_RESULT = "clean.json"
+#: Seconds the clean check may take (it loads TensorFlow and evaluates the networks once).
+CLEAN_TIMEOUT = 300.0
+#: The module the clean check runs as (``python -m``).
+CLEAN_CHECK_MODULE = "autograder.grading.clean_check"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one submission's grading keeps what: the kernel's side and the kit's private side."""
+
+    #: The test folder otter gives the kernel (all tests before ``split_tests``, public after).
+    tests: Path
+    #: The autograder's ``files/`` (``kit_params.json``, ``kit_checks.py``).
+    files: Path
+    #: The kit's folder, which the kernel's sandbox cannot see: full tests, parameters, result.
+    private: Path
+    #: The submitted notebook as parsed (read before anything of the student's runs).
+    notebook: dict
+
+
+def split_tests(lay: Layout) -> None:
+    """All tests to the private folder; the kernel keeps the public ones only."""
+    shutil.copytree(lay.tests, lay.private / "tests")
+    shutil.rmtree(lay.tests)
+    export.public_tests(lay.private / "tests", lay.tests)
+
+
+def keep_files(lay: Layout) -> None:
+    """The release's parameters and ``files/`` (the public checks' module) for the clean check."""
+    if (lay.files / PARAMS_FILE).is_file():
+        shutil.copy(lay.files / PARAMS_FILE, lay.private / PARAMS_FILE)
+    if lay.files.is_dir():
+        shutil.copytree(lay.files, lay.private / "source" / "files", dirs_exist_ok=True)
+
+
+def keep_recorded_curves(lay: Layout) -> None:
+    """What the student's notebook showed them, kept before anything of theirs runs."""
+    (lay.private / STUDENT_CURVES).write_text(json.dumps(recorded_curves(lay.notebook)), encoding="utf-8")
+
+
+#: The preparation, in order; ``run_one.prepare`` and ``CleanCheck.before_grading`` run it.
+PREPARE: tuple[Callable[[Layout], None], ...] = (split_tests, keep_files, keep_recorded_curves)
+
+
+def prepare(lay: Layout) -> None:
+    lay.private.mkdir(parents=True, exist_ok=True)
+    for step in PREPARE:
+        step(lay)
+
+
+def export_cell_source(private: Path) -> str:
+    """The cell appended after the student's: it exports every value a test takes."""
+    return export.export_cell(export.required_names(private / "tests"))
+
+
+def own_file(root: Path, path: Path) -> bool:
+    """A regular file really inside ``root`` (the sandboxed code may have planted links)."""
+    return (path.is_file() and not path.is_symlink()
+            and path.resolve().is_relative_to(root.resolve()))
+
+
+def own_dir(root: Path, path: Path) -> bool:
+    """A folder really inside ``root`` (not a planted link)."""
+    return (path.is_dir() and not path.is_symlink()
+            and path.resolve().is_relative_to(root.resolve()))
+
+
+def artifacts_of(kernel_dir: Path, root: Path, private: Path) -> Path:
+    """The values the kernel exported, or an empty folder when they are missing or planted."""
+    artifacts = kernel_dir / export.ARTIFACTS
+    if own_dir(root, artifacts):
+        return artifacts
+    empty = private / "no_artifacts"  # grade as "nothing exported"
+    empty.mkdir(exist_ok=True)
+    return empty
+
+
+def clean_check_command(private: Path, artifacts: Path,
+                        env: dict[str, str]) -> tuple[list[str], dict[str, str], list[Path]]:
+    """(argv, environment, read-only paths) of the clean check of one submission."""
+    from autograder import data
+
+    run_env = dict(env, **CLEAN_CHECK_ENV, **{ENV_VAR: str(private / PARAMS_FILE)})
+    run_env.setdefault("MPLBACKEND", "Agg")
+    argv = [sys.executable, "-m", CLEAN_CHECK_MODULE, str(private), str(artifacts)]
+    readonly = [artifacts.resolve()]
+    if run_env.get("KERAS_HOME"):
+        readonly.append(Path(run_env["KERAS_HOME"]))
+    try:
+        readonly.append(data.source_dir().resolve())
+    except Exception:  # no data set here: the clean check says what it misses itself
+        pass
+    return argv, run_env, [p for p in readonly if p.exists()]
+
+
+def read_clean(private: Path) -> dict:
+    """The clean check's result (``ValueError`` when it is missing or unreadable)."""
+    path = private / CLEAN_RESULT
+    try:
+        clean = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"no clean check result ({exc.strerror})") from None
+    if not isinstance(clean, dict) or not isinstance(clean.get("tests"), list):
+        raise ValueError("the clean check result is malformed")
+    return clean
