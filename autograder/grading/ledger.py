@@ -25,11 +25,12 @@ from pathlib import Path
 from autograder.results import ClassEntry, QuestionResult, Record
 
 FILENAME = "ledger.sqlite"
-#: 2: column ``curves``; 3: ``flags``, ``time_limit``, ``kit`` and the ``students`` table (columns
-#: are added to an older ledger when it is opened).
-SCHEMA_VERSION = 3
+#: 2: column ``curves``; 3: ``flags``, ``time_limit``, ``kit`` and the ``students`` table; 4: ``notes``
+#: (columns are added to an older ledger when it is opened).
+SCHEMA_VERSION = 4
 _ADDED = {"curves": "TEXT NOT NULL DEFAULT '{}'", "flags": "TEXT NOT NULL DEFAULT '[]'",
-          "time_limit": "REAL NOT NULL DEFAULT 0", "kit": "TEXT NOT NULL DEFAULT ''"}
+          "time_limit": "REAL NOT NULL DEFAULT 0", "kit": "TEXT NOT NULL DEFAULT ''",
+          "notes": "TEXT NOT NULL DEFAULT '[]'"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS results (
     flags TEXT NOT NULL DEFAULT '[]',
     time_limit REAL NOT NULL DEFAULT 0,
     kit TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (sub_sha, ag_sha)
 );
 CREATE TABLE IF NOT EXISTS students (
@@ -99,11 +101,11 @@ class Ledger:
             self.db.execute(
                 "INSERT OR REPLACE INTO results (sub_sha, ag_sha, status, reason, seconds, peak_rss, "
                 "questions, results_json, test_accuracy, log_tail, finished_at, curves, flags, time_limit, "
-                "kit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "kit, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.sub_sha, rec.ag_sha, rec.status, rec.reason, rec.seconds, rec.peak_rss, questions,
                  rec.results_json, rec.test_accuracy, rec.log_tail, rec.finished_at or time.time(),
                  json.dumps(rec.curves, sort_keys=True), json.dumps(rec.flags, ensure_ascii=False),
-                 rec.time_limit, rec.kit),
+                 rec.time_limit, rec.kit, json.dumps(rec.notes, ensure_ascii=False)),
             )
             self.db.executemany("INSERT INTO figures VALUES (?,?,?,?)",
                                 [(rec.sub_sha, rec.ag_sha, n, png) for n, png in rec.figures.items()])
@@ -111,12 +113,12 @@ class Ledger:
     def get(self, sub_sha: str, ag_sha: str) -> Record | None:
         row = self.db.execute(
             "SELECT status, reason, seconds, peak_rss, questions, results_json, test_accuracy, log_tail, "
-            "finished_at, curves, flags, time_limit, kit FROM results WHERE sub_sha=? AND ag_sha=?",
+            "finished_at, curves, flags, time_limit, kit, notes FROM results WHERE sub_sha=? AND ag_sha=?",
             (sub_sha, ag_sha)).fetchone()
         if row is None:
             return None
         (status, reason, seconds, peak, questions, results_json, acc, log_tail, finished, curves, flags,
-         limit, kit) = row
+         limit, kit, notes) = row
         figures = dict(self.db.execute(
             "SELECT name, png FROM figures WHERE sub_sha=? AND ag_sha=? ORDER BY name",
             (sub_sha, ag_sha)).fetchall())
@@ -125,7 +127,8 @@ class Ledger:
                                  for n, s, p, o in json.loads(questions)],
                       results_json=results_json, test_accuracy=acc, figures=figures, log_tail=log_tail,
                       peak_rss=peak, finished_at=finished, curves=json.loads(curves or "{}"),
-                      flags=json.loads(flags or "[]"), time_limit=limit, kit=kit)
+                      flags=json.loads(flags or "[]"), time_limit=limit, kit=kit,
+                      notes=json.loads(notes or "[]"))
 
     def remember(self, entry: ClassEntry) -> ClassEntry | None:
         """Make ``entry`` the student's submission unless the stored one is newer; return that one."""

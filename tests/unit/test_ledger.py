@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from autograder.grading.ledger import Ledger
-from autograder.model import QuestionResult, Record
+from autograder.results import QuestionResult, Record
 
 
 def record(sub: str = "s" * 64, ag: str = "a" * 64, **kw) -> Record:
@@ -64,13 +64,13 @@ def test_a_committed_result_survives_kill_9(tmp_path: Path):
         "import os, signal, sys\n"
         "from pathlib import Path\n"
         "from autograder.grading.ledger import Ledger\n"
-        "from autograder.model import Record\n"
+        "from autograder.results import Record\n"
         "led = Ledger(Path(sys.argv[1]))\n"
         "for i in range(5):\n"
         "    led.put(Record(sub_sha=f'{i:064d}', ag_sha='a' * 64, status='graded', seconds=float(i)))\n"
         "led.db.execute('BEGIN IMMEDIATE')\n"  # an open, uncommitted transaction at kill time
         "led.db.execute(\"INSERT INTO results VALUES "
-        "('x','a','graded','',0,0,'[]','',NULL,'',0,'{}','[]',0,'')\")\n"
+        "('x','a','graded','',0,0,'[]','',NULL,'',0,'{}','[]',0,'','[]')\")\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True)
@@ -87,6 +87,14 @@ def test_flags_limit_and_kit_version_come_back(tmp_path: Path):
         led.put(record(flags=["copied readings"], time_limit=300.0, kit="9.9"))
         got = led.get("s" * 64, "a" * 64)
     assert got is not None and (got.flags, got.time_limit, got.kit) == (["copied readings"], 300.0, "9.9")
+
+
+def test_notes_come_back(tmp_path: Path):
+    """Does a result keep the notes of its grading (what a TA may want to know, not a flag)?"""
+    with Ledger(tmp_path) as led:
+        led.put(record(notes=["the notebook recorded no curves"]))
+        got = led.get("s" * 64, "a" * 64)
+    assert got is not None and got.notes == ["the notebook recorded no curves"]
 
 
 def test_an_older_ledger_gets_the_new_columns(tmp_path: Path):
