@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := dataset-fashion-mnist bubblewrap
 KERNEL := fmnist-kit
 
-.PHONY: setup demo test test-fast bench publish lint clean
+.PHONY: setup setup-cross demo test test-fast bench publish lint clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/kernel
 	@$(PY) -m autograder data
@@ -27,6 +27,25 @@ $(STAMPS)/venv: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	@touch $@
 
+# The cross-machine check (bench --cross-machine, tests/slow/test_cross_machine.py): user-mode QEMU
+# to run TensorFlow as another CPU model, and the other TensorFlow releases a student may meet, each
+# in its own virtual environment with the notebook's packages (about 2.4 GB each).
+CROSS_TF := 2.19.1 2.20.0
+setup-cross: setup $(STAMPS)/apt-cross $(foreach v,$(CROSS_TF),$(STAMPS)/venv-tf$(v))
+
+$(STAMPS)/apt-cross:
+	@mkdir -p $(STAMPS)
+	@if dpkg -s qemu-user >/dev/null 2>&1; then echo "apt package present: qemu-user"; \
+	else $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq qemu-user; fi
+	@touch $@
+
+$(STAMPS)/venv-tf%:
+	@mkdir -p $(STAMPS)
+	@[ -x .venv-tf$*/bin/python ] || $(PYTHON) -m venv .venv-tf$*
+	.venv-tf$*/bin/python -m pip install -q tensorflow==$* keras==3.15.1 pandas==3.1.1 \
+	    matplotlib==3.11.2 matplotlib-fontja==1.1.0 ipython==9.19.1
+	@touch $@
+
 $(STAMPS)/kernel: $(STAMPS)/venv
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3 ($(KERNEL))"
 	@touch $@
@@ -34,7 +53,7 @@ $(STAMPS)/kernel: $(STAMPS)/venv
 demo: setup
 	$(PY) -m autograder demo
 
-test: setup
+test: setup setup-cross
 	$(PY) -m pytest
 
 test-fast: setup

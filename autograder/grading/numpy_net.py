@@ -6,8 +6,9 @@ CPU on every grading). The networks this exercise builds are Sequential stacks o
 (``RandomTranslation``, ``RandomZoom``, ...). ``build`` rebuilds such a network as a
 ``NumpyModel``: the attributes the kit's checks read (``layers``, ``units``, ``activation``,
 ``rate``, ``input_shape``, ``output_shape``, ``count_params``, ``predict``) behave as Keras's
-do, and ``predict`` computes what Keras's does, in float32. Any other layer, option or model
-kind raises ``Unsupported``: the caller then rebuilds with Keras in safe mode instead.
+do, and ``predict`` computes what Keras's does, in the float type of the network's layers
+(float32, or float64 as the published notebooks train). Any other layer, option, float type or
+model kind raises ``Unsupported``: the caller then rebuilds with Keras in safe mode instead.
 
 ``keras_view`` is the namespace the tests see as ``keras`` (and ``tensorflow.keras``) while
 NumPy models are graded: ``keras.Model`` is ``NumpyModel``, ``keras.layers.Dense`` this module's
@@ -63,6 +64,7 @@ class Layer:
     def __init__(self, config: dict[str, Any]) -> None:
         self.name = str(config.get("name", type(self).__name__.lower()))
         self.weights: list[np.ndarray] = []
+        self.dtype = np.dtype(layer_dtype(config))
 
     def output_shape_for(self, shape: tuple) -> tuple:
         return shape
@@ -143,7 +145,7 @@ class Dense(Layer):
                              f"{(self.input_dim, self.units)}")
         if self.use_bias and arrays[1].shape != (self.units,):
             raise ValueError(f"{self.name}: bias of shape {arrays[1].shape}, expected {(self.units,)}")
-        self.weights = [a.astype(np.float32) for a in arrays]
+        self.weights = [a.astype(self.dtype) for a in arrays]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         y = x @ self.weights[0]
@@ -176,6 +178,10 @@ class NumpyModel:
         self.name = name
         self.input_shape = input_shape
         self.layers = layers
+        kinds = {layer.dtype for layer in layers}
+        if len(kinds) > 1:
+            raise Unsupported(f"layers of mixed float types {sorted(map(str, kinds))}")
+        self.dtype = kinds.pop() if kinds else np.dtype(np.float32)
         shape = input_shape
         for layer in layers:
             shape = layer.output_shape_for(shape)
@@ -188,7 +194,7 @@ class NumpyModel:
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def predict(self, x: Any, batch_size: int | None = 32, verbose: Any = None, **_: Any) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
+        x = np.asarray(x, dtype=self.dtype)
         if x.shape[1:] != self.input_shape[1:]:
             raise ValueError(f"input of shape {x.shape[1:]}, the network expects {self.input_shape[1:]}")
         step = max(int(batch_size or 32), 1000)  # the batch size does not change the result
@@ -198,7 +204,7 @@ class NumpyModel:
             for layer in self.layers:
                 y = layer(y)
             out.append(y)
-        return np.concatenate(out) if out else np.zeros((0, *self.output_shape[1:]), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, *self.output_shape[1:]), self.dtype)
 
     def __repr__(self) -> str:
         return f"<NumpyModel {self.name}: {', '.join(type(la).__name__ for la in self.layers)}>"
@@ -218,8 +224,7 @@ def _layers_of(config: Any) -> tuple[str, tuple, list[dict]]:
         if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
             raise Unsupported("a malformed layer")
         cls, cfg = spec.get("class_name"), spec["config"]
-        if cfg.get("dtype") not in (None, "float32") and not _float32_policy(cfg.get("dtype")):
-            raise Unsupported(f"layer {cls} with dtype {str(cfg.get('dtype'))[:60]}")
+        layer_dtype(cfg)  # Unsupported for a float type other than float32 / float64
         if cls == "InputLayer" and i == 0:
             shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
             input_shape = tuple(shape) if isinstance(shape, list) else None
@@ -235,10 +240,25 @@ def _layers_of(config: Any) -> tuple[str, tuple, list[dict]]:
     return str(inner.get("name", "sequential")), input_shape, layers
 
 
-def _float32_policy(dtype: Any) -> bool:
-    """Keras 3 writes the dtype policy as {"class_name": "DTypePolicy", "config": {"name": ...}}."""
-    return (isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy"
-            and isinstance(dtype.get("config"), dict) and dtype["config"].get("name") == "float32")
+FLOAT_TYPES = ("float32", "float64")
+
+
+def layer_dtype(config: dict[str, Any]) -> str:
+    """The float type a layer computes in: ``float32`` or ``float64``, else ``Unsupported``.
+
+    Keras 3 writes the dtype policy as {"class_name": "DTypePolicy", "config": {"name": ...}}; a
+    mixed policy (``mixed_float16``) or another type is not evaluated here.
+    """
+    dtype = config.get("dtype")
+    if dtype is None:
+        return "float32"
+    name = dtype
+    if isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy" and isinstance(
+            dtype.get("config"), dict):
+        name = dtype["config"].get("name")
+    if name not in FLOAT_TYPES:
+        raise Unsupported(f"layer {str(config.get('name'))[:40]} with dtype {str(dtype)[:60]}")
+    return name
 
 
 def _weight_groups(path: Path) -> list[list[np.ndarray]]:

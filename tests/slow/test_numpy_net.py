@@ -44,10 +44,21 @@ def solution_builders(version: str) -> dict:
             "net_augment": ns["build_augmented_network"](units)}
 
 
+@pytest.fixture
+def floatx(request: pytest.FixtureRequest):
+    """Keras's float type for the test (the published notebooks train in float64), restored after."""
+    before = keras.config.floatx()
+    keras.config.set_floatx(request.param)
+    yield request.param
+    keras.config.set_floatx(before)
+
+
+@pytest.mark.parametrize("floatx", ["float64", "float32"], indirect=True)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_numpy_agrees_with_keras_on_every_solution_network(tmp_path: Path, version: str):
+def test_numpy_agrees_with_keras_on_every_solution_network(tmp_path: Path, version: str, floatx: str):
     """Does NumPy score each exported network as Keras does (accuracy within the history
-    tolerance, probabilities within the predictions check's 1e-3), and see the same layers?"""
+    tolerance, probabilities within the predictions check's 1e-3; in float64 within 1e-9), compute
+    in the network's own float type, and see the same layers?"""
     ds = data.load()
     x_train, y_train = ds.train_images[:3000] / 255.0, ds.train_labels[:3000]
     x_val, y_val = ds.train_images[-5000:] / 255.0, ds.train_labels[-5000:]
@@ -66,12 +77,29 @@ def test_numpy_agrees_with_keras_on_every_solution_network(tmp_path: Path, versi
         assert [type(la).__name__ for la in rebuilt.layers] == [type(la).__name__ for la in net.layers]
         assert rebuilt.count_params() == net.count_params()
         assert rebuilt.output_shape == net.output_shape and rebuilt.input_shape == net.input_shape
+        assert rebuilt.dtype == np.dtype(floatx), name
         for x, y in ((x_val, y_val), (x_test, y_test)):
             ours, theirs = rebuilt.predict(x, verbose=0), net.predict(x, verbose=0, batch_size=1000)
-            assert np.abs(ours - theirs).max() < 1e-3, name
+            assert ours.dtype == np.dtype(floatx), name
+            assert np.abs(ours - theirs).max() < (1e-9 if floatx == "float64" else 1e-3), name
             acc_ours = np.mean(np.argmax(ours, axis=1) == y)
             acc_theirs = np.mean(np.argmax(theirs, axis=1) == y)
             assert abs(acc_ours - acc_theirs) <= clean_check.HISTORY_TOLERANCE, name
+
+
+def test_mixed_float_types_fall_back_to_keras(tmp_path: Path):
+    """Is a network whose layers compute in different float types (or float16) rebuilt with
+    Keras rather than evaluated in one NumPy type?"""
+    mixed = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(8, activation="relu", dtype="float64"),
+                              keras.layers.Dense(10, activation="softmax", dtype="float32")])
+    half = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax", dtype="float16")])
+    for name, net in (("net_mixed", mixed), ("net_half", half)):
+        (tmp_path / name).mkdir()
+        folder = export(tmp_path / name, {name: net}, [name])
+        env, problems, path, why = clean_check.load_environment_path(folder)
+        assert problems == [] and path == clean_check.KERAS and "float" in why, (name, why)
 
 
 def test_unknown_layer_falls_back_to_keras(tmp_path: Path):
