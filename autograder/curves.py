@@ -119,7 +119,7 @@ def _columns(history: HistoryLike) -> tuple[dict[str, object], object | None]:
     if isinstance(history, Curves):
         return {c: history[c] for c in history.columns}, None
     if hasattr(history, "columns") and hasattr(history, "index"):  # a DataFrame, or the clean
-        # check's stand-in for one (``clean_check._Frame``): columns and their epoch index
+        # check's stand-in for one (``artifacts._Frame``): columns and their epoch index
         return {str(c): history[c] for c in history.columns}, history.index
     if isinstance(history, Mapping):
         return {str(k): v for k, v in history.items()}, None

@@ -81,7 +81,7 @@ MODULES = (
     "autograder.forms", "autograder.notebook", "autograder.params", "autograder.readings",
     "autograder.grading", "autograder.grading.clean_check", "autograder.grading.curve_summary",
     "autograder.grading.export", "autograder.grading.numpy_net", "autograder.grading.otter_plugin",
-    "autograder.grading.pipeline",
+    "autograder.grading.artifacts", "autograder.grading.pipeline",
     "autograder.grading.recorded", "autograder.grading.sandbox",
 )
 
