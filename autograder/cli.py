@@ -170,6 +170,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                           hint="e.g. python -m autograder bench --overhead 5 --side-by-side --calibrate")
     if args.fairness:
         return fairness.fairness(args.seeds, args.threads)
+    if args.cross_machine:
+        from autograder.tools import cross_machine
+
+        return cross_machine.main(epochs=args.epochs, qemu_epochs=args.qemu_epochs,
+                                  tf_versions=not args.no_tf_versions, qemu=not args.no_qemu)
     if args.gradescope:
         from autograder.tools import gradescope
 
@@ -389,6 +394,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "default limits (0.5 CPU, 768 MB) and larger ones: time, peak memory, score")
     b.add_argument("--fairness", action="store_true",
                    help="instead: run the solution per seed and thread setting, cross-check readings")
+    b.add_argument("--cross-machine", action="store_true",
+                   help="instead: train Parts 2-3 with the solution's own cells under TensorFlow's thread "
+                        "counts x oneDNN, other TensorFlow releases and another CPU model (QEMU), in "
+                        "float64 and float32: the largest difference from the grader's curves "
+                        "(`make setup-cross` first)")
+    b.add_argument("--epochs", type=int, help="with --cross-machine: epochs of the native runs "
+                                              "(default: as published)")
+    b.add_argument("--qemu-epochs", type=int, default=15,
+                   help="with --cross-machine: epochs under QEMU, Part 2 only (default: %(default)s; "
+                        "about 100x slower than native)")
+    b.add_argument("--no-tf-versions", action="store_true",
+                   help="with --cross-machine: only this TensorFlow")
+    b.add_argument("--no-qemu", action="store_true", help="with --cross-machine: no QEMU run")
     b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     b.add_argument("--threads", nargs="+", default=["1", "2", "4", "default"],
                    help="TF thread settings for --fairness (default: %(default)s)")
