@@ -7,13 +7,18 @@ code; a user mistake never shows a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from autograder import __version__
 from autograder.catalog import SLUG
 from autograder.errors import KitError
+
+
+def add_data(sub: argparse._SubParsersAction) -> None:
+    d = sub.add_parser("data", help="verify Fashion-MNIST and provide Keras's offline cache")
+    d.add_argument("--keras-home", help="folder to use as KERAS_HOME (default: the kit's cache)")
+    d.set_defaults(func=_cmd_data)
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -23,6 +28,23 @@ def _cmd_data(args: argparse.Namespace) -> int:
     print(f"Fashion-MNIST verified in {data.source_dir()} (SHA-256 of all 4 files)")
     print(f"Keras cache ready: KERAS_HOME={home}")
     return 0
+
+
+def add_publish(sub: argparse._SubParsersAction) -> None:
+    pub = sub.add_parser("publish", help="generate student/solution notebooks and autograder")
+    pub.add_argument("slug", nargs="?", default=SLUG, help="assignment (folder name)")
+    pub.add_argument("--version", action="append", metavar="V",
+                     help="version to publish (assignments/<slug>/versions/V.toml); repeatable; "
+                     "default: every version file")
+    pub.add_argument("--check", action="store_true",
+                     help="only report whether the committed generated files are stale")
+    pub.add_argument("--regate", action="store_true",
+                     help="run the gate even if it passed before for exactly this content")
+    pub.add_argument("--workers", "-j", type=int, default=None, help="gradings at once in the gate")
+    pub.add_argument("--roster", help="per-student variants: CSV of student IDs (column student_id)")
+    pub.add_argument("--secret-file", help="per-student variants: file holding the course secret")
+    pub.add_argument("--out", help="per-student variants: folder for the handouts (one per student)")
+    pub.set_defaults(func=_cmd_publish)
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
@@ -72,6 +94,15 @@ def _publish_variants(args: argparse.Namespace, chosen: list[str]) -> int:
     print(f"{len(written)} per-student handout(s) of version {chosen[0]} in {args.out}/<ID>/ "
           "(each with its own seed; the secret is in none of them)")
     return 0
+
+
+def add_versions(sub: argparse._SubParsersAction) -> None:
+    vs = sub.add_parser("versions", help="list the versions of an assignment, or compare two")
+    vs.add_argument("slug", nargs="?", default=SLUG, help="assignment (folder name)")
+    vs.add_argument("--diff", nargs=2, metavar=("A", "B"), help="show the parameters that differ")
+    vs.add_argument("--keys", action="store_true",
+                    help="list the parameters a version file may set, with defaults")
+    vs.set_defaults(func=_cmd_versions)
 
 
 def _cmd_versions(args: argparse.Namespace) -> int:
@@ -130,34 +161,45 @@ def _show(value: object) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-def _cmd_grade(args: argparse.Namespace) -> int:
-    from autograder import cli_grading
-
-    return cli_grading.cmd_grade(args)
-
-
-def _cmd_worker(args: argparse.Namespace) -> int:
-    from autograder import cli_grading
-
-    return cli_grading.cmd_worker(args)
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from autograder import cli_grading
-
-    return cli_grading.cmd_demo(args)
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from autograder import cli_grading
-
-    return cli_grading.cmd_export(args)
-
-
 def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
+    """The grade command's version resolver (``cli_grading.resolver_for``)."""
     from autograder import cli_grading
 
     return cli_grading.resolver_for(slug, chosen, secret_file)
+
+
+def add_bench(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser("bench", help="benchmarks: notebook time, training speed-up, memory")
+    b.add_argument("--repeat", type=int, default=3,
+                   help="runs of the solution notebook (default: %(default)s)")
+    b.add_argument("--batch", type=int, default=0, metavar="N",
+                   help="also grade N copies of the solution: kit vs a loop of `otter run`")
+    b.add_argument("--sandbox", type=int, default=0, metavar="N",
+                   help="also grade the solution N times with and without the sandbox (overhead)")
+    b.add_argument("--overhead", type=int, default=0, metavar="N",
+                   help="instead: the solution executed bare vs graded by the kit, interleaved N "
+                        "times: CPU and wall, median ratio, time per stage")
+    b.add_argument("--side-by-side", action="store_true",
+                   help="with --overhead: run bare and kit at the same moment in each round, one "
+                        "per core, each in its own cgroup (cancels the drift of a shared machine)")
+    b.add_argument("--calibrate", action="store_true",
+                   help="with --overhead: first N rounds of the bare run against itself in the "
+                        "same design (A/A: the design's own bias and spread)")
+    b.add_argument("--sandbox-fit", type=int, default=0, metavar="N",
+                   help="instead: the same TensorFlow fit bare and in the grading sandbox, "
+                        "interleaved N times: what the sandbox costs the student's training")
+    b.add_argument("--cluster", type=int, nargs="?", const=8, default=0, metavar="N",
+                   help="instead: N copies of the solution (default 8) graded embedded, and through a "
+                        "loopback Dask scheduler with 1 and 2 workers: wall, per grading, overhead")
+    b.add_argument("--gradescope", action="store_true",
+                   help="instead: grade the solution in otter's Gradescope layout under Gradescope's "
+                        "default limits (0.5 CPU, 768 MB) and larger ones: time, peak memory, score")
+    b.add_argument("--fairness", action="store_true",
+                   help="instead: run the solution per seed and thread setting, cross-check readings")
+    b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    b.add_argument("--threads", nargs="+", default=["1", "2", "4", "default"],
+                   help="TF thread settings for --fairness (default: %(default)s)")
+    b.set_defaults(func=_cmd_bench)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -206,211 +248,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command; each command's arguments stand beside its handler."""
+    from autograder import cli_export, cli_grading
+
     p = argparse.ArgumentParser(
         prog="fmnist-kit",
         description="Auto-graded assignment kit: exercise 3-2, image classification and overfitting",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-
-    d = sub.add_parser("data", help="verify Fashion-MNIST and provide Keras's offline cache")
-    d.add_argument("--keras-home", help="folder to use as KERAS_HOME (default: the kit's cache)")
-    d.set_defaults(func=_cmd_data)
-
-    pub = sub.add_parser("publish", help="generate student/solution notebooks and autograder")
-    pub.add_argument("slug", nargs="?", default=SLUG, help="assignment (folder name)")
-    pub.add_argument("--version", action="append", metavar="V",
-                     help="version to publish (assignments/<slug>/versions/V.toml); repeatable; "
-                     "default: every version file")
-    pub.add_argument("--check", action="store_true",
-                     help="only report whether the committed generated files are stale")
-    pub.add_argument("--regate", action="store_true",
-                     help="run the gate even if it passed before for exactly this content")
-    pub.add_argument("--workers", "-j", type=int, default=None, help="gradings at once in the gate")
-    pub.add_argument("--roster", help="per-student variants: CSV of student IDs (column student_id)")
-    pub.add_argument("--secret-file", help="per-student variants: file holding the course secret")
-    pub.add_argument("--out", help="per-student variants: folder for the handouts (one per student)")
-    pub.set_defaults(func=_cmd_publish)
-
-    vs = sub.add_parser("versions", help="list the versions of an assignment, or compare two")
-    vs.add_argument("slug", nargs="?", default=SLUG, help="assignment (folder name)")
-    vs.add_argument("--diff", nargs=2, metavar=("A", "B"), help="show the parameters that differ")
-    vs.add_argument("--keys", action="store_true",
-                    help="list the parameters a version file may set, with defaults")
-    vs.set_defaults(func=_cmd_versions)
-
-    from autograder.grading.engine import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, default_workers
-    from autograder.grading.inputs import DEFAULT_ID_PATTERN
-
-    g = sub.add_parser(
-        "grade", help="grade submissions (notebooks, folders, otter or LMS zips) in parallel, offline",
-        description="Grade every submission under INPUTS; results are kept in OUT/ledger.sqlite, so "
-        "running the same command again only grades what is not done yet.")
-    g.add_argument("inputs", nargs="+", help=".ipynb files, folders, otter export zips, LMS bulk zips")
-    g.add_argument("--out", default="grading-out", help="output folder (default: %(default)s)")
-    g.add_argument("--slug", default=SLUG, help="assignment (default: %(default)s)")
-    g.add_argument("--version", action="append", metavar="V",
-                   help="version(s) this batch grades; repeatable; the first grades notebooks "
-                   "without a version stamp (default: every published version, newest first)")
-    g.add_argument("--secret-file", help="course secret, for versions with per-student variants")
-    g.add_argument("--autograder", help="grade everything with this one autograder zip instead "
-                   "(no version check)")
-    g.add_argument("--workers", "-j", type=int, default=default_workers(),
-                   help="submissions graded at once (default: %(default)s)")
-    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help="seconds one submission may take (default: %(default)s)")
-    g.add_argument("--memory", type=float, default=DEFAULT_MEMORY_LIMIT / 2**30,
-                   help="GiB of memory one submission's processes may use together; 0 = no limit "
-                   "(default: %(default)s)")
-    g.add_argument("--id-pattern", default=None,
-                   help="regular expression for the student ID in the file's path; its group "
-                   "'id' (else the whole match) is the ID, an optional group 'time' orders "
-                   f"duplicates (default: the LMS layout, else {DEFAULT_ID_PATTERN} = up to the first '_')")
-    from autograder.grading.identity import LMS_CHOICES
-
-    g.add_argument("--lms", choices=LMS_CHOICES, default="auto",
-                   help="how file names name students: moodle (participant ID of the folder), canvas "
-                   "(user ID), otter (ID recorded in the export), pattern (--id-pattern only); "
-                   "default: %(default)s (detected per file)")
-    g.add_argument("--roster", help="CSV of the class (student_id, name, email, lms_id, section): "
-                   "matches submissions to students, lists who handed nothing in (kept as OUT/roster.csv)")
-    g.add_argument("--only", nargs="+", metavar="ID", help="grade only these students (again); the rest "
-                   "of the class in OUT stays as it is")
-    from autograder.grading.engine import RETRY
-
-    g.add_argument("--retry", action="append", choices=sorted(RETRY),
-                   help="grade again the results with this status, with the current limits (repeatable)")
-    g.add_argument("--reuse-other-kit", action="store_true",
-                   help="reuse results graded by another kit version (default: grade them again)")
-    g.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
-    g.add_argument("--keep-work", action="store_true",
-                   help="keep each submission's grading folder (OUT/work/) for debugging")
-    g.add_argument("--unsafe-no-sandbox", action="store_true",
-                    help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
-    from autograder.grading.cluster import JOBQUEUE
-
-    g.add_argument("--scheduler", metavar="ADDRESS",
-                   help="grade on a running Dask cluster: its scheduler's tcp:// or tls:// address, or its "
-                   "scheduler file; workers are started with `python -m autograder worker ADDRESS` "
-                   "(default: the gradings run on this machine)")
-    g.add_argument("--cluster", choices=sorted(JOBQUEUE),
-                   help="start the workers as batch jobs through dask-jobqueue (TLS, one-run certificates)")
-    g.add_argument("--jobs", type=int, help="with --cluster: batch jobs to request (default: 1)")
-    g.add_argument("--cluster-opt", action="append", metavar="KEY=VALUE",
-                   help="with --cluster: a dask-jobqueue option, e.g. queue=short, cores=4, memory=8GB, "
-                   "walltime=01:00:00, account=ml-course (repeatable)")
-    g.set_defaults(func=_cmd_grade)
-
-    w = sub.add_parser("worker", help="serve as a grading worker of a Dask cluster (after a preflight)",
-                       description="Check that this machine can grade (the data set, the kernel, the "
-                       "sandbox, the same versions as the coordinator), then take grading tasks from the "
-                       "Dask scheduler at ADDRESS until stopped. Only a coordinator with the same "
-                       "versions gets this worker's services.")
-    w.add_argument("address", help="the scheduler's tcp:// or tls:// address, or its scheduler file")
-    w.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                   help="TensorFlow threads of a grading here: the host's cores divided by the workers "
-                   "started on it (default: %(default)s)")
-    w.add_argument("--name", help="the worker's name in the scheduler's list")
-    w.add_argument("--work-dir", help="folder for the gradings (default: the kit's cache, worker-work/)")
-    w.add_argument("--unsafe-no-sandbox", action="store_true",
-                   help="accept work without a working bubblewrap sandbox (trusted notebooks only)")
-    w.add_argument("--death-timeout", type=float, help="seconds to wait for a lost scheduler before exiting")
-    w.add_argument("--tls-ca-file", help="TLS: the cluster's CA certificate")
-    w.add_argument("--tls-cert", help="TLS: this worker's certificate")
-    w.add_argument("--tls-key", help="TLS: this worker's key")
-    # what dask-jobqueue's job scripts add for dask's own worker command: accepted, decided here
-    w.add_argument("--nthreads", type=int, help=argparse.SUPPRESS)
-    w.add_argument("--memory-limit", help=argparse.SUPPRESS)
-    w.add_argument("--local-directory", help=argparse.SUPPRESS)
-    w.add_argument("--interface", help=argparse.SUPPRESS)
-    w.add_argument("--protocol", help=argparse.SUPPRESS)
-    w.set_defaults(func=_cmd_worker)
-
-    dm = sub.add_parser("demo", help="grade the built-in sample class and show where the outputs are")
-    dm.add_argument("--out", default="demo-out", help="output folder (default: %(default)s)")
-    dm.add_argument("--workers", "-j", type=int, default=default_workers(),
-                    help="submissions graded at once (default: %(default)s)")
-    from autograder.tools.demo import DEMO_TIMEOUT
-
-    dm.add_argument("--timeout", type=float, default=DEMO_TIMEOUT,
-                    help="seconds one submission may take (default: %(default)s)")
-    dm.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
-    dm.add_argument("--unsafe-no-sandbox", action="store_true",
-                    help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
-    dm.set_defaults(func=_cmd_demo)
-
-    x = sub.add_parser("export", help="write the class's grades for an LMS (Moodle, Canvas, plain CSV) "
-                       "and Moodle's feedback-files zip",
-                       description="Only graded rows carry a number; every other row is left blank and "
-                       "listed in DEST/not-exported.csv. The LMS's maximum grade (from --worksheet or "
-                       "--points) must equal the kit's points: the kit never rescales.")
-    x.add_argument("out", help="the class folder (the --out of grade)")
-    from autograder.report.lms import LANGUAGES, TARGETS
-
-    x.add_argument("--to", action="append", choices=TARGETS,
-                   help="moodle (grading worksheet + feedback zip), moodle-gradebook (the gradebook's "
-                   "CSV import, mapped by ID number or e-mail), canvas (gradebook CSV), csv (plain "
-                   "ID/score, e.g. manaba); repeatable (default: canvas and csv, and moodle with "
-                   "--worksheet or --language)")
-    x.add_argument("--worksheet", help="Moodle: the grading worksheet downloaded from the assignment "
-                   "(Download grading worksheet); it is filled in, its headers, language, rows and "
-                   "maximum grade kept")
-    x.add_argument("--language", choices=LANGUAGES,
-                   help="Moodle without --worksheet: the language of your Moodle's interface, whose "
-                   "column names the upload expects")
-    x.add_argument("--roster", help="class roster CSV (default: OUT/roster.csv if grade was given one)")
-    x.add_argument("--points", type=float, help="the LMS's maximum grade for the assignment; it must be "
-                   "the kit's points (checked, never rescaled); needed where no worksheet says it")
-    x.add_argument("--assignment", default=SLUG, help="Canvas / gradebook column name (default: %(default)s)")
-    x.add_argument("--assignment-id", default="", help="Canvas assignment ID (the number in its URL); "
-                   "without it Canvas creates a new assignment on import")
-    x.add_argument("--dest", help="folder for the files (default: OUT/export)")
-    x.set_defaults(func=_cmd_export)
-
-    b = sub.add_parser("bench", help="benchmarks: notebook time, training speed-up, memory")
-    b.add_argument("--repeat", type=int, default=3,
-                   help="runs of the solution notebook (default: %(default)s)")
-    b.add_argument("--batch", type=int, default=0, metavar="N",
-                   help="also grade N copies of the solution: kit vs a loop of `otter run`")
-    b.add_argument("--sandbox", type=int, default=0, metavar="N",
-                   help="also grade the solution N times with and without the sandbox (overhead)")
-    b.add_argument("--overhead", type=int, default=0, metavar="N",
-                   help="instead: the solution executed bare vs graded by the kit, interleaved N "
-                        "times: CPU and wall, median ratio, time per stage")
-    b.add_argument("--side-by-side", action="store_true",
-                   help="with --overhead: run bare and kit at the same moment in each round, one "
-                        "per core, each in its own cgroup (cancels the drift of a shared machine)")
-    b.add_argument("--calibrate", action="store_true",
-                   help="with --overhead: first N rounds of the bare run against itself in the "
-                        "same design (A/A: the design's own bias and spread)")
-    b.add_argument("--sandbox-fit", type=int, default=0, metavar="N",
-                   help="instead: the same TensorFlow fit bare and in the grading sandbox, "
-                        "interleaved N times: what the sandbox costs the student's training")
-    b.add_argument("--cluster", type=int, nargs="?", const=8, default=0, metavar="N",
-                   help="instead: N copies of the solution (default 8) graded embedded, and through a "
-                        "loopback Dask scheduler with 1 and 2 workers: wall, per grading, overhead")
-    b.add_argument("--gradescope", action="store_true",
-                   help="instead: grade the solution in otter's Gradescope layout under Gradescope's "
-                        "default limits (0.5 CPU, 768 MB) and larger ones: time, peak memory, score")
-    b.add_argument("--fairness", action="store_true",
-                   help="instead: run the solution per seed and thread setting, cross-check readings")
-    b.add_argument("--cross-machine", action="store_true",
-                   help="instead: train Parts 2-3 with the solution's own cells under TensorFlow's thread "
-                        "counts x oneDNN, other TensorFlow releases and another CPU model (QEMU), in "
-                        "float64 and float32: the largest difference from the grader's curves "
-                        "(`make setup-cross` first)")
-    b.add_argument("--epochs", type=int, help="with --cross-machine: epochs of the native runs "
-                                              "(default: as published)")
-    b.add_argument("--qemu-epochs", type=int, default=15,
-                   help="with --cross-machine: epochs under QEMU, Part 2 only (default: %(default)s; "
-                        "about 100x slower than native)")
-    b.add_argument("--no-tf-versions", action="store_true",
-                   help="with --cross-machine: only this TensorFlow")
-    b.add_argument("--no-qemu", action="store_true", help="with --cross-machine: no QEMU run")
-    b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    b.add_argument("--threads", nargs="+", default=["1", "2", "4", "default"],
-                   help="TF thread settings for --fairness (default: %(default)s)")
-    b.set_defaults(func=_cmd_bench)
+    for add in (add_data, add_publish, add_versions, cli_grading.add_grade, cli_grading.add_worker,
+                cli_grading.add_demo, cli_export.add_export, add_bench):
+        add(sub)
     return p
 
 

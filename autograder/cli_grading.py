@@ -1,24 +1,85 @@
-"""The grading commands of the CLI: ``grade``, ``demo`` and ``export`` (a TA's side of ``cli``).
+"""The grading commands of the CLI: ``grade``, ``worker`` and ``demo`` (a TA's side of ``cli``).
 
-Thin: each reads its arguments, calls the stage modules (``grading``, ``report``, ``tools.demo``)
-and prints where the results are. After every run the output folder's whole class is written
-again (``engine.class_view``), so a late file or a single regrade never shrinks the sheet.
+Thin: each command's arguments stand beside its handler, which calls the stage modules
+(``grading``, ``report``, ``tools.demo``) and prints where the results are. After every run the
+output folder's whole class is written again (``engine.class_view``), so a late file or a single
+regrade never shrinks the sheet.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from autograder.catalog import SLUG
 
 
+def add_grade(sub: argparse._SubParsersAction) -> None:
+    from autograder.grading.cluster import JOBQUEUE
+    from autograder.grading.engine import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, RETRY, default_workers
+    from autograder.grading.identity import LMS_CHOICES
+    from autograder.grading.inputs import DEFAULT_ID_PATTERN
+
+    g = sub.add_parser(
+        "grade", help="grade submissions (notebooks, folders, otter or LMS zips) in parallel, offline",
+        description="Grade every submission under INPUTS; results are kept in OUT/ledger.sqlite, so "
+        "running the same command again only grades what is not done yet.")
+    g.add_argument("inputs", nargs="+", help=".ipynb files, folders, otter export zips, LMS bulk zips")
+    g.add_argument("--out", default="grading-out", help="output folder (default: %(default)s)")
+    g.add_argument("--slug", default=SLUG, help="assignment (default: %(default)s)")
+    g.add_argument("--version", action="append", metavar="V",
+                   help="version(s) this batch grades; repeatable; the first grades notebooks "
+                   "without a version stamp (default: every published version, newest first)")
+    g.add_argument("--secret-file", help="course secret, for versions with per-student variants")
+    g.add_argument("--autograder", help="grade everything with this one autograder zip instead "
+                   "(no version check)")
+    g.add_argument("--workers", "-j", type=int, default=default_workers(),
+                   help="submissions graded at once (default: %(default)s)")
+    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help="seconds one submission may take (default: %(default)s)")
+    g.add_argument("--memory", type=float, default=DEFAULT_MEMORY_LIMIT / 2**30,
+                   help="GiB of memory one submission's processes may use together; 0 = no limit "
+                   "(default: %(default)s)")
+    g.add_argument("--id-pattern", default=None,
+                   help="regular expression for the student ID in the file's path; its group "
+                   "'id' (else the whole match) is the ID, an optional group 'time' orders "
+                   f"duplicates (default: the LMS layout, else {DEFAULT_ID_PATTERN} = up to the first '_')")
+    g.add_argument("--lms", choices=LMS_CHOICES, default="auto",
+                   help="how file names name students: moodle (participant ID of the folder), canvas "
+                   "(user ID), otter (ID recorded in the export), pattern (--id-pattern only); "
+                   "default: %(default)s (detected per file)")
+    g.add_argument("--roster", help="CSV of the class (student_id, name, email, lms_id, section): "
+                   "matches submissions to students, lists who handed nothing in (kept as OUT/roster.csv)")
+    g.add_argument("--only", nargs="+", metavar="ID", help="grade only these students (again); the rest "
+                   "of the class in OUT stays as it is")
+    g.add_argument("--retry", action="append", choices=sorted(RETRY),
+                   help="grade again the results with this status, with the current limits (repeatable)")
+    g.add_argument("--reuse-other-kit", action="store_true",
+                   help="reuse results graded by another kit version (default: grade them again)")
+    g.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
+    g.add_argument("--keep-work", action="store_true",
+                   help="keep each submission's grading folder (OUT/work/) for debugging")
+    g.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a running Dask cluster: its scheduler's tcp:// or tls:// address, or its "
+                   "scheduler file; workers are started with `python -m autograder worker ADDRESS` "
+                   "(default: the gradings run on this machine)")
+    g.add_argument("--cluster", choices=sorted(JOBQUEUE),
+                   help="start the workers as batch jobs through dask-jobqueue (TLS, one-run certificates)")
+    g.add_argument("--jobs", type=int, help="with --cluster: batch jobs to request (default: 1)")
+    g.add_argument("--cluster-opt", action="append", metavar="KEY=VALUE",
+                   help="with --cluster: a dask-jobqueue option, e.g. queue=short, cores=4, memory=8GB, "
+                   "walltime=01:00:00, account=ml-course (repeatable)")
+    g.set_defaults(func=cmd_grade)
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.errors import GradingError
-    from autograder.grading import engine, inputs, sandbox
+    from autograder.grading import engine, identity, inputs, preflight
     from autograder.grading.autograder_zip import autograder_info
-    from autograder.grading.run_one import ensure_kernel
 
     resolver = None
     if args.autograder and (args.version or args.secret_file):
@@ -39,7 +100,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                            hint="e.g. --workers 2 --timeout 300 --memory 4")
     where = cluster_spec(args)
     out = Path(args.out)
-    roster = class_roster(out, args.roster)
+    roster = identity.class_roster(out, args.roster)
     lms = "pattern" if args.id_pattern and args.lms == "auto" else args.lms
     intake = inputs.collect([Path(p) for p in args.inputs], out / "staging",
                             id_pattern=args.id_pattern or inputs.DEFAULT_ID_PATTERN, exclude=out, lms=lms,
@@ -47,11 +108,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if resolver is not None:  # before anything is graded: every stamped version can be graded here
         check_gradable(intake, resolver)
     if where.embedded:  # this machine grades: it needs the kernel, the sandbox and the data
-        ensure_kernel()
-        sandboxed = sandbox.require(args.unsafe_no_sandbox)
-        from autograder import data
-
-        keras_home = data.provide_keras_cache()
+        ready = preflight.require(args.unsafe_no_sandbox)
+        sandboxed, keras_home = ready.sandboxed, ready.keras_home
     else:  # each worker checked these itself before it joined (`python -m autograder worker`)
         sandboxed, keras_home = not args.unsafe_no_sandbox, None
         if args.unsafe_no_sandbox:
@@ -138,6 +196,31 @@ def cluster_spec(args: argparse.Namespace):
                        options=tuple(opts))
 
 
+def add_worker(sub: argparse._SubParsersAction) -> None:
+    w = sub.add_parser("worker", help="serve as a grading worker of a Dask cluster (after a preflight)",
+                       description="Check that this machine can grade (the data set, the kernel, the "
+                       "sandbox, the same versions as the coordinator), then take grading tasks from the "
+                       "Dask scheduler at ADDRESS until stopped. Only a coordinator with the same "
+                       "versions gets this worker's services.")
+    w.add_argument("address", help="the scheduler's tcp:// or tls:// address, or its scheduler file")
+    w.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="TensorFlow threads of a grading here: the host's cores divided by the workers "
+                   "started on it (default: %(default)s)")
+    w.add_argument("--name", help="the worker's name in the scheduler's list")
+    w.add_argument("--work-dir", help="folder for the gradings (default: the kit's cache, worker-work/)")
+    w.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="accept work without a working bubblewrap sandbox (trusted notebooks only)")
+    w.add_argument("--death-timeout", type=float, help="seconds to wait for a lost scheduler before exiting")
+    w.add_argument("--tls-ca-file", help="TLS: the cluster's CA certificate")
+    w.add_argument("--tls-cert", help="TLS: this worker's certificate")
+    w.add_argument("--tls-key", help="TLS: this worker's key")
+    # what dask-jobqueue's job scripts add for dask's own worker command: accepted, decided here
+    for option, kind in (("--nthreads", int), ("--memory-limit", str), ("--local-directory", str),
+                         ("--interface", str), ("--protocol", str)):
+        w.add_argument(option, type=kind, help=argparse.SUPPRESS)
+    w.set_defaults(func=cmd_worker)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from autograder.grading import cluster
 
@@ -154,20 +237,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
                               work_dir=Path(work_dir) if work_dir else None,
                               sandboxed=not args.unsafe_no_sandbox, tls=tls, death_timeout=args.death_timeout,
                               interface=args.interface, protocol=args.protocol)
-
-
-def class_roster(out: Path, given: str | None):
-    """The roster given now (kept as ``OUT/roster.csv`` for later runs and exports), or the kept one."""
-    from autograder.grading.identity import read_roster
-
-    kept = out / "roster.csv"
-    if given:
-        roster = read_roster(Path(given))
-        out.mkdir(parents=True, exist_ok=True)
-        if Path(given).resolve() != kept.resolve():
-            kept.write_bytes(Path(given).read_bytes())
-        return roster
-    return read_roster(kept) if kept.is_file() else None
 
 
 def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
@@ -222,13 +291,28 @@ def run_and_report(intake, cfg, info, roster=None) -> int:
     return 0
 
 
+def add_demo(sub: argparse._SubParsersAction) -> None:
+    from autograder.grading.engine import default_workers
+    from autograder.tools.demo import DEMO_TIMEOUT
+
+    dm = sub.add_parser("demo", help="grade the built-in sample class and show where the outputs are")
+    dm.add_argument("--out", default="demo-out", help="output folder (default: %(default)s)")
+    dm.add_argument("--workers", "-j", type=int, default=default_workers(),
+                    help="submissions graded at once (default: %(default)s)")
+    dm.add_argument("--timeout", type=float, default=DEMO_TIMEOUT,
+                    help="seconds one submission may take (default: %(default)s)")
+    dm.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
+    dm.add_argument("--unsafe-no-sandbox", action="store_true",
+                    help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
+    dm.set_defaults(func=cmd_demo)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from autograder import paths
     from autograder.catalog import default_version
     from autograder.errors import GradingError
-    from autograder.grading import engine, inputs, sandbox
+    from autograder.grading import engine, identity, inputs, preflight
     from autograder.grading.autograder_zip import autograder_info
-    from autograder.grading.run_one import ensure_kernel
     from autograder.tools import demo
 
     version = default_version(SLUG)
@@ -236,11 +320,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not ag_zip.is_file():
         raise GradingError(f"autograder zip not found: {ag_zip}",
                            hint=f"run: python -m autograder publish {SLUG} --version {version}")
-    ensure_kernel()
-    sandboxed = sandbox.require(args.unsafe_no_sandbox)
-    from autograder import data
-
-    keras_home = data.provide_keras_cache()
+    ready = preflight.require(args.unsafe_no_sandbox)
     out = Path(args.out)
     subs = demo.write_samples(SLUG, out / "submissions")
     print(f"demo class of {len(subs)} submissions written to {out / 'submissions'}: "
@@ -248,44 +328,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"grading with {args.workers} worker(s), time limit {args.timeout:.0f} s each "
           "(the looping notebook is stopped at the limit) ...", flush=True)
     info = autograder_info(ag_zip)
-    roster = class_roster(out, str(demo.write_roster(out / "roster-demo.csv", subs)))
+    roster = identity.class_roster(out, str(demo.write_roster(out / "roster-demo.csv", subs)))
     intake = inputs.collect([out / "submissions"], out / "staging", roster=roster)
     cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout,
-                             regrade=args.regrade, keras_home=keras_home, sandboxed=sandboxed)
+                             regrade=args.regrade, keras_home=ready.keras_home, sandboxed=ready.sandboxed)
     code = run_and_report(intake, cfg, info, roster)
     if code == 0:  # the made-up roster's LMS (demo.EXPORT_TARGETS): its assignment out of the kit's points
+        from autograder.cli_export import export_class
+
         export_class(out, list(demo.EXPORT_TARGETS), out / "export", roster, points=sum(info.points) or None,
                      language=demo.EXPORT_LANGUAGE)
     return code
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    roster = class_roster(out, args.roster)
-    dest = Path(args.dest) if args.dest else out / "export"
-    targets = args.to or ([*(["moodle"] if args.worksheet or args.language else []), "canvas", "csv"])
-    export_class(out, targets, dest, roster, points=args.points,
-                 worksheet=Path(args.worksheet) if args.worksheet else None, language=args.language,
-                 assignment=args.assignment, assignment_id=args.assignment_id)
-    return 0
-
-
-def export_class(out: Path, targets: list[str], dest: Path, roster, *, points=None, worksheet=None,
-                 language=None, assignment: str = SLUG, assignment_id: str = "") -> None:
-    from autograder.report import lms
-
-    done = lms.export(out, targets, dest, roster=roster, points=points, worksheet=worksheet,
-                      language=language, assignment=assignment, assignment_id=assignment_id)
-    for f in done.files:
-        print(f"export: {f}")
-    left: dict[str, list[tuple[str, str]]] = {}
-    for sid, target, why in done.left_out:
-        left.setdefault(sid, []).append((target, why))
-    if left:
-        print(f"not exported (no number written; decide these yourself): {len(left)} student(s), "
-              f"listed in {done.not_exported}")
-        for sid, items in sorted(left.items()):
-            whys = dict.fromkeys(why for _, why in items)
-            print(f"  {sid} [{', '.join(t for t, _ in items)}]: {' | '.join(whys)}")
-    else:
-        print(f"every student carries a grade; {done.not_exported} is empty")

@@ -264,3 +264,15 @@ def read_roster(path: Path) -> Roster:
                               hint="one row per student; an lms_id is the LMS's participant / user ID "
                                    "of this course, one per student")
     return Roster(students)
+
+
+def class_roster(out: Path, given: str | Path | None) -> Roster | None:
+    """The roster given now (kept as ``OUT/roster.csv`` for later runs and exports), or the kept one."""
+    kept = out / "roster.csv"
+    if given:
+        roster = read_roster(Path(given))
+        out.mkdir(parents=True, exist_ok=True)
+        if Path(given).resolve() != kept.resolve():
+            kept.write_bytes(Path(given).read_bytes())
+        return roster
+    return read_roster(kept) if kept.is_file() else None

@@ -15,7 +15,6 @@ curves); nothing the student's code wrote is unpickled or followed through a sym
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -28,18 +27,19 @@ from pathlib import Path
 
 from autograder import __version__ as KIT_VERSION
 from autograder import data, paths
-from autograder.errors import GradingError
 from autograder.grading import pipeline
 from autograder.grading.otter_plugin import add_plugin
 from autograder.grading.pipeline import CLEAN_TIMEOUT, own_file
-from autograder.grading.supervise import WORKDIR_MARKER, run_stage
+from autograder.grading.preflight import ensure_kernel
+from autograder.grading.supervise import WORKDIR_MARKER, StageClock, cpu_seconds, run_stage
 from autograder.results import QuestionResult, Record, Status
 
 #: The figures a graded notebook draws, kept with its result for the feedback page.
 FIGURES = ("curves_part2_networks.png", "curves_part3_prevention.png")
 #: Largest figure kept (a larger file is not a figure the notebook drew).
 MAX_FIGURE_BYTES = 20 * 2**20
-__all__ = ["CLEAN_TIMEOUT", "FIGURES", "StageClock", "check_notebook", "grade_one", "prepare", "private_dir"]
+__all__ = ["CLEAN_TIMEOUT", "FIGURES", "StageClock", "check_notebook", "cpu_seconds", "ensure_kernel",
+           "grade_one", "prepare", "private_dir"]
 
 
 def check_notebook(path: Path) -> tuple[dict | None, str, str]:
@@ -75,17 +75,6 @@ def check_notebook(path: Path) -> tuple[dict | None, str, str]:
                for c in nb["cells"]):
         return None, Status.EMPTY, "the notebook has no code"
     return nb, Status.GRADED, ""
-
-
-def ensure_kernel() -> None:
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    if paths.KERNEL_NAME not in KernelSpecManager().find_kernel_specs():
-        raise GradingError(
-            f"the Jupyter kernel {paths.KERNEL_NAME!r} is not registered",
-            hint="run `make setup` (or: python -m ipykernel install --sys-prefix "
-            f"--name {paths.KERNEL_NAME})",
-        )
 
 
 def grading_env(keras_home: Path) -> dict[str, str]:
@@ -330,41 +319,6 @@ def figures_of(workdir: Path) -> dict[str, bytes]:
             if raw[:8] == b"\x89PNG\r\n\x1a\n":
                 out[name] = raw
     return out
-
-
-class StageClock:
-    """Wall and CPU seconds of named stages, into ``into`` (nothing when it is None).
-
-    ``cpu``: a clock of the CPU seconds the grading used so far; by default this process's and
-    its reaped children's (``getrusage``), which misses what a sandbox's own init reaps: the
-    benchmark passes the CPU usage of a control group instead (``tools.overhead``).
-    """
-
-    def __init__(self, into: dict[str, dict[str, float]] | None, cpu=None) -> None:
-        self.into = into
-        self.cpu = cpu or cpu_seconds
-
-    @contextlib.contextmanager
-    def __call__(self, name: str):
-        if self.into is None:
-            yield
-            return
-        t0, c0 = time.perf_counter(), self.cpu()
-        try:
-            yield
-        finally:
-            self.into[name] = {"wall": time.perf_counter() - t0, "cpu": self.cpu() - c0}
-
-
-def cpu_seconds() -> float:
-    """User + system CPU of this process and of its children that have been waited for."""
-    import resource
-
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        r = resource.getrusage(who)
-        total += r.ru_utime + r.ru_stime
-    return total
 
 
 def _explain(rc: int | None, log: Path) -> str:

@@ -10,6 +10,7 @@ SIGKILL when the grader dies, even by ``kill -9`` (``PR_SET_PDEATHSIG``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -240,3 +241,38 @@ def kill_processes(procs: list) -> int:
             pass
     psutil.wait_procs(procs, timeout=5)
     return n
+
+
+class StageClock:
+    """Wall and CPU seconds of named stages, into ``into`` (nothing when it is None).
+
+    ``cpu``: a clock of the CPU seconds the grading used so far; by default this process's and
+    its reaped children's (``getrusage``), which misses what a sandbox's own init reaps: the
+    benchmark passes the CPU usage of a control group instead (``tools.overhead``).
+    """
+
+    def __init__(self, into: dict[str, dict[str, float]] | None, cpu=None) -> None:
+        self.into = into
+        self.cpu = cpu or cpu_seconds
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        if self.into is None:
+            yield
+            return
+        t0, c0 = time.perf_counter(), self.cpu()
+        try:
+            yield
+        finally:
+            self.into[name] = {"wall": time.perf_counter() - t0, "cpu": self.cpu() - c0}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have been waited for."""
+    import resource
+
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total

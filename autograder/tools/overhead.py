@@ -32,7 +32,7 @@ from typing import TextIO
 
 from autograder import data, paths
 from autograder.catalog import SLUG, default_version
-from autograder.grading import run_one
+from autograder.grading import run_one, supervise
 from autograder.grading.otter_plugin import EXECUTED_NOTEBOOK
 from autograder.tools import samples
 
@@ -105,7 +105,7 @@ class CpuMeter:
 
     def __call__(self) -> float:
         if self.group is None:
-            return run_one.cpu_seconds()
+            return supervise.cpu_seconds()
         if (self.group / "cpuacct.usage").is_file():
             return int((self.group / "cpuacct.usage").read_text()) / 1e9
         stat = dict(line.split() for line in (self.group / "cpu.stat").read_text().splitlines())
@@ -191,7 +191,7 @@ def run_kit(submission: Path, folder: Path, keras_home: Path, cpu: CpuMeter) -> 
     stages: dict[str, dict[str, float]] = {}
     t0, c0 = time.perf_counter(), cpu()
     res = run_one.grade_one(submission, ag_zip, folder, timeout=3600, keras_home=keras_home,
-                            clock=run_one.StageClock(stages, cpu))
+                            clock=supervise.StageClock(stages, cpu))
     t1 = time.perf_counter()
     wall, used = t1 - t0, cpu() - c0
     if res.status != "graded":

@@ -238,7 +238,7 @@ def test_the_demo_export_prints_what_it_leaves_out(class_folder: Path, tmp_path:
                                                    capsys: pytest.CaptureFixture[str]):
     """`make demo` ends with the export the demo makes (its targets, its language, the kit's points):
     does it print each row it leaves out, with the status and where the list is?"""
-    from autograder.cli_grading import export_class
+    from autograder.cli_export import export_class
     from autograder.tools import demo
 
     dest = tmp_path / "export"
