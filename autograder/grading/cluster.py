@@ -495,6 +495,7 @@ def connect(spec: ClusterSpec, workers: int) -> Iterator[Session]:
                 client = Client(cluster, set_as_default=False)
                 describe = f"{workers} worker(s) on this machine"
             elif spec.kind:
+                _quiet_embedded_logs()  # the scheduler is in this process here too
                 start_timeout, options = kit_options(spec.options)
                 cluster = jobqueue_cluster(spec.kind, options)
                 submit_jobs(cluster, spec.jobs or 1, spec.kind)
@@ -537,6 +538,8 @@ def _quiet_embedded_logs() -> None:
     record "Batched Comm Closed" with a ``CommClosedError`` traceback after the last grading.
     In the embedded cluster every such record is Dask talking to itself inside ``grade``; what a
     TA needs (a grading's result, a worker that died) the kit prints itself. Errors still show.
+    The same for ``--cluster``, whose scheduler runs in ``grade`` too (seen on Slurm: "Batched Comm
+    Closed" with a traceback after Ctrl-C).
     """
     import logging
 

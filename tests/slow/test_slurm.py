@@ -48,6 +48,7 @@ def local_run(folder: Path, out: Path, tiny_zip: Path, *extra: str) -> Path:
                      *TIMEOUT, *extra)
     text = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, text
+    assert {row[2] for row in ledger(out)} == {"graded"}, text  # a baseline that grades
     return out
 
 
