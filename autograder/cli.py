@@ -240,9 +240,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         cluster_bench.bench_cluster(args.cluster)
         return 0
     if args.sandbox_fit:
-        from autograder.tools import overhead
+        from autograder.tools import sandbox_fit
 
-        overhead.bench_sandbox_fit(args.sandbox_fit)
+        sandbox_fit.bench_sandbox_fit(args.sandbox_fit)
         return 0
     return bench.main(args)
 

@@ -32,7 +32,7 @@ from typing import TextIO
 
 from autograder import data, paths
 from autograder.catalog import SLUG, default_version
-from autograder.grading import run_one, supervise
+from autograder.grading import pipeline, run_one, supervise
 from autograder.grading.otter_plugin import EXECUTED_NOTEBOOK
 from autograder.tools import samples
 
@@ -206,8 +206,7 @@ def run_kit(submission: Path, folder: Path, keras_home: Path, cpu: CpuMeter) -> 
     out["export_cell"] = sum(s for c, s in zip(code, secs, strict=True) if _is_export_cell(c))
     out["cells"] = sum(secs) - out["export_cell"]
     out["otter_rest"] = out["otter_wall"] - sum(secs)
-    clean = json.loads((run_one.private_dir(folder) / "clean.json").read_text(encoding="utf-8"))
-    out["networks"] = clean.get("networks", "?")
+    out["networks"] = pipeline.read_clean(run_one.private_dir(folder)).get("networks", "?")
     return out
 
 
@@ -229,33 +228,17 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
         print(text, file=stream, flush=True)
 
     if side_by_side:
-        with CpuMeter("probe", move_self=False) as probe:
-            if probe.group is None:
-                from autograder.errors import ConfigError
-
-                raise ConfigError("bench --overhead --side-by-side needs a control group per run, "
-                                  "and none can be created here",
-                                  hint="run it as root on a host with a cgroup file system, "
-                                       "or without --side-by-side")
+        _require_cgroups()
     run_one.ensure_kernel()
     home = data.provide_keras_cache()
     env = run_one.grading_env(home)
     tmp = Path(tempfile.mkdtemp(prefix="fmnist-overhead-"))
     sub = samples.write(SLUG, tmp / "in", ["solution"])["solution"]
     nb = bare_notebook(json.loads(sub.read_text(encoding="utf-8")))
-    bare: list[dict] = []
-    kit: list[dict] = []
     design = "side by side (both at once, one per core)" if side_by_side else "interleaved"
     log(f"overhead benchmark: the solution notebook, bare vs graded by the kit, {n} round(s), {design}")
     meter = CpuMeter("kit" if side_by_side else "").__enter__()
     bare_meter = CpuMeter("bare", move_self=False).__enter__() if side_by_side else meter
-
-    def show(i: int, what: str, r: dict) -> None:
-        log(f"  round {i + 1} {what:4}: CPU {r['cpu']:6.1f} s  wall {r['wall']:6.1f} s"
-            + (f"  score {r['score']:g}/{r['possible']:g}, networks by {r['networks']}; "
-               f"CPU otter stage {r['otter_cpu']:.1f} s, clean check {r['clean_check_cpu']:.1f} s"
-               if what == "kit" else ""))
-
     aa: list[float] = []
     try:
         log(f"  CPU measured by {meter.source}"
@@ -263,78 +246,122 @@ def bench_overhead(n: int, *, stream: TextIO | None = None, keep: bool = False,
         if calibrate:
             aa = (_calibrate(n, nb, tmp, env, bare_meter, log) if side_by_side
                   else _calibrate_interleaved(n, nb, tmp, env, meter, log))
-        for i in range(n):
-            if side_by_side:
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(2) as pool:
-                    fb = pool.submit(run_bare, nb, tmp / f"bare{i}", env, bare_meter, True)
-                    fk = pool.submit(run_kit, sub, tmp / f"kit{i}", home, meter)
-                    rb, rk = fb.result(), fk.result()
-                bare.append(rb)
-                kit.append(rk)
-                show(i, "bare", rb)
-                show(i, "kit", rk)
-                log(f"  round {i + 1} ratio kit / bare: CPU {rk['cpu'] / rb['cpu']:.3f}")
-                continue
-            order = ("bare", "kit") if i % 2 == 0 else ("kit", "bare")
-            for what in order:
-                if what == "bare":
-                    r = run_bare(nb, tmp / f"bare{i}", env, meter)
-                    bare.append(r)
-                else:
-                    r = run_kit(sub, tmp / f"kit{i}", home, meter)
-                    kit.append(r)
-                show(i, what, r)
+        rounds_of = _side_by_side if side_by_side else _interleaved
+        bare, kit = rounds_of(n, nb, sub, tmp, env, home, meter, bare_meter, log)
     finally:
         if side_by_side:
             bare_meter.__exit__()
         meter.__exit__()
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    out = _figures(n, design, side_by_side, bare, kit, aa)
+    _report(out, log)
+    if keep:
+        log(f"  files kept in {tmp}")
+    return out
+
+
+def _require_cgroups() -> None:
+    with CpuMeter("probe", move_self=False) as probe:
+        if probe.group is None:
+            from autograder.errors import ConfigError
+
+            raise ConfigError("bench --overhead --side-by-side needs a control group per run, "
+                              "and none can be created here",
+                              hint="run it as root on a host with a cgroup file system, "
+                                   "or without --side-by-side")
+
+
+def _show(log, i: int, what: str, r: dict) -> None:
+    log(f"  round {i + 1} {what:4}: CPU {r['cpu']:6.1f} s  wall {r['wall']:6.1f} s"
+        + (f"  score {r['score']:g}/{r['possible']:g}, networks by {r['networks']}; "
+           f"CPU otter stage {r['otter_cpu']:.1f} s, clean check {r['clean_check_cpu']:.1f} s"
+           if what == "kit" else ""))
+
+
+def _side_by_side(n, nb, sub, tmp, env, home, meter, bare_meter, log) -> tuple[list[dict], list[dict]]:
+    """Each round: the bare run and the kit grading at the same moment, one per core."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bare, kit = [], []
+    for i in range(n):
+        with ThreadPoolExecutor(2) as pool:
+            fb = pool.submit(run_bare, nb, tmp / f"bare{i}", env, bare_meter, True)
+            fk = pool.submit(run_kit, sub, tmp / f"kit{i}", home, meter)
+            rb, rk = fb.result(), fk.result()
+        bare.append(rb)
+        kit.append(rk)
+        _show(log, i, "bare", rb)
+        _show(log, i, "kit", rk)
+        log(f"  round {i + 1} ratio kit / bare: CPU {rk['cpu'] / rb['cpu']:.3f}")
+    return bare, kit
+
+
+def _interleaved(n, nb, sub, tmp, env, home, meter, _bare_meter, log) -> tuple[list[dict], list[dict]]:
+    """Bare and kit one after the other, the order alternating round by round."""
+    bare, kit = [], []
+    for i in range(n):
+        for what in (("bare", "kit") if i % 2 == 0 else ("kit", "bare")):
+            if what == "bare":
+                r = run_bare(nb, tmp / f"bare{i}", env, meter)
+                bare.append(r)
+            else:
+                r = run_kit(sub, tmp / f"kit{i}", home, meter)
+                kit.append(r)
+            _show(log, i, what, r)
+    return bare, kit
+
+
+def _figures(n: int, design: str, side_by_side: bool, bare: list[dict], kit: list[dict],
+             aa: list[float]) -> dict:
     pair_ratios = [k["cpu"] / b["cpu"] for b, k in zip(bare, kit, strict=True)]
     # side by side, a round's two runs share their moment; interleaved, they follow each other
     cpu_ratios = pair_ratios if side_by_side else drift_corrected(bare, kit)
     wall_ratios = ([k["wall"] / b["wall"] for b, k in zip(bare, kit, strict=True)] if side_by_side
                    else drift_corrected(bare, kit, "wall"))
+    return {"n": n, "design": design, "side_by_side": side_by_side, "aa_ratios": aa,
+            "cpu_ratio_median": statistics.median(cpu_ratios),
+            "wall_ratio_median": statistics.median(wall_ratios),
+            "cpu_ratios": cpu_ratios, "wall_ratios": wall_ratios, "pair_ratios": pair_ratios,
+            "pair_ratio_median": statistics.median(pair_ratios), "bare": bare, "kit": kit}
+
+
+def _report(out: dict, log) -> None:
+    """The table of medians per stage and the ratios, as ``bench --overhead`` prints them."""
+    bare, kit, n, side_by_side = out["bare"], out["kit"], out["n"], out["side_by_side"]
 
     def med(rows: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
-    out = {"n": n, "design": design, "aa_ratios": aa, "cpu_ratio_median": statistics.median(cpu_ratios),
-           "wall_ratio_median": statistics.median(wall_ratios),
-           "cpu_ratios": cpu_ratios, "wall_ratios": wall_ratios, "pair_ratios": pair_ratios,
-           "pair_ratio_median": statistics.median(pair_ratios), "bare": bare, "kit": kit}
+    def stage(indent: int, label: str, rows: list[dict], key: str, cpu: bool = True) -> None:
+        name = " " * indent + label
+        cpu_text = f"{med(rows, key + '_cpu'):8.1f}" if cpu else " " * 8
+        wall = med(rows, key + "_wall") if cpu else med(rows, key)
+        log(f"  {name:40} {cpu_text} {wall:8.1f}")
+
     log(f"\n  {'':40} {'CPU s':>8} {'wall s':>8}   (medians of {n})")
     log(f"  {'bare execution (nbconvert --execute)':40} {med(bare, 'cpu'):8.1f} {med(bare, 'wall'):8.1f}")
-    log(f"    {'notebook cells':38} {'':8} {med(bare, 'cells'):8.1f}")
-    log(f"    {'nbconvert and kernel start':38} {'':8} {med(bare, 'startup'):8.1f}")
+    stage(2, "notebook cells", bare, "cells", cpu=False)
+    stage(2, "nbconvert and kernel start", bare, "startup", cpu=False)
     log(f"  {'kit grading':40} {med(kit, 'cpu'):8.1f} {med(kit, 'wall'):8.1f}")
-    log(f"    {'prepare (unzip, copies, export cell)':38} {med(kit, 'prepare_cpu'):8.1f} "
-        f"{med(kit, 'prepare_wall'):8.1f}")
-    log(f"    {'otter stage (sandboxed worker)':38} {med(kit, 'otter_cpu'):8.1f} "
-        f"{med(kit, 'otter_wall'):8.1f}")
-    log(f"      {'notebook cells':36} {'':8} {med(kit, 'cells'):8.1f}")
-    log(f"      {'export cell':36} {'':8} {med(kit, 'export_cell'):8.1f}")
-    log(f"      {'otter setup, kernel start, tests':36} {'':8} {med(kit, 'otter_rest'):8.1f}")
-    log(f"    {'clean check (fresh process)':38} {med(kit, 'clean_check_cpu'):8.1f} "
-        f"{med(kit, 'clean_check_wall'):8.1f}")
+    stage(2, "prepare (unzip, copies, export cell)", kit, "prepare")
+    stage(2, "otter stage (sandboxed worker)", kit, "otter")
+    stage(4, "notebook cells", kit, "cells", cpu=False)
+    stage(4, "export cell", kit, "export_cell", cpu=False)
+    stage(4, "otter setup, kernel start, tests", kit, "otter_rest", cpu=False)
+    stage(2, "clean check (fresh process)", kit, "clean_check")
     log(f"  peak memory of the grading's process tree (otter stage, polled): "
         f"{max(k['peak_rss'] for k in kit) / 2**30:.2f} GiB")
-
     how = ("" if side_by_side else
            ", each kit run against the bare runs before and after it, interpolated at its moment")
-    if aa:
-        log(f"  A/A calibration, bare / bare "
-            f"{'side by side' if side_by_side else 'interleaved, the same estimator'}: {rounds(aa)}")
-    log(f"  CPU ratio kit / bare{how}: {rounds(cpu_ratios)}")
+    if out["aa_ratios"]:
+        design = "side by side" if side_by_side else "interleaved, the same estimator"
+        log(f"  A/A calibration, bare / bare {design}: {rounds(out['aa_ratios'])}")
+    log(f"  CPU ratio kit / bare{how}: {rounds(out['cpu_ratios'])}")
     if not side_by_side:
         log(f"  CPU ratio kit / bare, each round's two runs alone (drift not corrected): "
-            f"{rounds(pair_ratios)}")
-    log(f"  wall ratio kit / bare: {rounds(wall_ratios)}")
-    if keep:
-        log(f"  files kept in {tmp}")
-    return out
+            f"{rounds(out['pair_ratios'])}")
+    log(f"  wall ratio kit / bare: {rounds(out['wall_ratios'])}")
 
 
 def _calibrate(n: int, nb: dict, tmp: Path, env: dict[str, str], meter: CpuMeter, log) -> list[float]:
@@ -371,71 +398,3 @@ def _calibrate_interleaved(n: int, nb: dict, tmp: Path, env: dict[str, str], met
     pairs = [b["cpu"] / a["cpu"] for a, b in zip(first, second, strict=True)]
     log(f"  A/A, each round's two runs alone: {rounds(pairs)}")
     return drift_corrected(first, second)
-
-
-#: The training ``bench --sandbox-fit`` times: the Part 2 "Bigger" network (512+512 units), 3
-#: epochs on 30,000 images; it prints the fit's own CPU seconds (this process's getrusage).
-FIT_SCRIPT = """\
-import os, resource, time
-import keras
-from autograder import data
-ds = data.load()
-x, y = ds.train_images[:30000].astype("float32") / 255.0, ds.train_labels[:30000]
-keras.utils.set_random_seed(1)
-m = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
-                      keras.layers.Dense(512, activation="relu"), keras.layers.Dense(512, activation="relu"),
-                      keras.layers.Dense(10)])
-m.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-m.fit(x, y, epochs=3, batch_size=512, verbose=0)
-r1 = resource.getrusage(resource.RUSAGE_SELF)
-print(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime, time.perf_counter() - t0,
-      len(os.listdir("/proc/self/task")))
-"""
-
-
-def bench_sandbox_fit(n: int, *, stream: TextIO | None = None) -> dict:
-    """The same TensorFlow ``fit`` bare and in the grading sandbox, interleaved ``n`` times.
-
-    Separates what the sandbox costs the student's own training from the kit's own steps
-    (``bench --overhead``): bare, bare with only the sandbox's environment variables, in the
-    sandbox, and in the sandbox without its ``prlimit`` limits; CPU of the fit alone.
-    """
-    from autograder.grading import sandbox
-
-    stream = stream if stream is not None else sys.stdout
-    env = run_one.grading_env(data.provide_keras_cache())
-    tmp = Path(tempfile.mkdtemp(prefix="fmnist-sandbox-fit-"))
-    try:
-        script_dir, work, home = tmp / "script", tmp / "work", tmp / "home"
-        for d in (script_dir, work, home):
-            d.mkdir()
-        (script_dir / "fit.py").write_text(FIT_SCRIPT, encoding="utf-8")
-        argv = [sys.executable, str(script_dir / "fit.py")]
-        boxed = sandbox.command(argv, workdir=work, readonly=[script_dir, data.source_dir()], env=env)
-        i = boxed.index("prlimit")
-        unlimited = boxed[:i] + boxed[boxed.index("--", i) + 1:]
-        sandbox_env = {**sandbox._sandbox_env(env), "HOME": str(home)}
-        configs = {"bare": (argv, env), "bare, the sandbox's environment": (argv, sandbox_env),
-                   "sandbox": (boxed, env), "sandbox without prlimit": (unlimited, env)}
-        cpu: dict[str, list[float]] = {k: [] for k in configs}
-        print(f"sandbox fit benchmark: 512+512 units, 3 epochs on 30,000 images, {n} round(s)",
-              file=stream, flush=True)
-        for r in range(n):
-            row = []
-            for name, (cmd, e) in configs.items():
-                out = subprocess.run(cmd, env=e, cwd=work, capture_output=True, text=True)
-                if out.returncode:
-                    raise RuntimeError(f"{name}: the fit failed: {out.stderr[-1500:]}")
-                used, _, threads = out.stdout.split()
-                cpu[name].append(float(used))
-                row.append(f"{name} {float(used):.2f} s ({threads} threads)")
-            print(f"  round {r + 1}: " + "; ".join(row), file=stream, flush=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    base = statistics.median(cpu["bare"])
-    for name, values in cpu.items():
-        print(f"  {name:34} CPU of the fit: median {statistics.median(values):.2f} s "
-              f"(x{statistics.median(values) / base:.3f} of bare), mean {statistics.mean(values):.2f} s",
-              file=stream, flush=True)
-    return {k: {"median": statistics.median(v), "runs": v} for k, v in cpu.items()}
