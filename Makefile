@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := dataset-fashion-mnist bubblewrap
 KERNEL := fmnist-kit
 
-.PHONY: setup setup-cross demo test test-fast bench publish lint clean
+.PHONY: setup setup-cross setup-slurm demo test test-fast bench publish lint clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/kernel
 	@$(PY) -m autograder data
@@ -52,6 +52,19 @@ $(STAMPS)/kernel: $(STAMPS)/venv
 
 demo: setup
 	$(PY) -m autograder demo
+
+# A single-node Slurm for the Slurm tests (tests/slow/test_slurm.py start and stop it themselves;
+# without these packages they are skipped). On a machine with systemd, installing them also starts
+# munge's and Slurm's services.
+SLURM_PACKAGES := slurmctld slurmd slurm-client munge
+setup-slurm: setup $(STAMPS)/apt-slurm
+
+$(STAMPS)/apt-slurm:
+	@mkdir -p $(STAMPS)
+	@if dpkg -s $(SLURM_PACKAGES) >/dev/null 2>&1; then echo "apt packages present: $(SLURM_PACKAGES)"; \
+	else $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	--no-install-recommends $(SLURM_PACKAGES); fi
+	@touch $@
 
 test: setup setup-cross
 	$(PY) -m pytest
