@@ -41,7 +41,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHOICE_TOL",
     "DEFAULT_THRESHOLDS",
+    "EPOCH_TOL",
+    "GAP_TOL",
+    "VAL_ACC_TOL",
     "Curves",
     "EPS",
     "HistoryLike",
@@ -66,6 +70,17 @@ __all__ = [
 
 #: Slack for float rounding in every ``>=``/``<`` against a tolerance or threshold.
 EPS = 1e-9
+
+# The default tolerances of the readings, in one place; a release sets its own in its version
+# file (``release.versions``), these are what a reading is judged by when it says nothing.
+#: (a) an epoch is accepted when its validation loss is within this of the lowest.
+EPOCH_TOL = 0.01
+#: (b) accepted distance from the validation accuracy read.
+VAL_ACC_TOL = 0.02
+#: (d) rises (and final gaps) this close to the largest (smallest) are also accepted.
+CHOICE_TOL = 0.02
+#: "more units overfit more", "dropout shrinks the gap": differences this small accept either answer.
+GAP_TOL = 0.005
 
 REQUIRED: tuple[str, ...] = ("accuracy", "val_accuracy")
 OPTIONAL: tuple[str, ...] = ("loss", "val_loss")
@@ -201,7 +216,7 @@ def good_epoch(h: HistoryLike) -> int:
     return int(np.argmin(_val_loss(h))) + 1  # the first of equal lowest values
 
 
-def accepted_epochs(h: HistoryLike, tol: float = 0.01) -> list[int]:
+def accepted_epochs(h: HistoryLike, tol: float = EPOCH_TOL) -> list[int]:
     """Epochs whose validation loss is within ``tol`` of the lowest.
 
     On a plot these points are indistinguishable from the lowest one, so each is a right answer
@@ -316,14 +331,14 @@ def final_rises(histories: Mapping[str, HistoryLike]) -> dict[str, float]:
     return {name: loss_rise(h) for name, h in histories.items()}
 
 
-def most_overfit(histories: Mapping[str, HistoryLike], tol: float = 0.02) -> list[str]:
+def most_overfit(histories: Mapping[str, HistoryLike], tol: float = CHOICE_TOL) -> list[str]:
     """Names whose validation-loss rise is within ``tol`` of the largest: every acceptable answer."""
     rises = final_rises(histories)
     top = max(rises.values())
     return [name for name, r in rises.items() if r >= top - tol - EPS]
 
 
-def best_technique(histories: Mapping[str, HistoryLike], tol: float = 0.02) -> list[str]:
+def best_technique(histories: Mapping[str, HistoryLike], tol: float = CHOICE_TOL) -> list[str]:
     """Names whose final gap is within ``tol`` of the smallest: the techniques that ease
     overfitting most."""
     gaps = final_gaps(histories)

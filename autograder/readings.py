@@ -21,8 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from autograder.curves import (
+    CHOICE_TOL,
     DEFAULT_THRESHOLDS,
+    EPOCH_TOL,
     EPS,
+    GAP_TOL,
+    VAL_ACC_TOL,
     HistoryLike,
     Thresholds,
     accepted_epochs,
@@ -75,7 +79,7 @@ from autograder.forms import (  # noqa: E402  (the public half lives in forms, s
 # --- hidden tests: substance --------------------------------------------------------------
 
 
-def check_epoch(answer: object, h: HistoryLike, tol: float = 0.01, *, name: str = "epoch") -> None:
+def check_epoch(answer: object, h: HistoryLike, tol: float = EPOCH_TOL, *, name: str = "epoch") -> None:
     """Accept any epoch a careful reader cannot tell apart from the lowest validation loss."""
     frame = validated(h)
     epoch = as_epoch(answer, name, len(frame))
@@ -95,7 +99,7 @@ def check_val_accuracy(
     answer: object,
     h: HistoryLike,
     epoch_answer: object,
-    tol: float = 0.02,
+    tol: float = VAL_ACC_TOL,
     *,
     name: str = "val_accuracy",
 ) -> None:
@@ -165,7 +169,7 @@ def check_overfitting(
 def check_most_overfit(
     answer: object,
     histories: Mapping[str, HistoryLike],
-    tol: float = 0.02,
+    tol: float = CHOICE_TOL,
     *,
     name: str = "most_overfit",
 ) -> None:
@@ -187,7 +191,7 @@ def check_most_overfit(
 def check_best_technique(
     answer: object,
     histories: Mapping[str, HistoryLike],
-    tol: float = 0.02,
+    tol: float = CHOICE_TOL,
     *,
     name: str = "best_technique",
 ) -> None:
@@ -210,7 +214,7 @@ def check_gap_shrinks(
     answer: object,
     h_without: HistoryLike,
     h_with: HistoryLike,
-    tol: float = 0.005,
+    tol: float = GAP_TOL,
     *,
     name: str = "gap_shrinks",
 ) -> None:
@@ -241,7 +245,7 @@ def check_rise_shrinks(
     answer: object,
     h_more: HistoryLike,
     h_fewer: HistoryLike,
-    tol: float = 0.005,
+    tol: float = GAP_TOL,
     *,
     name: str = "more_units_overfit_more",
 ) -> None:

@@ -414,3 +414,16 @@ def test_validated_curves_are_read_only_copies_and_pass_through() -> None:
     with pytest.raises(ValueError):
         c["val_loss"][0] = 0.0
     assert history_frame(c).equals(history_frame({**raw, "val_loss": [0.9, 0.8]}))
+
+
+def test_a_versions_default_tolerances_are_the_curves_own():
+    """Does a version file that sets no tolerance judge the readings as the curves' defaults do
+    (one home for every default tolerance and threshold)?"""
+    from autograder import curves
+    from autograder.release import versions
+
+    pairs = {"epoch_tol": curves.EPOCH_TOL, "val_acc_tol": curves.VAL_ACC_TOL,
+             "choice_tol": curves.CHOICE_TOL, "gap_tol": curves.GAP_TOL,
+             "overfit_yes_at": curves.DEFAULT_THRESHOLDS.yes_at,
+             "overfit_no_below": curves.DEFAULT_THRESHOLDS.no_below}
+    assert {k: versions.BY_KEY[k].default for k in pairs} == pairs
