@@ -436,6 +436,9 @@ def jobqueue_cluster(kind: str, options: tuple[tuple[str, str], ...] = ()):
         kw["shared_temp_directory"] = str(certs)
     kw.setdefault("job_script_prologue", [f"cd {os.getcwd()}"])
     kw.setdefault("job_name", "fmnist-kit-grader")
+    # the scheduler listens where the nodes reach it, behind TLS; its HTTP dashboard (no TLS, no
+    # login) only on the loopback: reach it with ssh -L, or say otherwise with scheduler_options
+    kw["scheduler_options"] = {"dashboard_address": "127.0.0.1:0", **dict(kw.get("scheduler_options") or {})}
     # each job's output (the worker's preflight, one line per grading): under the shared home too,
     # not in the folder grade was started from
     kw.setdefault("log_directory", job_logs(options))

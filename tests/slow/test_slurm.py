@@ -221,3 +221,21 @@ def test_the_single_node_slurm_runs_jobs(slurm: Slurm):
         assert states[ids[2]] == "PENDING"
     finally:
         slurm.run("scancel", *ids, check=False)
+
+
+def test_jobqueue_scheduler_serves_its_dashboard_on_the_loopback_only():
+    """``--cluster``'s scheduler listens where the nodes reach it (TLS, one-run certificates); its
+    HTTP dashboard, which has neither TLS nor a login, only on 127.0.0.1 (no Slurm needed)."""
+    import psutil
+
+    from autograder.grading import cluster
+
+    jq = cluster.jobqueue_cluster("slurm", (("cores", "1"),))
+    try:
+        port = jq.scheduler_info["services"]["dashboard"]
+        listening = {c.laddr.port: c.laddr.ip for c in psutil.Process().net_connections(kind="inet")
+                     if c.status == "LISTEN"}
+        assert listening[port] == "127.0.0.1"
+        assert jq.scheduler_address.startswith("tls://")
+    finally:
+        jq.close()
