@@ -46,7 +46,7 @@ RETRY = {"failed": frozenset({Status.TIMEOUT, Status.ERROR}), "timeout": frozens
 DEFAULT_TIMEOUT = 300.0
 #: Peak resident memory of the whole tree for the solution is ~2 GB (measured); 4 GiB leaves room.
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
-FIGURES = cluster.FIGURES
+FIGURES = run_one.FIGURES
 
 
 def default_workers() -> int:

@@ -33,6 +33,7 @@ def graded(lms_batch) -> dict[str, dict[str, dict]]:
 def test_solution_scores_full_marks(graded):
     """Does the reference solution score 100% on every question?"""
     tests = graded["solution"]
+    assert len(tests) == 12
     failed = {n: t["output"][-400:] for n, t in tests.items() if t["score"] != t["max_score"]}
     assert not failed, failed
     assert sum(t["score"] for t in tests.values()) == 24
@@ -47,13 +48,17 @@ def test_blank_template_scores_zero(graded):
 
 def test_wrong_architecture_loses_exactly_the_architecture_points(graded):
     """Does Dense(64) instead of Dense(128) lose the architecture points and nothing else?"""
-    for name, t in graded["wrong-architecture"].items():
+    tests = graded["wrong-architecture"]
+    assert len(tests) == 12 and ARCHITECTURE <= tests.keys(), sorted(tests)
+    for name, t in tests.items():
         assert t["score"] == (0 if name in ARCHITECTURE else t["max_score"]), (name, t["output"][-300:])
 
 
 def test_wrong_readings_lose_exactly_those_points(graded):
     """Do epoch 1, accuracy 0.5 and 'Bigger does not overfit' lose exactly their points?"""
-    for name, t in graded["wrong-readings"].items():
+    tests = graded["wrong-readings"]
+    assert len(tests) == 12 and READINGS_LOST.keys() <= tests.keys(), sorted(tests)
+    for name, t in tests.items():
         assert t["score"] == t["max_score"] - READINGS_LOST.get(name, 0), (name, t["output"][-300:])
 
 

@@ -225,7 +225,8 @@ def test_plain_and_canvas_exports_post_no_false_zeros(class_folder: Path, tmp_pa
     assert export(class_folder, dest, "--to", "csv", "--to", "canvas") == 0
 
     def rows(name: str) -> list[list[str]]:
-        return list(csv.reader((dest / name).open(encoding="utf-8-sig", newline="")))
+        with (dest / name).open(encoding="utf-8-sig", newline="") as f:
+            return list(csv.reader(f))
 
     plain = {r[0]: r[2] for r in rows("grades-plain.csv")[1:]}
     canvas = {r[2]: r[5] for r in rows("canvas-grades.csv")[2:]}

@@ -1,0 +1,49 @@
+"""Is it a notebook at all, and of this assignment? (``run_one.check_notebook``,
+``autograder_zip.check_assignment``): decided before anything runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny import notebook
+
+from autograder.grading import run_one
+from autograder.grading.autograder_zip import autograder_info, check_assignment
+from autograder.results import Status
+
+
+def test_a_cut_off_upload_says_so(tmp_path: Path):
+    """Is a notebook cut off inside a multi-byte character reported as cut off, not as 'not UTF-8'?"""
+    raw = json.dumps(json.loads(notebook("print('学習')")), ensure_ascii=False).encode()
+    f = tmp_path / "cut.ipynb"
+    f.write_bytes(raw[: raw.index("学".encode()) + 1])
+    assert run_one.check_notebook(f)[1:] == (Status.INVALID, "not a notebook: the file ends in the middle of "
+                                                             "a character (cut off)")
+    f.write_bytes(b"\xff\xfe{" + raw)
+    assert run_one.check_notebook(f)[2] == "not a notebook: the file is not UTF-8 text"
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.5, 0.97])
+def test_a_notebook_cut_anywhere_is_reported_as_cut_off(tmp_path: Path, cut: float):
+    """Wherever an upload stops (inside a string or between values), is it called cut off, with
+    the line, not a vague 'broken JSON'? A file broken in the middle is still 'broken JSON'."""
+    text = json.dumps(json.loads(notebook("print('x')")), indent=1)
+    f = tmp_path / "cut.ipynb"
+    f.write_text(text[: int(len(text) * cut)], encoding="utf-8")
+    status, reason = run_one.check_notebook(f)[1:]
+    assert status == Status.INVALID and "the file ends before the notebook does" in reason
+    assert reason.endswith("(cut off)") and "at line" in reason
+    f.write_text(text.replace('"cells"', '"cells" "oops"', 1), encoding="utf-8")
+    assert "broken JSON at line" in run_one.check_notebook(f)[2]
+
+
+def test_other_assignment_without_metadata_is_wrong_version(tiny_zip: Path):
+    """Is a notebook with no otter metadata and none of the questions called wrong-version?"""
+    info = autograder_info(tiny_zip)
+    nb = json.loads(notebook("import numpy as np\nnp.zeros(3)", assignment=None))
+    status, reason = check_assignment(nb, info)
+    assert status == Status.WRONG_VERSION and "0 of its 2 questions" in reason
+    nb_ok = json.loads(notebook("grader.check('q1_value')\ngrader.check('q2_text')", assignment=None))
+    assert check_assignment(nb_ok, info) == (Status.GRADED, "")
