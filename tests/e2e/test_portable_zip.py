@@ -8,7 +8,8 @@ onto ``/autograder`` and running the zip's ``run_otter.py`` as Gradescope's ``ru
 does, and (2) with plain ``otter run -a autograder.zip``. Under plain ``otter run`` the solution
 is handed in as a student downloads it from Google Colab (the kit's and otter's metadata gone,
 the stamp only in the first cell), and a blank stamped with another version is refused by
-version. Every score is read from ``results.json``. The environment is cached under the kit's
+version. Every score is read from ``results.json``. The same notebooks graded by the kit's own
+``grade`` must score the same per question: both run the steps of ``grading.pipeline``. The environment is cached under the kit's
 cache folder, keyed by the hash of the zip's ``requirements.txt``, so a second run does not
 install the libraries again; the zip's ``kit/`` is installed into it afresh every time.
 """
@@ -127,8 +128,46 @@ def graded(zip_venv: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
         out["gradescope", case] = gradescope.scores(_gradescope(python, notebooks[case], tmp / "gs" / case))
     for case in OTTER_RUN_CASES:
         folder = tmp / "run" / case.replace(" ", "-")
-        out["otter run", case] = gradescope.scores(_otter_run(python, notebooks[case], folder))
+        results = _otter_run(python, notebooks[case], folder)
+        out["otter run", case] = gradescope.scores(results)
+        out["questions", case] = _questions(results)
     return out
+
+
+def _questions(results: Path) -> dict[str, float]:
+    """{question: score} of a Gradescope-format ``results.json`` (otter's, or the kit's own)."""
+    tests = json.loads(results.read_text(encoding="utf-8")).get("tests", [])
+    return {str(t["name"]).split(" - ")[0]: float(t["score"]) for t in tests if "max_score" in t}
+
+
+@pytest.fixture(scope="module")
+def kit_graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]]:
+    """The otter-run cases graded by the kit's own ``grade`` (its pipeline, in this checkout, with
+    the same published zip): {case: {question: score}} from each student's ``results/<ID>.json``."""
+    from autograder import cli
+
+    tmp = tmp_path_factory.mktemp("kit-grade")
+    notebooks = _notebooks(tmp / "made")
+    folder = tmp / "in"
+    folder.mkdir()
+    ids = {case: case.replace(" ", "-") for case in OTTER_RUN_CASES}
+    for case, sid in ids.items():
+        shutil.copy(notebooks[case], folder / f"{sid}.ipynb")
+    out = tmp / "out"
+    code = cli.main(["grade", str(folder), "--autograder", str(paths.autograder_zip(SLUG, VERSION)),
+                     "--out", str(out), "--timeout", str(TIMEOUT)])
+    assert code == 0
+    return {case: _questions(out / "results" / f"{sid}.json") if (out / "results" / f"{sid}.json").is_file()
+            else {} for case, sid in ids.items()}
+
+
+@pytest.mark.parametrize("case", ["colab solution", "blank", "forged"])
+def test_grade_and_otter_run_give_the_same_scores(graded: dict, kit_graded: dict, case: str):
+    """Do the kit's ``grade`` and plain ``otter run`` of the published zip (its plugin), which run
+    the same pipeline steps, give every question the same score?"""
+    mine, theirs = kit_graded[case], graded["questions", case]
+    assert len(theirs) == 12, theirs
+    assert mine == theirs
 
 
 @pytest.mark.parametrize(("way", "case"), [("gradescope", "solution"), ("otter run", "colab solution")])
