@@ -9,9 +9,10 @@ does, and (2) with plain ``otter run -a autograder.zip``. Under plain ``otter ru
 is handed in as a student downloads it from Google Colab (the kit's and otter's metadata gone,
 the stamp only in the first cell), and a blank stamped with another version is refused by
 version. Every score is read from ``results.json``. The same notebooks graded by the kit's own
-``grade`` must score the same per question: both run the steps of ``grading.pipeline``. The environment is cached under the kit's
-cache folder, keyed by the hash of the zip's ``requirements.txt``, so a second run does not
-install the libraries again; the zip's ``kit/`` is installed into it afresh every time.
+``grade`` must score the same per question: both run the steps of ``grading.pipeline``. The
+environment is cached under the kit's cache folder, keyed by the hash of the zip's
+``requirements.txt``, so a second run does not install the libraries again; the zip's ``kit/`` is
+installed into it afresh every time.
 """
 
 from __future__ import annotations
