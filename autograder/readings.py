@@ -174,17 +174,12 @@ def check_most_overfit(
     name: str = "most_overfit",
 ) -> None:
     """Accept any network whose validation-loss rise is within ``tol`` of the largest."""
-    choice = as_choice(answer, name, list(histories))
-    if choice in most_overfit(histories, tol):
-        return
-    rises = final_rises(histories)
-    short = max(rises.values()) - rises[choice]
-    _fail(
-        name,
-        f"{choice!r} の検証の損失の上がり方は {rises[choice]:.3f} で、最も大きいものより {short:.3f} "
-        f"小さい。許容は {tol:.3f} まで",
-        f"The validation loss of {choice!r} rose by {rises[choice]:.3f}, {short:.3f} less than "
-        f"the largest rise (tolerance {tol:.3f}).",
+    _check_choice(
+        answer, histories, name, lambda: most_overfit(histories, tol), final_rises, max, tol,
+        "{choice!r} の検証の損失の上がり方は {value:.3f} で、最も大きいものより {off:.3f} 小さい。"
+        "許容は {tol:.3f} まで",
+        "The validation loss of {choice!r} rose by {value:.3f}, {off:.3f} less than the largest rise "
+        "(tolerance {tol:.3f}).",
     )
 
 
@@ -196,18 +191,25 @@ def check_best_technique(
     name: str = "best_technique",
 ) -> None:
     """Accept any technique whose final gap is within ``tol`` of the smallest."""
-    choice = as_choice(answer, name, list(histories))
-    if choice in best_technique(histories, tol):
-        return
-    gaps = final_gaps(histories)
-    excess = gaps[choice] - min(gaps.values())
-    _fail(
-        name,
-        f"{choice!r} の最後のエポックの差は {gaps[choice]:.3f} で、最小の差より {excess:.3f} "
-        f"大きい。許容は {tol:.3f} まで",
-        f"The final gap of {choice!r} is {gaps[choice]:.3f}, {excess:.3f} larger than the "
-        f"smallest final gap (tolerance {tol:.3f}).",
+    _check_choice(
+        answer, histories, name, lambda: best_technique(histories, tol), final_gaps, min, tol,
+        "{choice!r} の最後のエポックの差は {value:.3f} で、最小の差より {off:.3f} 大きい。"
+        "許容は {tol:.3f} まで",
+        "The final gap of {choice!r} is {value:.3f}, {off:.3f} larger than the smallest final gap "
+        "(tolerance {tol:.3f}).",
     )
+
+
+def _check_choice(answer: object, histories: Mapping[str, HistoryLike], name: str, accepted, values,
+                  best, tol: float, ja: str, en: str) -> None:
+    """A reading naming one of ``histories`` as the extreme (``best``) of ``values``: the
+    ``accepted()`` names pass; another fails saying how far it is from the extreme."""
+    choice = as_choice(answer, name, list(histories))
+    if choice in accepted():
+        return
+    of = values(histories)
+    facts = {"choice": choice, "value": of[choice], "off": abs(best(of.values()) - of[choice]), "tol": tol}
+    _fail(name, ja.format(**facts), en.format(**facts))
 
 
 def check_gap_shrinks(
