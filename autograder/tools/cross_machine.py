@@ -211,24 +211,29 @@ def bigger_summary(histories: dict[str, dict[str, list[float]]]) -> dict[str, An
 
 def sweep(settings: list[Setting], *, floatxs: tuple[str, ...] = ("float64", "float32"),
           epochs: int | None = None, part3: bool = True, notebook: Path | None = None,
-          work: Path | None = None, on_row: Any = None) -> list[Row]:
-    """Every setting in every float type, compared with the grader's setting of that float type."""
+          work: Path | None = None, on_row: Any = None, jobs: int = 1) -> list[Row]:
+    """Every setting in every float type, compared with the grader's setting of that float type.
+
+    ``jobs`` runs that many replays at once (the histories do not depend on it; the times do).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     nb = json.loads((notebook or solution_notebook()).read_text(encoding="utf-8"))
+    cells = {fx: replay_cells(nb, floatx=fx, epochs=epochs, part3=part3) for fx in floatxs}
     own = work is None
     work = Path(tempfile.mkdtemp(prefix="cross-machine-")) if own else work
-    rows = []
+    grader = grader_setting()
+    tasks = [(fx, i, s) for fx in floatxs
+             for i, s in enumerate([grader, *(s for s in settings if s.name != grader.name)])]
     try:
-        for floatx in floatxs:
-            cells = replay_cells(nb, floatx=floatx, epochs=epochs, part3=part3)
-            ref = run_setting(grader_setting(), cells, work / f"{floatx}-grader")
-            if ref["floatx"] != floatx:
-                raise CrossMachineError(f"the replay computed in {ref['floatx']}, not {floatx}")
-            rows.append(_row(grader_setting(), floatx, ref, ref, on_row))
-            for i, s in enumerate(settings):
-                if s.name == grader_setting().name:
-                    continue
-                r = run_setting(s, cells, work / f"{floatx}-{i}")
-                rows.append(_row(s, floatx, r, ref, on_row))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            runs = {(fx, i): pool.submit(run_setting, s, cells[fx], work / f"{fx}-{i}") for fx, i, s in tasks}
+            rows = []
+            for fx, i, s in tasks:  # in order: each float type's grader run first
+                ref, r = runs[(fx, 0)].result(), runs[(fx, i)].result()
+                if r["floatx"] != fx:
+                    raise CrossMachineError(f"{s.name}: the replay computed in {r['floatx']}, not {fx}")
+                rows.append(_row(s, fx, r, ref, on_row))
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)

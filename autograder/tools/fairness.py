@@ -43,9 +43,9 @@ def check_readings(ans: dict, h: dict) -> list[str]:
 
 def fairness(seeds: list[int], thread_settings: list[str]) -> int:
     """A student's curves against the grader's: the solution per seed and TensorFlow thread
-    setting of the kernel (the notebook pins one thread itself); the largest difference between
-    any setting's curves and the grader's (one thread per worker); every run's answers checked
-    against every other setting's curves."""
+    setting of the kernel (the notebook trains in float64 and leaves the threads to TensorFlow);
+    the largest difference between any setting's curves and the grader's (one thread per
+    worker); every run's answers checked against every other setting's curves."""
     from autograder import curves
 
     runs: dict[tuple[int, str], dict] = {}

@@ -32,13 +32,13 @@ def _need_cross_setup() -> None:
 def native_rows() -> list[cm.Row]:
     _need_cross_setup()
     settings = cm.thread_onednn_settings() + cm.tf_version_settings()
-    return cm.sweep(settings, epochs=EPOCHS)
+    return cm.sweep(settings, epochs=EPOCHS, jobs=2)
 
 
 @pytest.fixture(scope="module")
 def qemu_rows() -> list[cm.Row]:
     _need_cross_setup()
-    return cm.sweep([cm.qemu_setting()], epochs=QEMU_EPOCHS, part3=False)
+    return cm.sweep([cm.qemu_setting()], epochs=QEMU_EPOCHS, part3=False, jobs=2)
 
 
 def _by(rows: list[cm.Row], floatx: str) -> dict[str, cm.Row]:

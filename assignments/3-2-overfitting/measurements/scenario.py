@@ -18,6 +18,7 @@ def child(cfg, seed, outfile):
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
     tf.config.experimental.enable_op_determinism()
+    keras.config.set_floatx(cfg.get("floatx", "float32"))  # the notebooks train Parts 2-3 in float64
     (tri, trl), (tei, tel) = keras.datasets.fashion_mnist.load_data()
     out = {"cfg": cfg, "seed": seed, "load_start": os.getloadavg(), "nets": {}}
     lr = cfg.get("lr")
