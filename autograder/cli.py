@@ -199,7 +199,27 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     b.add_argument("--threads", nargs="+", default=["1", "2", "4", "default"],
                    help="TF thread settings for --fairness (default: %(default)s)")
+    _add_cross_machine(b)
     b.set_defaults(func=_cmd_bench)
+
+
+def _add_cross_machine(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--cross-machine", action="store_true",
+                   help="instead: train Parts 2-3 with the solution's own cells under TensorFlow's thread "
+                        "counts x oneDNN, other TensorFlow releases and another CPU model (QEMU), in "
+                        "float64 and float32: the largest difference from the grader's curves "
+                        "(`make setup-cross` first)")
+    b.add_argument("--epochs", type=int, help="with --cross-machine: epochs of the native runs "
+                                              "(default: as published)")
+    b.add_argument("--qemu-epochs", type=int, default=15,
+                   help="with --cross-machine: epochs under QEMU, Part 2 only (default: %(default)s; "
+                        "about 100x slower than native)")
+    b.add_argument("--no-tf-versions", action="store_true",
+                   help="with --cross-machine: only this TensorFlow")
+    b.add_argument("--no-qemu", action="store_true", help="with --cross-machine: no QEMU run")
+    b.add_argument("--jobs", type=int, default=1,
+                   help="with --cross-machine: runs at once (the curves do not depend on it, the times "
+                        "do; default: %(default)s)")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -216,7 +236,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from autograder.tools import cross_machine
 
         return cross_machine.main(epochs=args.epochs, qemu_epochs=args.qemu_epochs,
-                                  tf_versions=not args.no_tf_versions, qemu=not args.no_qemu)
+                                  tf_versions=not args.no_tf_versions, qemu=not args.no_qemu,
+                                  jobs=args.jobs)
     if args.gradescope:
         from autograder.tools import gradescope
 

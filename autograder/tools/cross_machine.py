@@ -277,7 +277,7 @@ def verdict(rows: list[Row]) -> tuple[bool, list[str]]:
     return ok, lines
 
 
-def main(*, epochs: int | None, qemu_epochs: int, tf_versions: bool, qemu: bool,
+def main(*, epochs: int | None, qemu_epochs: int, tf_versions: bool, qemu: bool, jobs: int = 1,
          threads: tuple[str, ...] = ("1", "2", "4", "default")) -> int:
     """``bench --cross-machine``: the sweep, printed row by row, then the verdict."""
     print(f"# Cross-machine: {solution_notebook()} (Parts 2-3), "
@@ -287,12 +287,12 @@ def main(*, epochs: int | None, qemu_epochs: int, tf_versions: bool, qemu: bool,
         settings += tf_version_settings()
     show = lambda r: print(format_row(r), flush=True)  # noqa: E731
     groups = {"threads x oneDNN" + (", TensorFlow releases" if tf_versions else ""):
-              sweep(settings, epochs=epochs, on_row=show)}
+              sweep(settings, epochs=epochs, on_row=show, jobs=jobs)}
     if qemu:
         setting = qemu_setting()
         print(f"\n# Another CPU model, Part 2 ({qemu_epochs} epochs): user-mode QEMU, about 100x "
               "slower; reference: the grader's setting natively, same cells", flush=True)
-        groups[setting.name] = sweep([setting], epochs=qemu_epochs, part3=False, on_row=show)
+        groups[setting.name] = sweep([setting], epochs=qemu_epochs, part3=False, on_row=show, jobs=jobs)
     ok = True
     for name, rows in groups.items():
         good, lines = verdict(rows)
