@@ -293,6 +293,7 @@ class Session:
     logs: str = ""  # the jobs' output folder
     _idle_since: float | None = None
     _rescaled: float = 0.0
+    _joined: set[str] = field(default_factory=set)  # job ids whose worker reached the scheduler
 
     def graders(self) -> int:
         """Workers that can take this coordinator's tasks now."""
@@ -324,11 +325,17 @@ class Session:
         if now - self._rescaled >= RESCALE_EVERY:
             self._rescaled = now
             submit_jobs(self.jobqueue, self.jobs, self.kind)
+        jobs = dict(getattr(self.jobqueue, "workers", {}) or {})
+        for w in info.get("workers", {}).values():
+            job = jobs.get(w.get("name"))
+            if getattr(job, "job_id", None):
+                self._joined.add(str(job.job_id))
         graders = sum(1 for w in info.get("workers", {}).values()
                       if w.get("resources", {}).get(self.resource))
         if graders:
             self._idle_since = None
             return notes
+        self._all_ended_unjoined()
         if self._idle_since is None:
             self._idle_since = now
             notes.append(f"waiting for a {self.kind} job to start a grading worker "
@@ -343,6 +350,27 @@ class Session:
                 "run the same command again to grade the rest")
         return notes
 
+    def _all_ended_unjoined(self) -> None:
+        """Every job ended before its worker joined (a node that cannot grade: the worker's
+        preflight refused, or the job script failed): say what its log says, now."""
+        ids = self.job_ids()
+        states = self._squeue(ids)
+        if not ids or states is None or any(j in states or j in self._joined for j in ids):
+            return
+        jid = ids[-1]
+        log = Path(self.logs) / f"{getattr(self.jobqueue, 'job_name', 'dask-worker')}-{jid}.err"
+        try:
+            lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            lines = []
+        at = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("error:")), None)
+        said = " ".join(lines[at:at + 2]) if at is not None else " | ".join(lines[-3:])  # with its hint
+        raise GradingError(
+            f"every {self.kind} job ended before its grading worker joined; job {jid}'s log ({log}) "
+            f"says: {said or 'nothing'}"[:1500],
+            hint="make the nodes able to grade (the same checkout and .venv, `make setup`, the data "
+            "set, bubblewrap), then run the same command again")
+
     def job_ids(self) -> list[str]:
         jobs = getattr(self.jobqueue, "workers", {}) or {}
         return [str(j.job_id) for j in list(jobs.values()) if getattr(j, "job_id", None)]
@@ -352,20 +380,29 @@ class Session:
         ids = self.job_ids()
         if not ids:
             return ""
-        if self.kind != "slurm" or shutil.which("squeue") is None:
+        seen = self._squeue(ids)
+        if seen is None:
             return "job(s) " + ", ".join(ids)
+        return ", ".join(f"job {j} {seen.get(j, 'ended')}" for j in ids)
+
+    def _squeue(self, ids: list[str]) -> dict[str, str] | None:
+        """Slurm: the state (and reason) of each of these jobs still in the queue; None: unknown."""
+        if not ids or self.kind != "slurm" or shutil.which("squeue") is None:
+            return None
         import subprocess
 
         try:
-            out = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i|%T|%r"],
-                                 capture_output=True, text=True, timeout=30).stdout
+            proc = subprocess.run(["squeue", "-h", "-t", "PD,R,CF,CG,S", "-j", ",".join(ids),
+                                   "-o", "%i|%T|%r"], capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.SubprocessError):
-            return "job(s) " + ", ".join(ids)
+            return None
+        if proc.returncode != 0 and "Invalid job id" not in proc.stderr:
+            return None
         seen = {}
-        for line in out.splitlines():
+        for line in proc.stdout.splitlines():
             jid, state, reason = (line.split("|") + ["", ""])[:3]
             seen[jid.strip()] = f"{state} ({reason})" if reason and reason != "None" else state
-        return ", ".join(f"job {j} {seen.get(j, 'ended')}" for j in ids)
+        return seen
 
     def running(self) -> set[str]:
         """Keys of the tasks the workers are running now."""

@@ -210,6 +210,26 @@ def test_a_job_the_batch_system_refuses_is_a_clear_error(slurm: Slurm, quick, ti
     assert "check the --cluster-opt values" in text and "Traceback" not in text, text
 
 
+def test_nodes_that_cannot_grade_are_reported_at_once(slurm: Slurm, quick, tiny_zip: Path, tmp_path: Path):
+    """The worker jobs' preflight refuses (no data set where the jobs look: the environment travels
+    with sbatch): does ``grade`` stop as soon as every job has ended, quoting the job log's error
+    and its hint, instead of waiting out start_timeout?"""
+    folder, _ = quick
+    env = dict(slurm.env, FASHION_MNIST_DIR=str(tmp_path))
+    from loopback import grade_cli
+
+    proc = grade_cli(str(folder), "--autograder", str(tiny_zip), "--out", str(tmp_path / "out"),
+                     "--cluster", "slurm", "--jobs", "1", "--cluster-opt", "cores=1",
+                     "--cluster-opt", "memory=3GB", "--cluster-opt", f"log_directory={tmp_path / 'logs'}",
+                     env=env)
+    text = proc.communicate(timeout=120)[0]
+    assert proc.returncode == GradingError.exit_code, text
+    assert "every slurm job ended before its grading worker joined" in text
+    assert "this machine cannot grade: Fashion-MNIST not found" in text
+    assert "apt-get install dataset-fashion-mnist" in text and "Traceback" not in text, text
+    no_kit_jobs_left(slurm)
+
+
 def test_the_single_node_slurm_runs_jobs(slurm: Slurm):
     """The fixture's Slurm itself: two CPUs, two one-CPU jobs at once, a third waits for a slot."""
     ids = [slurm.run("sbatch", "--parsable", "-c", "1", "-J", f"probe{i}", "-o", "/dev/null",
