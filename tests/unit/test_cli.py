@@ -116,3 +116,27 @@ def test_benchmark_design_flags_out_of_place_are_a_message(argv: list[str],
     code = cli.main(["bench", *argv])
     err = capsys.readouterr().err
     assert code != 0 and "belong to --overhead N" in err and "Traceback" not in err
+
+
+def test_grade_hands_the_batch_what_it_was_given(tmp_path: Path, tiny_zip: Path,
+                                                 monkeypatch: pytest.MonkeyPatch):
+    """Does `grade` pass its limits, workers, retry statuses and sandbox choice to the batch (the
+    batch and this machine's preflight mocked: nothing is graded)?"""
+    from tiny import notebook
+
+    from autograder import cli_grading
+    from autograder.grading import preflight
+    from autograder.results import Status
+
+    seen: dict = {}
+    monkeypatch.setattr(preflight, "require", lambda unsafe: preflight.Ready(tmp_path, not unsafe))
+    monkeypatch.setattr(cli_grading, "run_and_report",
+                        lambda intake, cfg, info, roster=None: seen.update(cfg=cfg, intake=intake) or 0)
+    (tmp_path / "s1.ipynb").write_text(notebook("x = 1"), encoding="utf-8")
+    code = cli.main(["grade", str(tmp_path / "s1.ipynb"), "--autograder", str(tiny_zip), "--out",
+                     str(tmp_path / "o"), "--timeout", "42", "--memory", "1.5", "--retry", "failed",
+                     "--workers", "3", "--unsafe-no-sandbox"])
+    cfg = seen["cfg"]
+    assert code == 0 and [s.student_id for s in seen["intake"].chosen] == ["s1"]
+    assert (cfg.timeout, cfg.memory_limit, cfg.workers, cfg.sandboxed) == (42.0, int(1.5 * 2**30), 3, False)
+    assert cfg.retry == {Status.TIMEOUT, Status.ERROR} and cfg.keras_home == tmp_path
