@@ -257,7 +257,7 @@ def layer_dtype(config: dict[str, Any]) -> str:
             dtype.get("config"), dict):
         name = dtype["config"].get("name")
     if name not in FLOAT_TYPES:
-        raise Unsupported(f"layer {str(config.get('name'))[:40]} with dtype {str(dtype)[:60]}")
+        raise Unsupported(f"layer {str(config.get('name'))[:40]} with dtype {str(name)[:60]}")
     return name
 
 

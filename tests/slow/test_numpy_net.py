@@ -46,11 +46,16 @@ def solution_builders(version: str) -> dict:
 
 @pytest.fixture
 def floatx(request: pytest.FixtureRequest):
-    """Keras's float type for the test (the published notebooks train in float64), restored after."""
-    before = keras.config.floatx()
+    """Keras's float type for the test (the published notebooks train in float64), restored after.
+
+    The global dtype policy too: Keras creates it from floatx once and keeps it.
+    """
+    before = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx(request.param)
+    keras.config.set_dtype_policy(request.param)
     yield request.param
-    keras.config.set_floatx(before)
+    keras.config.set_floatx(before[0])
+    keras.config.set_dtype_policy(before[1])
 
 
 @pytest.mark.parametrize("floatx", ["float64", "float32"], indirect=True)
