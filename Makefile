@@ -75,8 +75,11 @@ test-fast: setup
 bench: setup
 	$(PY) -m autograder bench
 
+# One version at a time, named: `make publish VERSION=2027` (publishing re-runs the version's gate).
 publish: setup
-	$(PY) -m autograder publish
+	@[ -n "$(VERSION)" ] || { echo "make publish needs the version: make publish VERSION=<version>" \
+	    "(.venv/bin/fmnist-kit versions lists them)" >&2; exit 2; }
+	$(PY) -m autograder publish --version $(VERSION)
 
 lint: setup
 	$(VENV)/bin/ruff check autograder tests

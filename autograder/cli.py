@@ -115,20 +115,27 @@ def _cmd_versions(args: argparse.Namespace) -> int:
     pub = catalog.published(args.slug)
     if args.diff:
         a, b = args.diff
-        params = {}
+        params, source = {}, {}
         for v in (a, b):
-            if v in pub:
-                params[v] = pub[v]["params"]
+            if v in pub:  # what grading uses: the published parameters, not an edited file
+                params[v], source[v] = pub[v]["params"], "published"
             else:
                 params[v] = versions.render_params(versions.load(args.slug, v))
+                source[v] = "version file, not published"
         rows = versions.diff(params[a], params[b])
         if not rows:
-            print(f"versions {a} and {b} have the same parameters")
-            return 0
-        w = max(len(k) for k, _, _ in rows)
-        print(f"{'parameter':<{w}}  {a:>12}  {b:>12}")
-        for k, va, vb in rows:
-            print(f"{k:<{w}}  {_show(va):>12}  {_show(vb):>12}")
+            print(f"versions {a} and {b} have the same parameters "
+                  f"({a}: {source[a]}; {b}: {source[b]})")
+        else:
+            w = max(len(k) for k, _, _ in rows)
+            print(f"{'parameter':<{w}}  {a:>12}  {b:>12}    ({a}: {source[a]}; {b}: {source[b]})")
+            for k, va, vb in rows:
+                print(f"{k:<{w}}  {_show(va):>12}  {_show(vb):>12}")
+        for v in (a, b):
+            edits = _unpublished_edits(args.slug, v, pub)
+            if edits:
+                print(f"note: {v}'s version file was edited since it was published ({edits}); "
+                      "the table shows the published values")
         return 0
     files = versions.available(args.slug)
     if not files and not pub:
@@ -147,12 +154,24 @@ def _cmd_versions(args: argparse.Namespace) -> int:
         print(f"{v}: {state}")
         if desc:
             print(f"    {desc}")
-        if m:
-            p = m["params"]
-            print("    " + ", ".join(f"{k}={_show(p[k])}" for k in (
-                "language", "seed", "n_train", "n_val", "epochs", "units_smaller", "units_baseline",
-                "units_bigger", "dropout_rate", "accuracy_threshold", "variants") if k in p))
+        p = m["params"] if m else versions.render_params(versions.load(args.slug, v))
+        print(f"    {'published' if m else 'version file'}: " + ", ".join(f"{k}={_show(p[k])}" for k in (
+            "language", "seed", "n_train", "n_val", "epochs", "units_smaller", "units_baseline",
+            "units_bigger", "dropout_rate", "accuracy_threshold", "variants") if k in p))
+        edits = _unpublished_edits(args.slug, v, pub) if m and v in files else ""
+        if edits:
+            print(f"    version file edited since publishing, not in force until published: {edits}")
     return 0
+
+
+def _unpublished_edits(slug: str, version: str, pub: dict) -> str:
+    """What the version file changes against the published parameters ('' when nothing or no file)."""
+    from autograder.release import versions
+
+    if version not in pub or version not in versions.available(slug):
+        return ""
+    rows = versions.diff(pub[version]["params"], versions.render_params(versions.load(slug, version)))
+    return ", ".join(f"{k} {_show(a)} -> {_show(b)}" for k, a, b in rows)
 
 
 def _show(value: object) -> str:
