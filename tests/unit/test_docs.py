@@ -94,7 +94,8 @@ def test_every_documented_command_parses():
 
 @pytest.mark.parametrize("doc, why", [
     ("```sh\nfmnist-kit grade subs.zip --out o --secret secret.txt\n```", "grade has no option --secret"),
-    ("Run `fmnist-kit export grading-out --to moodle --worksheets w.csv`.", "export has no option --worksheets"),
+    ("Run `fmnist-kit export grading-out --to moodle --worksheets w.csv`.",
+     "export has no option --worksheets"),
     ("```sh\nfmnist-kit grade \\\n    --out o\n```", "the following arguments are required: inputs"),
     ("```sh\nfmnist-kit regrade subs.zip\n```", "no subcommand 'regrade'"),
     ("```sh\nfmnist-kit grade subs.zip --retry crashed\n```", "invalid choice: 'crashed'"),
