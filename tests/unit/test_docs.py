@@ -108,6 +108,19 @@ def test_a_renamed_or_wrong_flag_in_a_doc_line_is_caught(doc: str, why: str):
     assert problem is not None and why in problem
 
 
+def test_renaming_a_real_flag_makes_the_real_docs_fail():
+    """If `grade --secret-file` were renamed in the code, would today's docs be caught naming the old flag?"""
+    parser = build_parser()
+    grade = _subparsers(parser)["grade"]
+    action = grade._option_string_actions.pop("--secret-file")
+    action.option_strings = ["--course-secret"]
+    grade._option_string_actions["--course-secret"] = action
+    uses = [found for path in DOC_FILES for found in documented_commands(path.read_text(encoding="utf-8"))]
+    bad = [words for words, whole in uses
+           if command_problem(words, whole, parser) == "grade has no option --secret-file"]
+    assert bad, "no documented command uses grade --secret-file"
+
+
 def test_docs_call_the_kit_one_way():
     """Do the README and docs call the kit as `fmnist-kit` only (never `python -m autograder <cmd>`)?"""
     other = re.compile(r"python3? -m autograder(?!\.)\b")
