@@ -114,9 +114,10 @@ def replay_cells(nb: dict[str, Any], *, floatx: str = "float64", epochs: int | N
     Left out: the otter init cell, ``grader.check``/``grader.export`` cells, Part 1's own
     network (only the data load and the Q1 scaling are kept; Part 2 seeds itself again, and the
     replay's curves equal the whole notebook's: seed 2026, Bigger's rise 0.125237 in both), and
-    with ``part3=False`` Part 3 (Part 2's three networks, Bigger among them, only). ``floatx="float32"`` switches the
-    setup cell's ``set_floatx("float64")``; ``epochs`` rewrites ``EPOCHS = ...``. Each rewrite must
-    find its line, so the replay never silently measures something else.
+    with ``part3=False`` Part 3 (Part 2's three networks, Bigger among them, only).
+    ``floatx="float32"`` switches the setup cell's ``set_floatx("float64")``; ``epochs`` rewrites
+    ``EPOCHS = ...``. Each rewrite must find its line, so the replay never silently measures
+    something else.
     """
     from IPython.core.inputtransformer2 import TransformerManager
 
