@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := dataset-fashion-mnist bubblewrap
 KERNEL := fmnist-kit
 
-.PHONY: setup setup-cross setup-slurm demo test test-fast bench publish lint clean
+.PHONY: setup setup-cross setup-slurm demo test test-fast bench publish publish-version lint clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/kernel
 	@$(PY) -m autograder data
@@ -76,10 +76,12 @@ bench: setup
 	$(PY) -m autograder bench
 
 # One version at a time, named: `make publish VERSION=2027` (publishing re-runs the version's gate).
-publish: setup
+publish: publish-version setup
+	$(PY) -m autograder publish --version $(VERSION)
+
+publish-version:  # refuses before anything is set up
 	@[ -n "$(VERSION)" ] || { echo "make publish needs the version: make publish VERSION=<version>" \
 	    "(.venv/bin/fmnist-kit versions lists them)" >&2; exit 2; }
-	$(PY) -m autograder publish --version $(VERSION)
 
 lint: setup
 	$(VENV)/bin/ruff check autograder tests
