@@ -167,6 +167,14 @@ def test_the_site_builds_strictly(tmp_path: Path):
     assert (tmp_path / "site" / "student" / "index.html").is_file()
 
 
+def test_the_readmes_links_and_picture_exist():
+    """Does every relative link and image of the README (outside the MkDocs site) point at a file?"""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = [t.split("#", 1)[0] for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t]
+    assert "docs/img/learning-curves.png" in targets and len(targets) >= 10
+    assert [t for t in targets if t and not (ROOT / t).exists()] == []
+
+
 def test_readme_is_short():
     """Is the README a front page (at most 120 lines), the rest in docs/?"""
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 120
