@@ -13,7 +13,8 @@ produced (the records ``train()`` leaves in the notebook) and typed into the not
 literals; one Jupyter run is also handed in as the zip its hand-in cell made (``grader.export``
 after a save); the Colab runs are handed in as the file their hand-in cell downloaded; the blank
 handout of each version is run on Colab (first cell, checks, hand-in) and handed in too. All are
-graded by the kit in one batch.
+graded by the kit in one batch, with three copies of s101's run whose recorded curves were edited
+(``EDITED``) and whose readings were typed from the edit.
 """
 
 from __future__ import annotations
