@@ -722,9 +722,14 @@ def run_worker(address: str, *, threads: int, name: str | None, work_dir: Path |
     reaped = reap_dead_workers(base)
     if reaped:
         print(f"stopped {reaped} process(es) left by a killed worker on this host", file=stream)
-    root = base / f"w{os.getpid()}"
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "owner").write_text(_proc_start(os.getpid()))
+    # the folder appears with its owner already in it: another worker starting on this host reaps
+    # a w<pid> folder without an owner (seen: two Slurm jobs starting at once)
+    root, staging = base / f"w{os.getpid()}", base / f".w{os.getpid()}.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    (staging / "owner").write_text(_proc_start(os.getpid()))
+    shutil.rmtree(root, ignore_errors=True)  # a dead worker's, with this pid again
+    staging.rename(root)
     _WORKER_ROOT[:] = [root]
     os.environ[THREADS_ENV] = str(max(1, threads))
     print(f"fmnist-kit worker: preflight passed (kit {KIT_VERSION}, fingerprint {fp}); "
