@@ -640,24 +640,6 @@ def end_run(run_id: str) -> None:
 # The worker's side: ``python -m autograder worker ADDRESS``
 
 
-def preflight(sandboxed: bool = True) -> list[str]:
-    """What keeps this machine from grading (empty: nothing): the same checks ``grade`` makes
-    before it grades on this machine (the data set, the kernel, the sandbox)."""
-    from autograder.errors import KitError
-    from autograder.grading import sandbox
-
-    checks = [data.provide_keras_cache, run_one.ensure_kernel]
-    if sandboxed:
-        checks.append(lambda: sandbox.require(False))
-    problems = []
-    for check in checks:
-        try:
-            check()
-        except KitError as exc:
-            problems.append(str(exc))
-    return problems
-
-
 def reap_dead_workers(base: Path) -> int:
     """Kill what gradings of dead workers on this host left, and remove their folders."""
     if not base.is_dir():
@@ -694,7 +676,9 @@ def run_worker(address: str, *, threads: int, name: str | None, work_dir: Path |
     import asyncio
 
     stream = stream or sys.stderr
-    problems = preflight(sandboxed)
+    from autograder.grading.preflight import problems as preflight_problems
+
+    problems = preflight_problems(sandboxed)
     if problems:
         raise GradingError("this machine cannot grade: " + "; ".join(problems),
                            hint="fix it (see `make setup`), then start the worker again")
