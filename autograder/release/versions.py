@@ -93,8 +93,9 @@ SCHEMA: tuple[Param, ...] = (
           "also accepted", _range(0.0, 0.2)),
     Param("gap_tol", float, 0.005, "'more units overfit more' (rises) and 'dropout shrinks the gap' "
           "(gaps): differences this small accept either answer", _range(0.0, 0.1)),
-    # 1e-6: the float64 notebook's histories differ by at most ~1e-9 between computers (bench
-    # --cross-machine, MEASUREMENTS.md "The same curves on every computer"), float32's by up to 0.1
+    # 1e-6: far above what the float64 notebook's histories differ by between computers, far below
+    # what a reading shows (measured: bench --cross-machine, MEASUREMENTS.md "The same curves on
+    # every computer")
     Param("curve_band", float, 1e-6, "largest difference between the curves recorded in a submitted "
           "notebook and the grader's run for which the readings are graded against the student's "
           "own curves (beyond it: the grader's curves, and the row is flagged)", _range(0.0, 0.05)),
