@@ -187,6 +187,31 @@ def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
     return cli_grading.resolver_for(slug, chosen, secret_file)
 
 
+#: ``bench``'s other modes and their options: flag, argparse keywords, help.
+_BENCH_MODES: tuple[tuple[str, dict, str], ...] = (
+    ("--overhead", {"type": int, "default": 0, "metavar": "N"},
+     "instead: the solution executed bare vs graded by the kit, interleaved N times: CPU and wall, "
+     "median ratio, time per stage"),
+    ("--side-by-side", {"action": "store_true"},
+     "with --overhead: run bare and kit at the same moment in each round, one per core, each in its "
+     "own cgroup (cancels the drift of a shared machine)"),
+    ("--calibrate", {"action": "store_true"},
+     "with --overhead: first N rounds of the bare run against itself in the same design (A/A: the "
+     "design's own bias and spread)"),
+    ("--sandbox-fit", {"type": int, "default": 0, "metavar": "N"},
+     "instead: the same TensorFlow fit bare and in the grading sandbox, interleaved N times: what the "
+     "sandbox costs the student's training"),
+    ("--cluster", {"type": int, "nargs": "?", "const": 8, "default": 0, "metavar": "N"},
+     "instead: N copies of the solution (default 8) graded embedded, and through a loopback Dask "
+     "scheduler with 1 and 2 workers: wall, per grading, overhead"),
+    ("--gradescope", {"action": "store_true"},
+     "instead: grade the solution in otter's Gradescope layout under Gradescope's default limits "
+     "(0.5 CPU, 768 MB) and larger ones: time, peak memory, score"),
+    ("--fairness", {"action": "store_true"},
+     "instead: run the solution per seed and thread setting, cross-check readings"),
+)
+
+
 def add_bench(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("bench", help="benchmarks: notebook time, training speed-up, memory")
     b.add_argument("--repeat", type=int, default=3,
@@ -195,26 +220,8 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
                    help="also grade N copies of the solution: kit vs a loop of `otter run`")
     b.add_argument("--sandbox", type=int, default=0, metavar="N",
                    help="also grade the solution N times with and without the sandbox (overhead)")
-    b.add_argument("--overhead", type=int, default=0, metavar="N",
-                   help="instead: the solution executed bare vs graded by the kit, interleaved N "
-                        "times: CPU and wall, median ratio, time per stage")
-    b.add_argument("--side-by-side", action="store_true",
-                   help="with --overhead: run bare and kit at the same moment in each round, one "
-                        "per core, each in its own cgroup (cancels the drift of a shared machine)")
-    b.add_argument("--calibrate", action="store_true",
-                   help="with --overhead: first N rounds of the bare run against itself in the "
-                        "same design (A/A: the design's own bias and spread)")
-    b.add_argument("--sandbox-fit", type=int, default=0, metavar="N",
-                   help="instead: the same TensorFlow fit bare and in the grading sandbox, "
-                        "interleaved N times: what the sandbox costs the student's training")
-    b.add_argument("--cluster", type=int, nargs="?", const=8, default=0, metavar="N",
-                   help="instead: N copies of the solution (default 8) graded embedded, and through a "
-                        "loopback Dask scheduler with 1 and 2 workers: wall, per grading, overhead")
-    b.add_argument("--gradescope", action="store_true",
-                   help="instead: grade the solution in otter's Gradescope layout under Gradescope's "
-                        "default limits (0.5 CPU, 768 MB) and larger ones: time, peak memory, score")
-    b.add_argument("--fairness", action="store_true",
-                   help="instead: run the solution per seed and thread setting, cross-check readings")
+    for flag, kw, text in _BENCH_MODES:
+        b.add_argument(flag, **kw, help=text)
     b.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     b.add_argument("--threads", nargs="+", default=["1", "2", "4", "default"],
                    help="TF thread settings for --fairness (default: %(default)s)")

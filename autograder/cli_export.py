@@ -44,7 +44,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    from autograder.grading.identity import class_roster
+    from autograder.grading.intake.identity import class_roster
 
     roster = class_roster(out, args.roster)
     dest = Path(args.dest) if args.dest else out / "export"

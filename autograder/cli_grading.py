@@ -17,10 +17,10 @@ from autograder.catalog import SLUG
 
 
 def add_grade(sub: argparse._SubParsersAction) -> None:
-    from autograder.grading.cluster import JOBQUEUE
-    from autograder.grading.engine import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, RETRY, default_workers
-    from autograder.grading.identity import LMS_CHOICES
-    from autograder.grading.inputs import DEFAULT_ID_PATTERN
+    from autograder.grading.batch.engine import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, RETRY, default_workers
+    from autograder.grading.cluster.jobqueue import JOBQUEUE
+    from autograder.grading.intake.identity import LMS_CHOICES
+    from autograder.grading.intake.inputs import DEFAULT_ID_PATTERN
 
     g = sub.add_parser(
         "grade", help="grade submissions (notebooks, folders, otter or LMS zips) in parallel, offline",
@@ -78,8 +78,10 @@ def add_grade(sub: argparse._SubParsersAction) -> None:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.errors import GradingError
-    from autograder.grading import engine, identity, inputs, preflight
-    from autograder.grading.autograder_zip import autograder_info
+    from autograder.grading.batch import engine
+    from autograder.grading.execution import preflight
+    from autograder.grading.intake import identity, inputs
+    from autograder.grading.intake.autograder_zip import autograder_info
 
     resolver = None
     if args.autograder and (args.version or args.secret_file):
@@ -173,7 +175,7 @@ def check_gradable(intake, resolver) -> None:
 def cluster_spec(args: argparse.Namespace):
     """Where ``grade`` runs its tasks, from ``--scheduler`` / ``--cluster``, ``--jobs``, ``--cluster-opt``."""
     from autograder.errors import GradingError
-    from autograder.grading.cluster import ClusterSpec
+    from autograder.grading.cluster.coordinator import ClusterSpec
 
     scheduler, kind = getattr(args, "scheduler", None), getattr(args, "cluster", None)
     if scheduler and kind:
@@ -222,7 +224,7 @@ def add_worker(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from autograder.grading import cluster
+    from autograder.grading.cluster.worker import run_worker
 
     tls = None
     if args.tls_ca_file or args.tls_cert or args.tls_key:
@@ -233,16 +235,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise GradingError("--threads must be 1 or more", hint="e.g. --threads 2")
     work_dir = args.work_dir or (
         str(Path(args.local_directory) / "fmnist-kit") if args.local_directory else None)
-    return cluster.run_worker(args.address, threads=args.threads, name=args.name,
-                              work_dir=Path(work_dir) if work_dir else None,
-                              sandboxed=not args.unsafe_no_sandbox, tls=tls, death_timeout=args.death_timeout,
-                              interface=args.interface, protocol=args.protocol)
+    return run_worker(args.address, threads=args.threads, name=args.name,
+                      work_dir=Path(work_dir) if work_dir else None,
+                      sandboxed=not args.unsafe_no_sandbox, tls=tls, death_timeout=args.death_timeout,
+                      interface=args.interface, protocol=args.protocol)
 
 
 def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
     from autograder.errors import GradingError
-    from autograder.grading import targets
-
+    from autograder.grading.intake import targets
     infos = targets.load_published(slug)
     if not infos:
         raise GradingError(f"no published version of {slug}",
@@ -255,7 +256,7 @@ def resolver_for(slug: str, chosen: list[str] | None, secret_file: str | None):
 def run_and_report(intake, cfg, info, roster=None) -> int:
     import signal
 
-    from autograder.grading import engine
+    from autograder.grading.batch import engine
     from autograder.report import outputs
     from autograder.results import Status
 
@@ -292,7 +293,7 @@ def run_and_report(intake, cfg, info, roster=None) -> int:
 
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
-    from autograder.grading.engine import default_workers
+    from autograder.grading.batch.engine import default_workers
     from autograder.tools.demo import DEMO_TIMEOUT
 
     dm = sub.add_parser("demo", help="grade the built-in sample class and show where the outputs are")
@@ -311,8 +312,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from autograder import paths
     from autograder.catalog import default_version
     from autograder.errors import GradingError
-    from autograder.grading import engine, identity, inputs, preflight
-    from autograder.grading.autograder_zip import autograder_info
+    from autograder.grading.batch import engine
+    from autograder.grading.execution import preflight
+    from autograder.grading.intake import identity, inputs
+    from autograder.grading.intake.autograder_zip import autograder_info
     from autograder.tools import demo
 
     version = default_version(SLUG)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from autograder.grading import export as export_mod
+from autograder.grading.verify import kernel_export as export_mod
 
 
 def export(tmp_path: Path, namespace: dict, names: list[str]) -> Path:

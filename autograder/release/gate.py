@@ -24,10 +24,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from autograder.grading import engine, inputs, run_one
-from autograder.grading.autograder_zip import autograder_info
-from autograder.model import GRADED, Target
+from autograder.grading.batch import engine
+from autograder.grading.execution import run_one
+from autograder.grading.intake import inputs
+from autograder.grading.intake.autograder_zip import autograder_info
 from autograder.release.versions import Version
+from autograder.results import Status
+from autograder.target import Target
 
 GATE_TIMEOUT = 900.0
 #: Checks whose boundary value passes (a count of epochs, not a measured number).
@@ -42,8 +45,7 @@ def run(slug: str, rel, version: Version, *, workers: int | None = None, log=pri
     the blank notebook is short, and two workers grade the other seeds side by side).
     """
     from autograder import data
-    from autograder.grading import sandbox
-
+    from autograder.grading.execution import sandbox
     seeds = version.gate_seeds
     run_one.ensure_kernel()
     keras_home = data.provide_keras_cache()
@@ -103,85 +105,103 @@ def judge(version: Version, results: dict[str, Any], seeds: list[int] | None = N
     failures: list[str] = []
     per_seed: dict[str, Any] = {}
     margins: dict[str, float] = {}
-
-    def margin(name: str, value: float) -> None:
-        margins[name] = round(min(margins.get(name, value), value), 4)
-
     for s in seeds:
         rec = results.get(f"solution-seed-{s}")
-        if rec is None or rec.status != GRADED:
+        if rec is None or rec.status != Status.GRADED:
             failures.append(f"seed {s}: the solution was not graded ({_why(rec)})")
             continue
         entry: dict[str, Any] = {"score": f"{rec.total:g}/{rec.possible:g}"}
-        if rec.possible <= 0 or rec.total < rec.possible:
-            lost = [f"{q.name} {q.score:g}/{q.possible:g}" for q in rec.questions if q.score < q.possible]
-            why = (f"seed {s}: the solution scored {rec.total:g}/{rec.possible:g}, not 100% "
-                   f"(lost: {', '.join(lost)})")
-            if rec.test_accuracy is not None and rec.test_accuracy < p["accuracy_threshold"]:
-                why += (f"; its test accuracy {rec.test_accuracy:.4f} is below the threshold "
-                        f"{p['accuracy_threshold']} by {p['accuracy_threshold'] - rec.test_accuracy:.4f}")
-            failures.append(why)
-        if rec.test_accuracy is not None:
-            entry["test_accuracy"] = round(rec.test_accuracy, 4)
-            margin("test_accuracy_above_threshold", rec.test_accuracy - p["accuracy_threshold"])
+        per_seed[str(s)] = entry
+        checks = _score_checks(s, rec, p, failures, entry)
         curves = rec.curves or {}
         missing = [n for n in ("bigger", "smaller", "baseline", "dropout") if n not in curves]
         if missing:
             failures.append(f"seed {s}: no checked learning curves for {', '.join(missing)}")
-            per_seed[str(s)] = entry
-            continue
-        big, small, base = curves["bigger"], curves["smaller"], curves["baseline"]
-        rise_big, rise_small = big["val_loss_rise"], small["val_loss_rise"]
-        rise_others = max(small["val_loss_rise"], base["val_loss_rise"])
-        gap_big, gap_drop = big["final_gap"], curves["dropout"]["final_gap"]
-        latest_good = p["good_epoch_by"] * big["epochs"]
-        entry.update(bigger_good_epoch=big["good_epoch"],
-                     bigger_good_val_accuracy=round(big["good_val_accuracy"], 4),
-                     bigger_val_loss_rise=round(rise_big, 4),
-                     baseline_val_loss_rise=round(base["val_loss_rise"], 4),
-                     smaller_val_loss_rise=round(rise_small, 4),
-                     smaller_final_val_accuracy=round(small["final_val_accuracy"], 4),
-                     bigger_gap=round(gap_big, 4), baseline_gap=round(base["final_gap"], 4),
-                     smaller_gap=round(small["final_gap"], 4), dropout_gap=round(gap_drop, 4))
-        checks = [
-            ("bigger_good_epoch_early", latest_good - big["good_epoch"],
-             f"Bigger's validation loss is lowest at epoch {big['good_epoch']} of {big['epochs']}: not a "
-             f"minimum within the first {p['good_epoch_by']:.0%} of the epochs (by epoch {latest_good:g})"),
-            ("bigger_overfits", rise_big - p["overfit_yes_at"],
-             f"Bigger's validation loss rose {rise_big:.4f} from its lowest: not a clear 'overfits', "
-             f"{p['overfit_yes_at'] - rise_big:.4f} short of overfit_yes_at {p['overfit_yes_at']}"),
-            ("smaller_does_not", p["overfit_no_below"] - rise_small,
-             f"Smaller's validation loss rose {rise_small:.4f} from its lowest: not a clear 'does not "
-             f"overfit', {rise_small - p['overfit_no_below']:.4f} above overfit_no_below "
-             f"{p['overfit_no_below']}"),
-            ("smaller_learns", small["final_val_accuracy"] - p["smaller_min_val_acc"],
-             f"Smaller ends at validation accuracy {small['final_val_accuracy']:.4f}, below "
-             f"smaller_min_val_acc {p['smaller_min_val_acc']}: it barely learns"),
-            ("bigger_overfits_most", rise_big - rise_others - p["choice_tol"],
-             f"Bigger's validation-loss rise {rise_big:.4f} is not clearly the largest: the next is "
-             f"{rise_others:.4f}, closer than choice_tol {p['choice_tol']}"),
-            ("dropout_shrinks_gap", gap_big - gap_drop - p["gap_tol"],
-             f"dropout does not clearly shrink the gap: {gap_big:.4f} -> {gap_drop:.4f} "
-             f"(needs more than gap_tol {p['gap_tol']})"),
-        ]
+        else:
+            checks += _scenario_checks(curves, p, entry)
         for name, m, why in checks:
-            margin(name, m)
+            margins[name] = round(min(margins.get(name, m), m), 4)
             # the good epoch may lie on the last allowed epoch (epoch 9 of 15 is within the first
             # 60%); every other check needs a real margin
-            if m < 0 or (m == 0 and name not in INCLUSIVE):
+            if name in SCENARIO_CHECKS and (m < 0 or (m == 0 and name not in INCLUSIVE)):
                 failures.append(f"seed {s}: {why}")
-        per_seed[str(s)] = entry
-    rec = results.get("blank")
-    if rec is None or rec.status != GRADED:
-        failures.append(f"the blank notebook was not graded ({_why(rec)})")
-        blank = None
-    else:
-        blank = f"{rec.total:g}/{rec.possible:g}"
-        if rec.total != 0:
-            earned = [f"{q.name} {q.score:g}" for q in rec.questions if q.score > 0]
-            failures.append(f"the blank notebook scored {rec.total:g}, not 0 (earned: {', '.join(earned)})")
-    return {"passed": not failures, "seeds": seeds, "solution": per_seed, "blank": blank,
+    return {"passed": not failures, "seeds": seeds, "solution": per_seed, "blank": _blank(results, failures),
             "minimum_margins": dict(sorted(margins.items())), "failures": failures}
+
+
+#: The scenario's checks (each with a margin; ``INCLUSIVE`` ones pass at a margin of 0).
+SCENARIO_CHECKS = ("bigger_good_epoch_early", "bigger_overfits", "smaller_does_not", "smaller_learns",
+                   "bigger_overfits_most", "dropout_shrinks_gap")
+
+
+def _score_checks(s: int, rec: Any, p: dict[str, Any], failures: list[str],
+                  entry: dict[str, Any]) -> list[tuple[str, float, str]]:
+    """The solution's score must be 100% (a failure names what it lost and, if so, how far its
+    test accuracy is below the threshold); the accuracy's margin over the threshold."""
+    if rec.possible <= 0 or rec.total < rec.possible:
+        lost = [f"{q.name} {q.score:g}/{q.possible:g}" for q in rec.questions if q.score < q.possible]
+        why = (f"seed {s}: the solution scored {rec.total:g}/{rec.possible:g}, not 100% "
+               f"(lost: {', '.join(lost)})")
+        if rec.test_accuracy is not None and rec.test_accuracy < p["accuracy_threshold"]:
+            why += (f"; its test accuracy {rec.test_accuracy:.4f} is below the threshold "
+                    f"{p['accuracy_threshold']} by {p['accuracy_threshold'] - rec.test_accuracy:.4f}")
+        failures.append(why)
+    if rec.test_accuracy is None:
+        return []
+    entry["test_accuracy"] = round(rec.test_accuracy, 4)
+    return [("test_accuracy_above_threshold", rec.test_accuracy - p["accuracy_threshold"], "")]
+
+
+def _scenario_checks(curves: dict[str, Any], p: dict[str, Any],
+                     entry: dict[str, Any]) -> list[tuple[str, float, str]]:
+    """The scenario on one seed's checked curves: ``(name, margin, why it fails)`` per check; the
+    figures go in ``entry``."""
+    big, small, base = curves["bigger"], curves["smaller"], curves["baseline"]
+    rise_big, rise_small = big["val_loss_rise"], small["val_loss_rise"]
+    rise_others = max(small["val_loss_rise"], base["val_loss_rise"])
+    gap_big, gap_drop = big["final_gap"], curves["dropout"]["final_gap"]
+    latest_good = p["good_epoch_by"] * big["epochs"]
+    entry.update(bigger_good_epoch=big["good_epoch"],
+                 bigger_good_val_accuracy=round(big["good_val_accuracy"], 4),
+                 bigger_val_loss_rise=round(rise_big, 4),
+                 baseline_val_loss_rise=round(base["val_loss_rise"], 4),
+                 smaller_val_loss_rise=round(rise_small, 4),
+                 smaller_final_val_accuracy=round(small["final_val_accuracy"], 4),
+                 bigger_gap=round(gap_big, 4), baseline_gap=round(base["final_gap"], 4),
+                 smaller_gap=round(small["final_gap"], 4), dropout_gap=round(gap_drop, 4))
+    return [
+        ("bigger_good_epoch_early", latest_good - big["good_epoch"],
+         f"Bigger's validation loss is lowest at epoch {big['good_epoch']} of {big['epochs']}: not a "
+         f"minimum within the first {p['good_epoch_by']:.0%} of the epochs (by epoch {latest_good:g})"),
+        ("bigger_overfits", rise_big - p["overfit_yes_at"],
+         f"Bigger's validation loss rose {rise_big:.4f} from its lowest: not a clear 'overfits', "
+         f"{p['overfit_yes_at'] - rise_big:.4f} short of overfit_yes_at {p['overfit_yes_at']}"),
+        ("smaller_does_not", p["overfit_no_below"] - rise_small,
+         f"Smaller's validation loss rose {rise_small:.4f} from its lowest: not a clear 'does not "
+         f"overfit', {rise_small - p['overfit_no_below']:.4f} above overfit_no_below "
+         f"{p['overfit_no_below']}"),
+        ("smaller_learns", small["final_val_accuracy"] - p["smaller_min_val_acc"],
+         f"Smaller ends at validation accuracy {small['final_val_accuracy']:.4f}, below "
+         f"smaller_min_val_acc {p['smaller_min_val_acc']}: it barely learns"),
+        ("bigger_overfits_most", rise_big - rise_others - p["choice_tol"],
+         f"Bigger's validation-loss rise {rise_big:.4f} is not clearly the largest: the next is "
+         f"{rise_others:.4f}, closer than choice_tol {p['choice_tol']}"),
+        ("dropout_shrinks_gap", gap_big - gap_drop - p["gap_tol"],
+         f"dropout does not clearly shrink the gap: {gap_big:.4f} -> {gap_drop:.4f} "
+         f"(needs more than gap_tol {p['gap_tol']})"),
+    ]
+
+
+def _blank(results: dict[str, Any], failures: list[str]) -> str | None:
+    """The blank notebook must be graded and score 0."""
+    rec = results.get("blank")
+    if rec is None or rec.status != Status.GRADED:
+        failures.append(f"the blank notebook was not graded ({_why(rec)})")
+        return None
+    if rec.total != 0:
+        earned = [f"{q.name} {q.score:g}" for q in rec.questions if q.score > 0]
+        failures.append(f"the blank notebook scored {rec.total:g}, not 0 (earned: {', '.join(earned)})")
+    return f"{rec.total:g}/{rec.possible:g}"
 
 
 def _why(rec: Any) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autograder.grading.otter_plugin import CLEAN_PLUGIN
+from autograder.grading.execution.otter_plugin import CLEAN_PLUGIN
 
 #: What only the batch grader needs (Dask and the job queues: a zip grades one submission).
 COORDINATOR_ONLY = ("distributed", "dask-jobqueue", "cryptography")
@@ -79,10 +79,13 @@ mamba run -n otter-env python -c "import keras; keras.datasets.fashion_mnist.loa
 MODULES = (
     "autograder", "autograder.checks", "autograder.curves", "autograder.data", "autograder.errors",
     "autograder.forms", "autograder.notebook", "autograder.params", "autograder.readings",
-    "autograder.grading", "autograder.grading.clean_check", "autograder.grading.curve_summary",
-    "autograder.grading.export", "autograder.grading.numpy_net", "autograder.grading.otter_plugin",
-    "autograder.grading.artifacts", "autograder.grading.pipeline",
-    "autograder.grading.recorded", "autograder.grading.sandbox",
+    "autograder.grading",
+    "autograder.grading.execution", "autograder.grading.execution.otter_plugin",
+    "autograder.grading.execution.pipeline", "autograder.grading.execution.sandbox",
+    "autograder.grading.verify", "autograder.grading.verify.artifacts",
+    "autograder.grading.verify.clean_check",
+    "autograder.grading.verify.curve_summary", "autograder.grading.verify.kernel_export",
+    "autograder.grading.verify.numpy_net", "autograder.grading.verify.recorded",
 )
 
 

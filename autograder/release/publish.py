@@ -20,7 +20,6 @@ already records a passed gate for exactly this content, and only then replaces t
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import filecmp
 import hashlib
@@ -29,7 +28,6 @@ import json
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +35,10 @@ from typing import Any
 from autograder import __version__, forms, paths
 from autograder.catalog import MANIFEST, SUPPORT_MODULE, read_manifest
 from autograder.errors import PublishError
-from autograder.notebook import STAMP_KEY, dump_notebook, read_json_notebook, stamp_line
+from autograder.notebook import STAMP_KEY, dump_notebook, read_json_notebook
 from autograder.params import PARAMS_FILE
 from autograder.release import gate, render, versions
-
-_FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+from autograder.release.handout import checks_payload, handout_readme, student_cells, write_zip
 
 
 @dataclass(frozen=True)
@@ -81,117 +78,6 @@ def normalise_notebook(path: Path, stamp: dict[str, Any] | None = None) -> None:
     if stamp is not None:
         nb.setdefault("metadata", {})[STAMP_KEY] = stamp
     path.write_text(dump_notebook(nb), "utf-8")
-
-
-INIT_CELL = """# 最初に実行するセル / run this cell first
-# otter-grader を準備し、答えの形式を確かめるテストを書き出す / set up otter-grader, write out the form checks
-{stamp_line}  # 採点に使います。変えないでください / used for grading: do not change it
-NOTEBOOK = {name}
-ON_COLAB = "google.colab" in str(get_ipython())  # Google Colab で動いているか / running on Google Colab?
-try:
-    import otter
-except ImportError:  # Colab などでは一度インストールする / installed once where missing, e.g. on Colab
-    %pip install -q otter-grader==7.0.0
-    try:
-        import otter
-    except ImportError:
-        raise ImportError(
-            "otter-grader をインストールできませんでした。インターネットにつながっているか"
-            "確かめ、ランタイム（カーネル）を再起動してこのセルをもう一度実行してください。"
-            "それでも失敗するときは、上の表示を添えて TA に連絡してください"
-            " / otter-grader could not be installed: check the internet connection, restart the"
-            " runtime (kernel) and run this cell again; if it still fails, send what is shown"
-            " above to your TA") from None
-import base64, io, os, zipfile
-KIT_CHECKS = "{payload}"
-if not getattr(otter.Notebook, "_grading_mode", False):  # 採点中は書き出さない / not while being graded
-    with zipfile.ZipFile(io.BytesIO(base64.b64decode(KIT_CHECKS))) as checks:
-        checks.extractall()
-grader = otter.Notebook(NOTEBOOK if os.path.isfile(NOTEBOOK) else None)
-"""
-
-HAND_IN_MARKDOWN = """## 提出 / Hand-in
-
-**すべてのセルを上から順に実行し、保存してから**、次のセルを実行します。
-/ **Run all cells in order and save the notebook first**, then run the next cell.
-
-- **Google Colab**: このノートブック（`{nb}`）がダウンロードされます。
-  そのファイルを提出します。ダウンロードされないときは、メニューの
-  「ファイル」→「ダウンロード」→「.ipynb をダウンロード」で保存します。
-  / This notebook (`{nb}`) is downloaded: hand in that file. If no download starts, use the
-  menu File -> Download -> Download .ipynb.
-- **Jupyter**（自分のパソコン / your own computer）: zip ファイルが作られ、リンクが表示されます。
-  その zip を提出します。/ A zip file is made and a link to it is shown: hand in that zip.
-"""
-
-HAND_IN_CELL = """# 提出用のファイルを作る（保存してから実行） / make the file to hand in (save first)
-if ON_COLAB:  # Google Colab: ノートブック（.ipynb）をダウンロードする / downloads the notebook (.ipynb)
-    from kit_checks import download_notebook
-    download_notebook(NOTEBOOK)
-else:  # Jupyter: 提出用の zip を作る / makes the zip to hand in
-    grader.export(pdf=False, run_tests=False)
-"""
-
-
-def checks_payload(student: Path) -> str:
-    """The public tests and ``kit_checks.py`` of a student folder as one base64 zip (fixed bytes),
-    which the notebook's first cell writes out: the notebook alone is all a student needs."""
-    entries = [(p.relative_to(student).as_posix(), p.read_bytes())
-               for p in sorted((student / "tests").glob("*.py"))]
-    entries.append((SUPPORT_MODULE, (student / SUPPORT_MODULE).read_bytes()))
-    buf = io.BytesIO()
-    write_zip(buf, entries)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _one_cell(nb: dict, path: Path, what: str, test: Callable[[dict], bool], hint: str) -> dict:
-    cells = [c for c in nb.get("cells", []) if test(c)]
-    if len(cells) != 1:
-        raise PublishError(f"{path}: {what} not found once (found {len(cells)})", hint=hint)
-    return cells[0]
-
-
-def student_cells(path: Path, stamp: dict[str, str], payload: str, english_only: bool = False) -> None:
-    """Replace otter's first cell, hand-in note and hand-in cell by the kit's, which work on
-    Google Colab as on Jupyter: the first cell carries the version stamp (``KIT_STAMP``) and the
-    public checks, the hand-in cell downloads the notebook on Colab and exports a zip elsewhere."""
-    nb = read_json_notebook(path)
-    hint = "keep `init_cell: true` and `export_cell:` in the master's ASSIGNMENT CONFIG"
-    init = _one_cell(nb, path, "otter's init cell ('# Initialize Otter')",
-                     lambda c: c.get("cell_type") == "code"
-                     and "".join(c.get("source", "")).startswith("# Initialize Otter"), hint)
-    export = _one_cell(nb, path, "otter's export cell ('grader.export(')",
-                       lambda c: c.get("cell_type") == "code"
-                       and "grader.export(" in "".join(c.get("source", "")), hint)
-    note = _one_cell(nb, path, "otter's hand-in note ('## Submission')",
-                     lambda c: c.get("cell_type") == "markdown"
-                     and "".join(c.get("source", "")).startswith("## Submission"), hint)
-    init_src = INIT_CELL.format(stamp_line=stamp_line(stamp), name=json.dumps(path.name), payload=payload)
-    note_src = HAND_IN_MARKDOWN.format(nb=path.name)
-    cell_src = HAND_IN_CELL
-    if english_only:
-        init_src, cell_src = render.english_code(init_src), render.english_code(cell_src)
-        note_src = render.english_markdown(note_src)
-    init["source"] = init_src.splitlines(keepends=True)
-    note["source"] = note_src.splitlines(keepends=True)
-    export["source"] = cell_src.splitlines(keepends=True)
-    path.write_text(dump_notebook(nb), "utf-8")
-
-
-def write_zip(dest: Path | io.BytesIO, entries: list[tuple[str, bytes]],
-              executable: tuple[str, ...] = ()) -> None:
-    """A zip with sorted entries and fixed dates and modes (reproducible bytes), to a file or buffer."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zout:
-        for name, payload in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=_FIXED_DATE)
-            info.external_attr = (0o755 if name in executable else 0o644) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zout.writestr(info, payload)
-    if isinstance(dest, io.BytesIO):
-        dest.write(buf.getvalue())
-    else:
-        dest.write_bytes(buf.getvalue())
 
 
 def repack_zip(src: Path, dest: Path) -> None:
@@ -277,76 +163,6 @@ def _write_handout(rel: Release, slug: str, ver: versions.Version) -> None:
     entries = [(f"{name}/{p.name}", p.read_bytes())
                for p in (rel.notebook("student"), rel.student / "README.md")]
     write_zip(rel.student / f"{name}.zip", entries)
-
-
-_PIP = "pip install otter-grader==7.0.0 tensorflow matplotlib pandas"
-
-_README_JA = """# {slug}（版 {version}）
-{who}
-必要なのはノートブック `{nb}` ひとつだけです。答えの形式を確かめるテスト（`tests/` と `kit_checks.py`）は、
-最初のセルを実行するとノートブック自身が書き出します。
-
-## Google Colab で使う
-
-1. ノートブックを開きます。先生が共有した Colab のリンクを開くか、この zip を展開して
-   Colab のメニュー「ファイル」→「ノートブックをアップロード」で `{nb}` を選びます。
-2. 上から順にセルを実行します（メニュー「ランタイム」→「すべてのセルを実行」でもかまいません）。
-   最初のセルが otter-grader をインストールし、テストを書き出します。学習には数分かかります。
-3. `grader.check(...)` のセルで答えの形式（型・範囲）を確かめられます。正しいかどうかは提出後に採点されます。
-4. 最後のセル（提出）を実行すると `{nb}` がダウンロードされます。そのファイルを提出します。
-   ダウンロードされないときは、メニューの「ファイル」→「ダウンロード」→「.ipynb をダウンロード」で保存します。
-5. ランタイムがリセットされたら（時間がたつと起こります）、最初のセルから実行し直します。
-
-## 自分のパソコン（Jupyter）で使う
-
-1. この zip を展開したフォルダで `{pip}` を実行します。
-2. `jupyter lab {nb}` で開き、上から順にすべてのセルを実行します。
-3. 保存してから最後のセル（提出）を実行すると zip ファイルが作られます。その zip を提出します
-   （`{nb}` だけの提出でもかまいません）。
-
-最初のセルの `KIT_STAMP`（版の情報）とノートブックのメタデータは変えないでください。採点に使います。
-
----
-
-"""
-
-_README_EN = """# {slug} (version {version})
-{who}
-All you need is the notebook `{nb}`. Its first cell writes out the checks of your answers' form
-(`tests/` and `kit_checks.py`) itself.
-
-## On Google Colab
-
-1. Open the notebook: follow the Colab link your instructor shared, or unzip this file and
-   choose `{nb}` in Colab's menu File -> Upload notebook.
-2. Run the cells from top to bottom (or Runtime -> Run all). The first cell installs
-   otter-grader and writes out the checks. Training takes a few minutes.
-3. The `grader.check(...)` cells check the form of your answers (type, range); whether they are
-   right is graded after you hand in.
-4. Run the last cell (hand-in): it downloads `{nb}`. Hand in that file. If no download starts,
-   use the menu File -> Download -> Download .ipynb.
-5. If the runtime was reset (it happens after a while), run again from the first cell.
-
-## On your own computer (Jupyter)
-
-1. In the unzipped folder run `{pip}`.
-2. Open it with `jupyter lab {nb}` and run all cells from top to bottom.
-3. Save, then run the last cell (hand-in): it makes a zip file. Hand in that zip (handing in
-   `{nb}` alone is fine too).
-
-Do not change `KIT_STAMP` in the first cell (the version) or the notebook's metadata: grading uses them.
-"""
-
-
-def handout_readme(slug: str, ver: versions.Version, student_id: str | None = None) -> str:
-    """The handout's README: Colab and local Jupyter (Japanese first unless the version is en)."""
-    fields = {"slug": slug, "version": ver.id, "nb": f"{slug}.ipynb", "pip": _PIP}
-    who_ja = (f"\nこのノートブックは学生 {student_id} 専用です（乱数の種が一人ひとり違います）。\n"
-              if student_id else "")
-    who_en = (f"\nThis notebook is for student {student_id} only (every student has their own seed).\n"
-              if student_id else "")
-    en = _README_EN.format(who=who_en, **fields)
-    return en if ver["language"] == "en" else _README_JA.format(who=who_ja, **fields) + en
 
 
 def content_hashes(rel: Release, master: Path, params_text: str) -> dict[str, str]:

@@ -11,45 +11,32 @@ secret itself is written nowhere; the grader re-derives each seed from the secre
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import re
 import shutil
 from pathlib import Path
 
 from autograder import catalog, paths
 from autograder.errors import ConfigError
-from autograder.grading.targets import derive_seed, read_secret
+from autograder.grading.intake.identity import read_roster
+from autograder.grading.intake.targets import derive_seed, read_secret
 from autograder.notebook import STAMP_KEY, dump_notebook, read_json_notebook, set_cell_stamp, set_seed
-from autograder.release import publish, versions
+from autograder.release import handout, versions
 
 _SAFE_ID = re.compile(r"^[\w.\-]{1,64}$", re.UNICODE)
 
 
-def read_roster(path: Path) -> list[str]:
-    """Student IDs from a CSV (``student_id`` column, else the first column); errors name the row."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the roster {path}: {exc}", hint="give a CSV file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"the roster {path} is not UTF-8 text",
-                          hint="save it as CSV UTF-8 (Excel: 'CSV UTF-8 (comma delimited)')") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
-    if not rows:
-        raise ConfigError(f"the roster {path} is empty", hint="one student ID per row")
-    header = [c.strip().lower() for c in rows[0]]
-    col = header.index("student_id") if "student_id" in header else 0
-    body = rows[1:] if "student_id" in header else rows
-    ids: list[str] = []
-    for n, row in enumerate(body, start=2 if "student_id" in header else 1):
-        sid = row[col].strip() if col < len(row) else ""
+def roster_ids(path: Path) -> list[str]:
+    """The student IDs of the class roster (the one ``grade --roster`` reads: a ``student_id``
+    column, unique IDs), each usable as a folder and file name."""
+    ids = [s.student_id for s in read_roster(path).students]
+    if not ids:
+        raise ConfigError(f"the roster {path} lists no student", hint="one row per student under a header "
+                          "row with a student_id column")
+    for sid in ids:
         if not _SAFE_ID.match(sid):
-            raise ConfigError(f"{path}, row {n}: {sid!r} is not a usable student ID",
+            raise ConfigError(f"the roster {path}: {sid!r} is not a usable student ID (it names the "
+                              "student's handout folder and file)",
                               hint="letters, digits, '.', '_' and '-' only, at most 64")
-        if sid in ids:
-            raise ConfigError(f"{path}, row {n}: student {sid} is listed twice", hint="list each once")
-        ids.append(sid)
     return ids
 
 
@@ -74,7 +61,7 @@ def write_handouts(slug: str, version: str, roster: Path, secret_file: Path, out
                           hint=f"set variants = true in {version}.toml and publish it again, or hand "
                                "out the common zip")
     secret = read_secret(secret_file)
-    ids = read_roster(roster)
+    ids = roster_ids(roster)
     ver = versions.load(slug, version)
     student = paths.student_dir(slug, version)
     base = read_json_notebook(student / f"{slug}.ipynb")
@@ -84,11 +71,11 @@ def write_handouts(slug: str, version: str, roster: Path, secret_file: Path, out
         nb = personalise(base, sid, derive_seed(secret, sid, version))
         name = f"{slug}-{version}-{sid}"
         entries = [(f"{name}/{slug}.ipynb", dump_notebook(nb).encode("utf-8")),
-                   (f"{name}/README.md", publish.handout_readme(slug, ver, sid).encode("utf-8"))]
+                   (f"{name}/README.md", handout.handout_readme(slug, ver, sid).encode("utf-8"))]
         folder = out / sid
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir()
-        publish.write_zip(folder / f"{name}.zip", entries)
+        handout.write_zip(folder / f"{name}.zip", entries)
         written[sid] = folder / f"{name}.zip"
     return written

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder import paths
+from autograder import curves, paths
 from autograder.errors import ConfigError
 
 VERSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
@@ -81,18 +81,23 @@ SCHEMA: tuple[Param, ...] = (
           constant="L2_FACTOR"),
     Param("accuracy_threshold", float, 0.84, "Part 1 test accuracy needed for q1_accuracy",
           _range(0.1, 0.99)),
-    Param("epoch_tol", float, 0.01, "(a) an epoch is accepted when its validation loss is within "
-          "this of the lowest (0: only the epoch of the lowest)", _range(0.0, 0.1)),
-    Param("val_acc_tol", float, 0.02, "(b) accepted distance from the validation accuracy read",
-          _range(0.0, 0.1)),
-    Param("overfit_yes_at", float, 0.05, "(c) rise of the validation loss, from its lowest to the last "
-          "epoch, from which the answer must be 'overfits'", _range(0.0, 0.5)),
-    Param("overfit_no_below", float, 0.01, "(c) rise below which the answer must be 'does not "
-          "overfit' (between the two: either answer)", _range(0.0, 0.5)),
-    Param("choice_tol", float, 0.02, "(d) rises, Q12 gaps this close to the largest/smallest are "
-          "also accepted", _range(0.0, 0.2)),
-    Param("gap_tol", float, 0.005, "'more units overfit more' (rises) and 'dropout shrinks the gap' "
-          "(gaps): differences this small accept either answer", _range(0.0, 0.1)),
+    # the readings' defaults have one home, autograder.curves (what a reading says nothing of)
+    Param("epoch_tol", float, curves.EPOCH_TOL,
+          "(a) an epoch is accepted when its validation loss is within this of the lowest (0: only the "
+          "epoch of the lowest)", _range(0.0, 0.1)),
+    Param("val_acc_tol", float, curves.VAL_ACC_TOL,
+          "(b) accepted distance from the validation accuracy read", _range(0.0, 0.1)),
+    Param("overfit_yes_at", float, curves.DEFAULT_THRESHOLDS.yes_at,
+          "(c) rise of the validation loss, from its lowest to the last epoch, from which the answer "
+          "must be 'overfits'", _range(0.0, 0.5)),
+    Param("overfit_no_below", float, curves.DEFAULT_THRESHOLDS.no_below,
+          "(c) rise below which the answer must be 'does not overfit' (between the two: either answer)",
+          _range(0.0, 0.5)),
+    Param("choice_tol", float, curves.CHOICE_TOL,
+          "(d) rises, Q12 gaps this close to the largest/smallest are also accepted", _range(0.0, 0.2)),
+    Param("gap_tol", float, curves.GAP_TOL,
+          "'more units overfit more' (rises) and 'dropout shrinks the gap' (gaps): differences this "
+          "small accept either answer", _range(0.0, 0.1)),
     # 1e-6: far above what the float64 notebook's histories differ by between computers, far below
     # what a reading shows (measured: bench --cross-machine, MEASUREMENTS.md "The same curves on
     # every computer")

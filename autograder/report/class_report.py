@@ -224,7 +224,7 @@ def _superseded(c: _Class) -> list[str]:
 
 def _late(c: _Class) -> list[str]:
     """The LMS's own mark (Canvas's LATE): the score stands, the late policy is the TA's."""
-    from autograder.grading.identity import late_in
+    from autograder.grading.intake.identity import late_in
 
     late = [o for o in c.outs if o.submission.late or late_in(o.submission.key)]
     if not late:

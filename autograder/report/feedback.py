@@ -7,7 +7,7 @@ import html
 import re
 from pathlib import Path
 
-from autograder.grading.engine import Outcome
+from autograder.grading.batch.engine import Outcome
 from autograder.report.style import CSS, STATUS_TEXT
 from autograder.results import Status
 

@@ -30,7 +30,7 @@ import csv
 from pathlib import Path
 
 from autograder.errors import ConfigError
-from autograder.grading.identity import IDENTITY_DOUBT, Roster, late_in
+from autograder.grading.intake.identity import IDENTITY_DOUBT, Roster, late_in
 from autograder.report.lms_csv import Exported, score_text, write_csv
 from autograder.report.moodle import (
     LANGUAGES,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import ConfigError
-from autograder.grading.identity import IDENTITY_DOUBT, same_name
+from autograder.grading.intake.identity import IDENTITY_DOUBT, same_name
 from autograder.report.feedback import safe_name
 from autograder.report.lms_csv import Exported, comment, score_text, write_csv
 from autograder.results import ClassRow, Status

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from autograder.grading.engine import BatchResult
-from autograder.grading.identity import Roster, late_in
+from autograder.grading.batch.engine import BatchResult
+from autograder.grading.intake.identity import Roster, late_in
 from autograder.report import class_report
 from autograder.report.feedback import safe_name, write_feedback
 from autograder.results import Status

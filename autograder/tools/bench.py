@@ -28,11 +28,14 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from autograder import data, model, paths
+from autograder import data, paths
 from autograder.catalog import SLUG, default_version
-from autograder.grading import engine, inputs, run_one
-from autograder.grading.autograder_zip import autograder_info
+from autograder.grading.batch import engine
+from autograder.grading.execution import run_one
+from autograder.grading.intake import inputs
+from autograder.grading.intake.autograder_zip import autograder_info
 from autograder.notebook import set_seed
+from autograder.results import Status
 from autograder.tools import samples
 
 PART_MARKERS = ("# パート1", "# パート2", "# パート3")
@@ -244,59 +247,29 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = SLUG,
     so the ledger cannot reuse one result for all. Returns the figures it prints.
     """
     stream = stream if stream is not None else sys.stdout
+
+    def log(text: str) -> None:
+        print(text, file=stream, flush=True)
+
     tmp = Path(tempfile.mkdtemp(prefix="fmnist-batch-bench-", dir=work))
     home = data.provide_keras_cache()
     env = run_one.grading_env(home)
     version = default_version(slug)
     ag_zip = paths.autograder_zip(slug, version)
     run_one.ensure_kernel()
-    copies = []
-    for i in range(n):
-        nb = samples.solution(slug)
-        nb["metadata"]["bench_copy"] = i
-        path = tmp / "in" / f"copy{i:02d}.ipynb"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
-        copies.append(path)
-
-    def log(text: str) -> None:
-        print(text, file=stream, flush=True)
-
-    bare_dir = tmp / "bare"
-    shutil.copytree(paths.student_dir(slug, version), bare_dir)
-    bare_nb = json.loads(copies[0].read_text(encoding="utf-8"))  # without the export cell, which
-    bare_nb["cells"] = [c for c in bare_nb["cells"]  # grading skips (it re-runs the whole notebook)
-                        if "grader.export(" not in "".join(c.get("source", ""))]
-    (bare_dir / f"{slug}.ipynb").write_text(json.dumps(bare_nb, ensure_ascii=False), encoding="utf-8")
+    copies = _solution_copies(slug, n, tmp / "in")
     log(f"batch benchmark: {n} copies of the solution; bare execution of one copy ...")
-    t0 = time.monotonic()
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                    f"--ExecutePreprocessor.kernel_name={paths.KERNEL_NAME}",
-                    "--ExecutePreprocessor.timeout=-1", "--output", "executed.ipynb", f"{slug}.ipynb"],
-                   cwd=bare_dir, env=env, check=True, capture_output=True)
-    bare = time.monotonic() - t0
+    bare = _bare_execution(slug, version, copies[0], tmp / "bare", env)
     log(f"  bare execution: {bare:.1f} s; (b) sequential loop of `otter run` ...")
-
-    otter = Path(sys.executable).parent / "otter"
-    t0 = time.monotonic()
-    loop_ok = 0
-    for i, path in enumerate(copies):
-        dest = tmp / "loop" / f"{i:02d}"
-        dest.mkdir(parents=True)
-        r = subprocess.run([str(otter), "run", "-a", str(ag_zip), "-o", str(dest), str(path)],
-                           env=env, capture_output=True)
-        loop_ok += r.returncode == 0 and (dest / "results.json").is_file()
-    loop = time.monotonic() - t0
+    loop, loop_ok = _otter_loop(copies, ag_zip, tmp / "loop", env)
     log(f"  loop: {loop:.1f} s ({loop_ok}/{n} produced results.json); (a) the kit ...")
-
     workers = workers or engine.default_workers()
-    info = autograder_info(ag_zip)
     intake = inputs.collect([tmp / "in"], tmp / "kit" / "staging")
     t0 = time.monotonic()
-    batch = engine.run_batch(intake, engine.BatchConfig(info, tmp / "kit", workers=workers, keras_home=home),
-                      stream=io.StringIO())
+    batch = engine.run_batch(intake, engine.BatchConfig(autograder_info(ag_zip), tmp / "kit", workers=workers,
+                                                        keras_home=home), stream=io.StringIO())
     kit = time.monotonic() - t0
-    kit_ok = sum(1 for o in batch.outcomes if o.record and o.record.status == model.GRADED)
+    kit_ok = sum(1 for o in batch.outcomes if o.record and o.record.status == Status.GRADED)
     per_sub = [o.record.seconds for o in batch.outcomes if o.record]
     mean_grading = sum(per_sub) / len(per_sub) if per_sub else float("nan")
     out = {
@@ -311,16 +284,64 @@ def run_batch_benchmark(n: int, *, workers: int | None = None, slug: str = SLUG,
         "kit_overhead_vs_bare": round((mean_grading - bare) / bare, 3),
         "loop_overhead_vs_bare": round((loop / n - bare) / bare, 3),
     }
+    _print_batch(out, log)
+    log(f"  files kept in {tmp}")
+    return out
+
+
+def _solution_copies(slug: str, n: int, folder: Path) -> list[Path]:
+    """``n`` copies of the solution that differ by one metadata field (no shared ledger result)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for i in range(n):
+        nb = samples.solution(slug)
+        nb["metadata"]["bench_copy"] = i
+        path = folder / f"copy{i:02d}.ipynb"
+        path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+        copies.append(path)
+    return copies
+
+
+def _bare_execution(slug: str, version: str, copy: Path, bare_dir: Path, env: dict[str, str]) -> float:
+    """Seconds of ``jupyter nbconvert --execute`` of one copy in the handout's folder, without the
+    export cell (which grading skips: it re-runs the whole notebook)."""
+    shutil.copytree(paths.student_dir(slug, version), bare_dir)
+    bare_nb = json.loads(copy.read_text(encoding="utf-8"))
+    bare_nb["cells"] = [c for c in bare_nb["cells"] if "grader.export(" not in "".join(c.get("source", ""))]
+    (bare_dir / f"{slug}.ipynb").write_text(json.dumps(bare_nb, ensure_ascii=False), encoding="utf-8")
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                    f"--ExecutePreprocessor.kernel_name={paths.KERNEL_NAME}",
+                    "--ExecutePreprocessor.timeout=-1", "--output", "executed.ipynb", f"{slug}.ipynb"],
+                   cwd=bare_dir, env=env, check=True, capture_output=True)
+    return time.monotonic() - t0
+
+
+def _otter_loop(copies: list[Path], ag_zip: Path, folder: Path, env: dict[str, str]) -> tuple[float, int]:
+    """Seconds of a sequential loop of ``otter run`` over the copies, and how many gave results."""
+    otter = Path(sys.executable).parent / "otter"
+    t0 = time.monotonic()
+    ok = 0
+    for i, path in enumerate(copies):
+        dest = folder / f"{i:02d}"
+        dest.mkdir(parents=True)
+        r = subprocess.run([str(otter), "run", "-a", str(ag_zip), "-o", str(dest), str(path)],
+                           env=env, capture_output=True)
+        ok += r.returncode == 0 and (dest / "results.json").is_file()
+    return time.monotonic() - t0, ok
+
+
+def _print_batch(out: dict, log) -> None:
+    n, workers, bare, loop, kit = out["n"], out["workers"], out["bare_seconds"], out["loop_seconds"], \
+        out["kit_seconds"]
     log(f"\n  {'':34} {'wall s':>8} {'s / submission':>15}")
     log(f"  {'bare execution (1 notebook)':34} {bare:8.1f} {bare:15.1f}")
     log(f"  {'(b) loop of `otter run`':34} {loop:8.1f} {loop / n:15.1f}")
     log(f"  {f'(a) kit, {workers} workers':34} {kit:8.1f} {kit / n:15.1f}")
-    log(f"  ratio loop / kit: {loop / kit:.2f}x  (kit {kit_ok}/{n} graded, loop {loop_ok}/{n})")
+    log(f"  ratio loop / kit: {loop / kit:.2f}x  (kit {out['kit_ok']}/{n} graded, loop {out['loop_ok']}/{n})")
     log(f"  overhead over bare execution, per submission: kit {100 * out['kit_overhead_vs_bare']:+.0f}% "
-        f"(one grading takes {mean_grading:.0f} s with {workers} running side by side), "
+        f"(one grading takes {out['kit_mean_grading_seconds']:.0f} s with {workers} running side by side), "
         f"`otter run` {100 * out['loop_overhead_vs_bare']:+.0f}%")
     log("  what dominates: the notebook's own TensorFlow training (bare execution); the kit adds a "
         "sandboxed worker with a fresh kernel, and the clean check (a fresh process that loads "
         "TensorFlow and runs all tests on the exported values)")
-    log(f"  files kept in {tmp}")
-    return out

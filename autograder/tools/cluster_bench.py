@@ -90,7 +90,7 @@ def notebook_ceiling(rounds: int = 2, *, log=print, first: int = 1) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from autograder import data
-    from autograder.grading import run_one
+    from autograder.grading.execution import run_one
     from autograder.tools.overhead import CpuMeter, bare_notebook, run_bare
 
     run_one.ensure_kernel()
@@ -137,37 +137,49 @@ def bench_cluster(n: int = 8, *, stream: TextIO | None = None) -> dict:
         plans = [("embedded, 2 workers", 2, None), ("loopback scheduler, 1 worker", 1, 1),
                  ("loopback scheduler, 2 workers", 2, 2)]
         for label, slots, workers in plans:
-            out = tmp / f"out-{len(rows)}"
-            if workers is None:
-                wall = _grade(folder, out, version, ["--workers", str(slots)])
-            else:
-                loop = Loopback(tmp / f"loop-{len(rows)}", tmp / f"loop-{len(rows)}" / "scheduler.json",
-                                keep=workers, threads=1)
-                loop.tmp.mkdir()
-                loop.start(keeper=False)
-                try:
-                    wall = _grade(folder, out, version, ["--scheduler", str(loop.scheduler_file)])
-                finally:
-                    loop.close()
-            ledger = _ledger(out)
-            graded = [r for r in ledger if r[0] == "graded"]
-            if len(graded) != n:
-                raise RuntimeError(f"{label}: {len(graded)} of {n} graded")
-            secs = [r[1] for r in graded]
-            idle = (wall * slots - sum(secs)) / n
-            rows[label] = {"wall": wall, "slots": slots, "per_grading": statistics.mean(secs),
-                           "idle_per_submission": idle, "peak_rss": max(r[2] for r in graded)}
-            log(f"  {label:32} wall {wall:7.1f} s   grading {statistics.mean(secs):6.1f} s mean   "
-                f"slots idle per submission {idle:5.1f} s")
+            rows[label] = _dask_row(label, slots, workers, folder, tmp / f"row-{len(rows)}", version, n, log)
         slurm = _slurm_row(folder, tmp, version, n, log)
         if slurm:
             rows["slurm, 2 jobs"] = slurm
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    ratios += notebook_ceiling(1, log=log, first=2)["ratios"]
+    return _summary(rows, ratios, log)
+
+
+def _dask_row(label: str, slots: int, workers: int | None, folder: Path, tmp: Path, version: str, n: int,
+              log) -> dict:
+    """The class graded embedded (``workers`` None) or through a loopback scheduler with
+    ``workers`` kit workers: wall, mean grading, idle slot time per submission, peak memory."""
+    tmp.mkdir(parents=True)
+    out = tmp / "out"
+    if workers is None:
+        wall = _grade(folder, out, version, ["--workers", str(slots)])
+    else:
+        loop = Loopback(tmp / "loop", tmp / "loop" / "scheduler.json", keep=workers, threads=1)
+        loop.tmp.mkdir()
+        loop.start(keeper=False)
+        try:
+            wall = _grade(folder, out, version, ["--scheduler", str(loop.scheduler_file)])
+        finally:
+            loop.close()
+    graded = [r for r in _ledger(out) if r[0] == "graded"]
+    if len(graded) != n:
+        raise RuntimeError(f"{label}: {len(graded)} of {n} graded")
+    secs = [r[1] for r in graded]
+    idle = (wall * slots - sum(secs)) / n
+    log(f"  {label:32} wall {wall:7.1f} s   grading {statistics.mean(secs):6.1f} s mean   "
+        f"slots idle per submission {idle:5.1f} s")
+    return {"wall": wall, "slots": slots, "per_grading": statistics.mean(secs),
+            "idle_per_submission": idle, "peak_rss": max(r[2] for r in graded)}
+
+
+def _summary(rows: dict[str, dict], ratios: list[float], log) -> dict:
+    """The speed-up of two workers over one as a fraction of the notebook's own ceiling, the Slurm
+    path's latency and idle time, and the paper estimate for a large class."""
     one, two = rows["loopback scheduler, 1 worker"], rows["loopback scheduler, 2 workers"]
     speedup = one["wall"] / two["wall"]
     emb = rows["embedded, 2 workers"]
-    ratios += notebook_ceiling(1, log=log, first=2)["ratios"]
     work = statistics.median(ratios)
     ceiling = machine_ceiling(2)
     fraction = speedup / work
@@ -196,8 +208,7 @@ def bench_cluster(n: int = 8, *, stream: TextIO | None = None) -> dict:
         log(f"    {nodes:3d} node(s) x {graders} graders: {total / 60:6.1f} min")
     return {"rows": rows, "speedup_2_vs_1": speedup, "machine_ceiling": ceiling,
             "notebook_ceiling": work, "ceiling_rounds": ratios, "fraction_of_ceiling": fraction,
-            "per_grading": per,
-            "peak_rss": peak, "graders_per_node": graders}
+            "per_grading": per, "peak_rss": peak, "graders_per_node": graders}
 
 
 def _slurm_row(folder: Path, tmp: Path, version: str, n: int, log) -> dict | None:

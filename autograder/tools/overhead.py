@@ -32,8 +32,8 @@ from typing import TextIO
 
 from autograder import data, paths
 from autograder.catalog import SLUG, default_version
-from autograder.grading import pipeline, run_one, supervise
-from autograder.grading.otter_plugin import EXECUTED_NOTEBOOK
+from autograder.grading.execution import pipeline, run_one, supervise
+from autograder.grading.execution.otter_plugin import EXECUTED_NOTEBOOK
 from autograder.tools import samples
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from autograder import data
-from autograder.grading import run_one
+from autograder.grading.execution import run_one
 
 #: The training ``bench --sandbox-fit`` times: the Part 2 "Bigger" network (512+512 units), 3
 #: epochs on 30,000 images; it prints the fit's own CPU seconds (this process's getrusage).
@@ -45,8 +45,7 @@ def bench_sandbox_fit(n: int, *, stream: TextIO | None = None) -> dict:
     (``bench --overhead``): bare, bare with only the sandbox's environment variables, in the
     sandbox, and in the sandbox without its ``prlimit`` limits; CPU of the fit alone.
     """
-    from autograder.grading import sandbox
-
+    from autograder.grading.execution import sandbox
     stream = stream if stream is not None else sys.stdout
     env = run_one.grading_env(data.provide_keras_cache())
     tmp = Path(tempfile.mkdtemp(prefix="fmnist-sandbox-fit-"))

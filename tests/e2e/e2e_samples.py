@@ -7,7 +7,7 @@ import re
 
 from kit_constants import COURSE_SECRET, SLUG, VARIANT_VERSION, VERSION
 
-from autograder.grading import targets
+from autograder.grading.intake import targets
 from autograder.notebook import STAMP_KEY
 from autograder.release import variants
 from autograder.tools import samples

@@ -22,7 +22,9 @@ import pytest
 from kit_constants import SLUG
 
 from autograder import catalog, cli
-from autograder.grading import engine, inputs, supervise, targets
+from autograder.grading.batch import engine
+from autograder.grading.execution import supervise
+from autograder.grading.intake import inputs, targets
 from autograder.report import outputs
 from autograder.tools import samples
 

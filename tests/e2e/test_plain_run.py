@@ -35,7 +35,7 @@ from kit_constants import COURSE_SECRET, SLUG, VARIANT_VERSION, VERSION
 from nbclient import NotebookClient
 
 from autograder import catalog, cli, curves, data, paths
-from autograder.grading import targets
+from autograder.grading.intake import targets
 from autograder.notebook import read_json_notebook, recorded_curves
 from autograder.release import variants
 

@@ -27,10 +27,12 @@ import pandas as pd
 import pytest
 from kit_constants import SLUG, VERSION
 
-from autograder import cli, data, model, paths
-from autograder.grading import inputs, run_one, supervise
-from autograder.grading.autograder_zip import autograder_info
-from autograder.grading.otter_plugin import EXECUTED_NOTEBOOK
+from autograder import cli, data, paths
+from autograder.grading.execution import run_one, supervise
+from autograder.grading.execution.otter_plugin import EXECUTED_NOTEBOOK
+from autograder.grading.intake import inputs
+from autograder.grading.intake.autograder_zip import autograder_info
+from autograder.results import Status
 
 TIMEOUT = 120
 WORKERS = 2
@@ -128,7 +130,7 @@ def test_case_gets_its_status_and_exactly_its_honest_score(corpus_run: CorpusRun
     allowed = case.status if isinstance(case.status, tuple) else (case.status,)
     assert row["status"] in allowed, (row["status"], row["reason"])
     assert "internal error" not in row["reason"], row["reason"]
-    if row["status"] != model.GRADED:
+    if row["status"] != Status.GRADED:
         assert row["reason"], "a submission that was not graded needs a reason"
     if case.reason:
         assert case.reason in row["reason"], row["reason"]
@@ -144,9 +146,9 @@ def test_the_batch_goes_on_with_one_row_per_case_and_only_the_hang_times_out(cor
     hang reach the time limit (every other one was stopped by a limit or finished)?"""
     assert sorted(corpus_run.sheet.index) == sorted(corpus.CASES)
     assert supervise.marked_processes(str((corpus_run.out / "work").resolve())) == []
-    timed_out = {n for n in corpus_run.sheet.index if corpus_run.sheet.loc[n, "status"] == model.TIMEOUT}
+    timed_out = {n for n in corpus_run.sheet.index if corpus_run.sheet.loc[n, "status"] == Status.TIMEOUT}
     meant_to = {n for n, c in corpus.CASES.items()
-                if model.TIMEOUT in (c.status if isinstance(c.status, tuple) else (c.status,))}
+                if Status.TIMEOUT in (c.status if isinstance(c.status, tuple) else (c.status,))}
     assert timed_out <= meant_to, timed_out - meant_to
 
 
@@ -221,13 +223,13 @@ def test_fork_bomb_and_memory_hog_are_stopped(corpus_run: CorpusRun):
     """Are the fork bomb and the 20 GB allocation stopped by the limits, not by the time limit?"""
     for name in ("fork-bomb", "allocate-20-gb", "print-1-gb"):
         row = corpus_run.sheet.loc[name]
-        assert row["status"] != model.TIMEOUT, (name, row["reason"])
+        assert row["status"] != Status.TIMEOUT, (name, row["reason"])
         assert "longer than" not in row["reason"], (name, row["reason"])
-        if row["status"] == model.ERROR:
+        if row["status"] == Status.ERROR:
             assert row["reason"], name
     probes = corpus_run.probes("fork-bomb")
     assert probes in ([], [{"refused": True}])  # none: the tree was killed for its memory
-    if corpus_run.sheet.loc["fork-bomb", "status"] == model.ERROR:
+    if corpus_run.sheet.loc["fork-bomb", "status"] == Status.ERROR:
         assert "memory" in corpus_run.sheet.loc["fork-bomb", "reason"]
 
 
@@ -245,7 +247,7 @@ def _without_clean_plugin(src: Path, dest: Path) -> Path:
     """The published zip as otter alone would grade with it: the kit's CleanCheck plugin removed."""
     import zipfile
 
-    from autograder.grading.otter_plugin import CLEAN_PLUGIN
+    from autograder.grading.execution.otter_plugin import CLEAN_PLUGIN
 
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
         for info in zin.infolist():
@@ -289,7 +291,7 @@ def test_forged_score_does_not_fool_the_kit(corpus_run: CorpusRun):
     name = "patch-otter-testfile-run"
     assert corpus.CASES[name].build(corpus_run.ctx) == corpus.forged_score_notebook(SLUG)
     row = corpus_run.sheet.loc[name]
-    assert (row["status"], float(row["total_points_earned"])) == (model.GRADED, 0.0)
+    assert (row["status"], float(row["total_points_earned"])) == (Status.GRADED, 0.0)
     disagree = row["reason"].count("passed in the student's kernel but fails the clean check")
     assert disagree >= 8, row["reason"]  # every question whose public check the clean run fails
 
@@ -310,8 +312,7 @@ HOSTILE_FILES = ("zip-bomb", "zip-bomb-lying-header", "zip-symlink-outside", "zi
 @pytest.mark.parametrize("name", HOSTILE_FILES)
 def test_hostile_files_are_decided_before_grading(tmp_path: Path, name: str):
     """Is each hostile file or zip decided at intake or precheck, with nothing run or extracted?"""
-    from autograder.grading import engine
-
+    from autograder.grading.batch import engine
     case = corpus.CASES[name]
     path = _case_file(tmp_path, name)
     intake = inputs.collect([path.parent], tmp_path / "staging")
@@ -328,7 +329,7 @@ def test_hostile_files_are_decided_before_grading(tmp_path: Path, name: str):
 def test_a_lying_zip_bomb_is_refused_with_little_memory(tmp_path: Path):
     """Does intake of a zip whose header under-states its size stay under 300 MB of memory?"""
     path = _case_file(tmp_path, "zip-bomb-lying-header")
-    script = ("import sys\nfrom pathlib import Path\nfrom autograder.grading import inputs\n"
+    script = ("import sys\nfrom pathlib import Path\nfrom autograder.grading.intake import inputs\n"
               "[s] = inputs.collect([Path(sys.argv[1])], Path(sys.argv[2])).chosen\n"
               "assert s.status == 'invalid', s\n"
               # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec

@@ -12,9 +12,9 @@ import pytest
 from test_engine import GOOD, HALF, batch, notebook, slow, write_class
 
 from autograder import cli
-from autograder.grading import engine
-from autograder.grading.autograder_zip import autograder_info
-from autograder.grading.identity import read_roster
+from autograder.grading.batch import engine
+from autograder.grading.intake.autograder_zip import autograder_info
+from autograder.grading.intake.identity import read_roster
 from autograder.report import lms, outputs
 
 ROSTER = ("student_id,name,email,lms_id,section\n"

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from kernel_export import export
 
-from autograder.grading import clean_check
-from autograder.grading import export as export_mod
+from autograder.grading.verify import clean_check
+from autograder.grading.verify import kernel_export as export_mod
 
 keras = pytest.importorskip("keras")
 

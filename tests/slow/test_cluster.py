@@ -22,7 +22,10 @@ from loopback import Loopback, grade_cli
 from test_engine import GOOD, csv_without_timing, kill_after, ledger_rows, notebook, write_class
 
 from autograder.errors import GradingError
-from autograder.grading import cluster
+from autograder.grading.cluster import fingerprint as fp_mod
+from autograder.grading.cluster import jobqueue
+from autograder.grading.cluster.coordinator import ClusterSpec, connect
+from autograder.grading.execution import supervise
 from autograder.tools.loopback import ROOT
 
 pytestmark = pytest.mark.slow
@@ -107,7 +110,7 @@ def test_worker_killed_mid_grading_is_retried_elsewhere(loop: Loopback, sleepers
     survivors = [pid for pid in tree if psutil.pid_exists(pid)
                  and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     assert survivors == []
-    assert cluster.supervise.marked_processes(str((victim.work / f"w{victim.proc.pid}").resolve())) == []
+    assert supervise.marked_processes(str((victim.work / f"w{victim.proc.pid}").resolve())) == []
     assert not (victim.work / f"w{victim.proc.pid}").exists()  # the worker started after it cleared it
     assert "fmnist-kit: grading" not in plain.text()
     assert f"worker {plain.name}" in text and "not started with `python -m autograder worker`" in text
@@ -172,13 +175,13 @@ def test_worker_refuses_a_coordinator_of_other_versions(loop: Loopback):
     from distributed import Client
 
     with Client(loop.address, set_as_default=False) as client:
-        theirs = dict(cluster.versions(), tensorflow="0.0.1")
-        client.set_metadata(list(cluster.META_KEY), theirs)
+        theirs = dict(fp_mod.versions(), tensorflow="0.0.1")
+        client.set_metadata(list(fp_mod.META_KEY), theirs)
         member = loop.add_worker()
         assert member.proc.wait(timeout=60) == GradingError.exit_code
         text = member.text()
         assert "runs other versions" in text and "0.0.1 there" in text and "Traceback" not in text
-        client.set_metadata(list(cluster.META_KEY), cluster.versions())
+        client.set_metadata(list(fp_mod.META_KEY), fp_mod.versions())
     loop.members.remove(member)
 
 
@@ -196,7 +199,7 @@ def test_bad_scheduler_address_is_a_clear_error(tmp_path: Path, tiny_zip: Path):
 def test_jobqueue_job_script_runs_the_kit_worker_over_tls():
     """Does ``--cluster slurm`` build job scripts that start ``autograder worker`` with TLS
     certificates and the given options (no batch system needed to read the script)?"""
-    jq = cluster.jobqueue_cluster("slurm", (("queue", "short"), ("cores", "4"), ("memory", "8GB"),
+    jq = jobqueue.jobqueue_cluster("slurm", (("queue", "short"), ("cores", "4"), ("memory", "8GB"),
                                             ("scheduler_options", '{"host": "127.0.0.1"}')))
     try:
         script = jq.job_script()
@@ -217,11 +220,11 @@ def _kill(member) -> None:
 
 
 def test_fingerprint_names_what_differs():
-    mine = cluster.versions()
-    assert cluster.fingerprint(mine) == cluster.fingerprint(dict(mine))
+    mine = fp_mod.versions()
+    assert fp_mod.fingerprint(mine) == fp_mod.fingerprint(dict(mine))
     other = dict(mine, keras="1.0.0")
-    assert cluster.fingerprint(other) != cluster.fingerprint(mine)
-    assert cluster.differences(mine, other) == [f"keras: {mine['keras']} here vs 1.0.0 there"]
+    assert fp_mod.fingerprint(other) != fp_mod.fingerprint(mine)
+    assert fp_mod.differences(mine, other) == [f"keras: {mine['keras']} here vs 1.0.0 there"]
     assert json.dumps(mine)  # plain data: it travels as scheduler metadata
 
 
@@ -229,7 +232,7 @@ def test_embedded_cluster_listens_on_the_loopback_only():
     """The default opens nothing a network can reach: Dask's in-process transport, and its HTTP
     status servers (scheduler and workers) bound to 127.0.0.1."""
 
-    with cluster.connect(cluster.ClusterSpec(), 2) as session:
+    with connect(ClusterSpec(), 2) as session:
         assert session.client.scheduler.address.startswith("inproc://")
         listening = [c.laddr.ip for c in psutil.Process().net_connections(kind="inet")
                      if c.status == "LISTEN"]
@@ -243,8 +246,8 @@ def test_embedded_cluster_logs_nothing_after_it_closed():
     console handler of its own)."""
     code = (
         "import logging\n"
-        "from autograder.grading import cluster\n"
-        "with cluster.connect(cluster.ClusterSpec(), 1):\n"
+        "from autograder.grading.cluster.coordinator import ClusterSpec, connect\n"
+        "with connect(ClusterSpec(), 1):\n"
         "    pass\n"
         "try:\n"
         "    raise OSError('comm closed')\n"

@@ -22,8 +22,10 @@ from loopback import grade_cli
 from tiny import notebook
 
 from autograder.errors import GradingError
-from autograder.grading import engine, inputs, supervise
-from autograder.grading.autograder_zip import autograder_info
+from autograder.grading.batch import engine
+from autograder.grading.execution import supervise
+from autograder.grading.intake import inputs
+from autograder.grading.intake.autograder_zip import autograder_info
 from autograder.report import outputs
 
 ROOT = Path(__file__).resolve().parents[2]

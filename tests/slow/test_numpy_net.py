@@ -12,7 +12,7 @@ from kernel_export import export
 
 from autograder import data, paths
 from autograder.catalog import SLUG
-from autograder.grading import clean_check, numpy_net
+from autograder.grading.verify import clean_check, numpy_net
 
 keras = pytest.importorskip("keras")
 

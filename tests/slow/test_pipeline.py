@@ -19,7 +19,7 @@ import pytest
 from tiny import notebook, tiny_autograder
 
 from autograder import cli
-from autograder.grading.otter_plugin import CLEAN_PLUGIN
+from autograder.grading.execution.otter_plugin import CLEAN_PLUGIN
 
 HIDDEN = '''from otter.test_files import test_case
 

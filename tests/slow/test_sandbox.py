@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from autograder import data
-from autograder.grading import sandbox, supervise
-from autograder.grading.sandbox import Limits, SandboxError
+from autograder.grading.execution import sandbox, supervise
+from autograder.grading.execution.sandbox import Limits, SandboxError
 
 STATUS = sandbox.probe()
 needs_bwrap = pytest.mark.skipif(not STATUS.available, reason=f"no sandbox here: {STATUS.reason}")
@@ -324,7 +324,8 @@ def test_user_mode_works_for_an_unprivileged_grader():
         script = textwrap.dedent(f"""
             import sys; sys.path.insert(0, {str(CHECKOUT)!r})
             from pathlib import Path
-            from autograder.grading import sandbox, supervise
+            from autograder.grading.execution import sandbox
+            from autograder.grading.execution import supervise
             print(sandbox.probe())
             import subprocess
             cmd = sandbox.command([sys.executable, "-c", {USER_MODE_SNIPPET!r}], workdir=Path({str(work)!r}),

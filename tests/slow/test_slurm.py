@@ -248,9 +248,8 @@ def test_jobqueue_scheduler_serves_its_dashboard_on_the_loopback_only():
     HTTP dashboard, which has neither TLS nor a login, only on 127.0.0.1 (no Slurm needed)."""
     import psutil
 
-    from autograder.grading import cluster
-
-    jq = cluster.jobqueue_cluster("slurm", (("cores", "1"),))
+    from autograder.grading.cluster import jobqueue
+    jq = jobqueue.jobqueue_cluster("slurm", (("cores", "1"),))
     try:
         port = jq.scheduler_info["services"]["dashboard"]
         listening = {c.laddr.port: c.laddr.ip for c in psutil.Process().net_connections(kind="inet")

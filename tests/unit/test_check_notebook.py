@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from kit_constants import SLUG
 from tiny import notebook
 
-from autograder.grading import run_one
-from autograder.grading.autograder_zip import autograder_info, check_assignment
+from autograder import paths
+from autograder.grading.execution import run_one
+from autograder.grading.intake.autograder_zip import autograder_info, check_assignment
 from autograder.results import Status
 
 
@@ -47,3 +49,31 @@ def test_other_assignment_without_metadata_is_wrong_version(tiny_zip: Path):
     assert status == Status.WRONG_VERSION and "0 of its 2 questions" in reason
     nb_ok = json.loads(notebook("grader.check('q1_value')\ngrader.check('q2_text')", assignment=None))
     assert check_assignment(nb_ok, info) == (Status.GRADED, "")
+
+
+def test_a_notebook_saved_by_colab_is_not_refused_by_otters_assignment_name(tmp_path: Path):
+    """otter refuses a notebook without ``metadata.otter.assignment_name`` ("Received submission
+    for assignment 'None'") when its config names one; Colab may drop it. Does the published zip's
+    config name none (the kit decides by stamp or questions), and does the kit put the name back
+    for an older zip whose config names one, leaving a notebook's own name and hostile metadata
+    handled?"""
+    import copy
+    import zipfile
+
+    from autograder.grading.execution import run_one
+    with zipfile.ZipFile(paths.autograder_zip(SLUG, "2026")) as zf:
+        assert "assignment_name" not in json.loads(zf.read("otter_config.json"))
+    older = tmp_path / "otter_config.json"
+    older.write_text(json.dumps({"assignment_name": SLUG}), encoding="utf-8")
+    nb = json.loads((paths.solution_dir(SLUG, "2026") / f"{SLUG}.ipynb").read_text(encoding="utf-8"))
+    colab = copy.deepcopy(nb)
+    colab["metadata"] = {"colab": {"provenance": []}, "kernelspec": {"name": "python3"}}
+    hostile = copy.deepcopy(colab)
+    hostile["metadata"]["otter"] = "not a mapping"
+    for sample in (colab, hostile, nb):
+        run_one.name_assignment(sample, older)
+        assert sample["metadata"]["otter"]["assignment_name"] == SLUG
+    other = copy.deepcopy(nb)
+    other["metadata"]["otter"]["assignment_name"] = "another"
+    run_one.name_assignment(other, older)
+    assert other["metadata"]["otter"]["assignment_name"] == "another"

@@ -15,9 +15,9 @@ import pytest
 from kernel_export import export
 
 from autograder import curves, paths
-from autograder.grading import clean_check, recorded
-from autograder.grading import export as export_mod
-from autograder.grading.curve_summary import curve_summary
+from autograder.grading.verify import clean_check, recorded
+from autograder.grading.verify import kernel_export as export_mod
+from autograder.grading.verify.curve_summary import curve_summary
 from autograder.notebook import CURVES_MIME, recorded_curves
 
 
@@ -262,7 +262,7 @@ def test_the_clean_check_loads_only_otter_s_test_runner(tmp_path: Path):
                     'points = 2\n\n@test_case(points=1)\ndef test_a(x):\n    assert x == 1\n\n'
                     '@test_case(points=1, hidden=True)\ndef test_b(x):\n    assert x == 2\n',
                     encoding="utf-8")
-    code = ("import sys\nfrom autograder.grading.clean_check import otter_test_files\n"
+    code = ("import sys\nfrom autograder.grading.verify.clean_check import otter_test_files\n"
             f"tf = otter_test_files().ExceptionTestFile.from_file({str(test)!r})\n"
             "tf.run({'x': 1})\n"
             "print(tf.score, tf.possible, sorted(m for m in ('otter.api', 'otter.test_files.ok_test', "
@@ -282,7 +282,7 @@ def test_tables_are_read_back_and_checked_without_pandas(tmp_path: Path):
                           "val_loss": [0.9, 0.5, 0.7]}, index=pd.RangeIndex(1, 4, name="epoch"))
     folder = export(tmp_path, {"h": frame, "bad": frame.set_axis([5, 6, 7])}, ["h", "bad"])
     code = ("import sys\nfrom pathlib import Path\nfrom autograder import curves\n"
-            "from autograder.grading import clean_check\n"
+            "from autograder.grading.verify import clean_check\n"
             f"env, problems = clean_check.load_environment(Path({str(folder)!r}))\n"
             "h = env['h']\n"
             "try:\n    curves.validated(env['bad'])\n    bad = 'accepted'\n"

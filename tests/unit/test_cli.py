@@ -125,7 +125,7 @@ def test_grade_hands_the_batch_what_it_was_given(tmp_path: Path, tiny_zip: Path,
     from tiny import notebook
 
     from autograder import cli_grading
-    from autograder.grading import preflight
+    from autograder.grading.execution import preflight
     from autograder.results import Status
 
     seen: dict = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import inputs
+from autograder.grading.intake import inputs
 
 
 def nb_bytes(*sources: str, **metadata: object) -> bytes:
@@ -262,7 +262,7 @@ ROSTER = ("student_id,name,email,lms_id\n"
 
 def test_roster_maps_participants_and_names_and_lists_the_unmatched(tmp_path: Path):
     """The roster matches by participant ID or an unambiguous name; a stranger is listed, not merged."""
-    from autograder.grading.identity import read_roster
+    from autograder.grading.intake.identity import read_roster
 
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
     roster = read_roster(tmp_path / "roster.csv")
@@ -282,7 +282,7 @@ def test_roster_maps_participants_and_names_and_lists_the_unmatched(tmp_path: Pa
 
 def test_a_shared_name_without_an_lms_id_matches_nobody(tmp_path: Path):
     """A name two roster students share is never enough to pick one of them."""
-    from autograder.grading.identity import Identity, read_roster
+    from autograder.grading.intake.identity import Identity, read_roster
 
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
     student, why = read_roster(tmp_path / "roster.csv").match(Identity("Taro Yamada", name="Taro Yamada"))
@@ -291,7 +291,7 @@ def test_a_shared_name_without_an_lms_id_matches_nobody(tmp_path: Path):
 
 def test_a_roster_with_a_student_twice_is_refused(tmp_path: Path):
     from autograder.errors import ConfigError
-    from autograder.grading.identity import read_roster
+    from autograder.grading.intake.identity import read_roster
 
     (tmp_path / "roster.csv").write_text(ROSTER + "B001,Someone Else,,\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"student_id B001 to more than one row: "

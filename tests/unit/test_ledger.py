@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.grading.ledger import Ledger
+from autograder.grading.batch.ledger import Ledger
 from autograder.results import QuestionResult, Record
 
 
@@ -63,7 +63,7 @@ def test_a_committed_result_survives_kill_9(tmp_path: Path):
     code = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from autograder.grading.ledger import Ledger\n"
+        "from autograder.grading.batch.ledger import Ledger\n"
         "from autograder.results import Record\n"
         "led = Ledger(Path(sys.argv[1]))\n"
         "for i in range(5):\n"
@@ -116,7 +116,7 @@ def test_an_older_ledger_gets_the_new_columns(tmp_path: Path):
 
 def test_the_class_keeps_each_students_latest_submission(tmp_path: Path):
     """An older file of a student never replaces the newer one the class has; a newer one does."""
-    from autograder.model import ClassEntry
+    from autograder.results import ClassEntry
 
     def entry(sha: str, mtime: float) -> ClassEntry:
         return ClassEntry(student_id="s001", file=f"{sha}.ipynb", sub_sha=sha, ag_key="a", status="graded",

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from autograder import cli
-from autograder.grading.engine import BatchResult, Outcome
-from autograder.grading.identity import IDENTITY_DOUBT, Roster, Student
-from autograder.grading.inputs import Intake, Submission
-from autograder.model import AutograderInfo, QuestionResult, Record
+from autograder.grading.batch.engine import BatchResult, Outcome
+from autograder.grading.intake.identity import IDENTITY_DOUBT, Roster, Student
+from autograder.grading.intake.inputs import Intake, Submission
 from autograder.report import lms, outputs
+from autograder.results import QuestionResult, Record
+from autograder.target import AutograderInfo
 
 BOM = b"\xef\xbb\xbf"
 M, F = "moodle.zip/", "_assignsubmission_file_/a.ipynb"

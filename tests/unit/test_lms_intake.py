@@ -12,8 +12,8 @@ import pytest
 
 from autograder import cli
 from autograder.errors import ConfigError
-from autograder.grading import inputs
-from autograder.grading.identity import IDENTITY_DOUBT, read_roster
+from autograder.grading.intake import inputs
+from autograder.grading.intake.identity import IDENTITY_DOUBT, read_roster
 
 
 def nb_bytes(source: str = "x = 1", **metadata: object) -> bytes:

@@ -99,7 +99,7 @@ def test_interleaved_bench_reports_the_drift_corrected_median(monkeypatch, tmp_p
     import statistics
 
     from autograder import data
-    from autograder.grading import run_one
+    from autograder.grading.execution import run_one
     from autograder.tools import overhead, samples
 
     bare_runs, kit_runs = _abba(5, 0.03, lambda t: 1 + 0.25 * t / 600)

@@ -7,7 +7,7 @@ import json
 import tomllib
 from pathlib import Path
 
-from autograder.grading.otter_plugin import CLEAN_PLUGIN
+from autograder.grading.execution.otter_plugin import CLEAN_PLUGIN
 from autograder.release import portable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_entries_name_the_clean_check_plugin_and_ship_the_kit():
                ("setup.sh", b"#!/usr/bin/env bash\n"), ("tests/q1.py", b"")]
     out = dict(portable.portable_entries(entries))
     assert json.loads(out["otter_config.json"])["plugins"] == [CLEAN_PLUGIN]
-    assert "kit/autograder/grading/clean_check.py" in out and "kit/pyproject.toml" in out
+    assert "kit/autograder/grading/verify/clean_check.py" in out and "kit/pyproject.toml" in out
     assert b"fashion_mnist.load_data()" in out["setup.sh"]
     assert out["tests/q1.py"] == b""
     assert portable.portable_entries(sorted(out.items())) == sorted(out.items())  # idempotent
@@ -56,7 +56,7 @@ def test_zip_config_names_no_assignment_and_the_kit_still_knows_it(tmp_path: Pat
     without the metadata) while the kit reads the assignment from the release's parameters?"""
     import zipfile
 
-    from autograder.grading.autograder_zip import ZIP_PARAMS, autograder_info
+    from autograder.grading.intake.autograder_zip import ZIP_PARAMS, autograder_info
 
     entries = [("otter_config.json", json.dumps({"assignment_name": "3-2-overfitting"}).encode()),
                (ZIP_PARAMS, json.dumps({"assignment": "3-2-overfitting", "version": "2026"}).encode()),
@@ -103,7 +103,7 @@ def _nb(*, otter_name: str | None = None, stamp: dict | None = None, cell_stamp:
 def test_release_problem_accepts_this_assignment_in_any_form(tmp_path: Path):
     """Is a notebook of this assignment and version scored, whether otter's metadata, the kit's
     metadata stamp or only the first cell's stamp (a Colab download) says so?"""
-    from autograder.grading.otter_plugin import release_problem
+    from autograder.grading.execution.otter_plugin import release_problem
 
     params, tests = _release(tmp_path)
     mine = {"assignment": "3-2-overfitting", "version": "2026"}
@@ -115,7 +115,7 @@ def test_release_problem_accepts_this_assignment_in_any_form(tmp_path: Path):
 def test_release_problem_refuses_another_assignment_or_version(tmp_path: Path):
     """Is a notebook of another assignment, another version, or one checking too few of the
     questions refused, with what was wrong?"""
-    from autograder.grading.otter_plugin import release_problem
+    from autograder.grading.execution.otter_plugin import release_problem
 
     params, tests = _release(tmp_path)
     cases = {
@@ -143,8 +143,7 @@ class _Results:
 
 def _plugin_scores(tmp_path: Path, nb: dict, monkeypatch) -> tuple[float, str]:
     """Run the zip's plugin around a grading whose clean check gives full marks."""
-    from autograder.grading import otter_plugin
-
+    from autograder.grading.execution import otter_plugin
     root = tmp_path / "autograder"
     files = root / "source" / "files"
     files.mkdir(parents=True)

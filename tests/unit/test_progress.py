@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from autograder.grading.progress import Progress
+from autograder.grading.batch.progress import Progress
 from autograder.results import Record
 
 

@@ -16,8 +16,8 @@ from kit_constants import SLUG
 from autograder import forms, paths
 from autograder.catalog import SUPPORT_MODULE
 from autograder.errors import NotebookError, PublishError
-from autograder.grading import targets
-from autograder.grading.autograder_zip import ZIP_PARAMS
+from autograder.grading.intake import targets
+from autograder.grading.intake.autograder_zip import ZIP_PARAMS
 from autograder.notebook import STAMP_KEY
 from autograder.release import publish, render, variants, versions
 

@@ -7,7 +7,7 @@ import time
 
 import psutil
 
-from autograder.grading import supervise
+from autograder.grading.execution import supervise
 
 
 def test_tree_memory_counts_grandchildren():

@@ -1,7 +1,8 @@
-"""The grading worker: runs otter's autograder on one prepared folder, in its own process.
+"""Stage A's process: runs otter's autograder on one prepared folder, in its own process.
 
-Invoked as ``python -m autograder.grading.worker AG_DIR``. AG_DIR has otter's layout (``source/`` with
-the unzipped autograder, ``submission/`` with one notebook, ``results/``); otter writes
+Invoked as ``python -m autograder.grading.execution.otter_stage AG_DIR``. AG_DIR has otter's
+layout (``source/`` with the unzipped autograder, ``submission/`` with one notebook,
+``results/``); otter writes
 ``results/results.json`` there. Running it in a separate process means the kit's own process
 never loads anything the submission's kernel wrote, and a crash or hang is contained.
 
@@ -118,7 +119,7 @@ def run(autograder_dir: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m autograder.grading.worker AG_DIR", file=sys.stderr)
+        print("usage: python -m autograder.grading.execution.otter_stage AG_DIR", file=sys.stderr)
         return 2
     run(args[0])
     return 0

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.grading import sandbox
+from autograder.grading.execution import sandbox
 
 #: Set in the environment of every process grading one submission (worker, kernel, their
 #: children), so the whole tree can be found and killed even when the kernel runs in its own

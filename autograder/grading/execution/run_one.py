@@ -3,9 +3,9 @@
 The submission is checked (is it a notebook at all?) and laid out in a fresh folder with otter's
 layout; ``pipeline.PREPARE`` keeps the full tests, the release's parameters and the curves the
 notebook recorded in ``private_dir(workdir)``, which the sandbox cannot see, and the kit's export
-cell is appended. Stage A: ``autograder.grading.worker`` runs otter's autograder on it in the
+cell is appended. Stage A: ``autograder.grading.execution.otter_stage`` runs otter's autograder on it in the
 bubblewrap sandbox with the kit's registered kernel and the offline Fashion-MNIST cache; the export
-cell writes the tested values as plain data. Stage B: ``autograder.grading.clean_check`` rebuilds
+cell writes the tested values as plain data. Stage B: ``autograder.grading.verify.clean_check`` rebuilds
 those values in a fresh process that runs no student code and runs all tests, hidden ones
 included: that is the score. Both stages are supervised (``supervise``: time limit, memory limit
 on the whole process tree, Ctrl-C); every process carries ``FMNIST_KIT_WORKDIR`` so the whole tree
@@ -27,11 +27,11 @@ from pathlib import Path
 
 from autograder import __version__ as KIT_VERSION
 from autograder import data, paths
-from autograder.grading import pipeline
-from autograder.grading.otter_plugin import add_plugin
-from autograder.grading.pipeline import CLEAN_TIMEOUT, own_file
-from autograder.grading.preflight import ensure_kernel
-from autograder.grading.supervise import WORKDIR_MARKER, StageClock, cpu_seconds, run_stage
+from autograder.grading.execution import pipeline
+from autograder.grading.execution.otter_plugin import add_plugin
+from autograder.grading.execution.pipeline import CLEAN_TIMEOUT, own_file
+from autograder.grading.execution.preflight import ensure_kernel
+from autograder.grading.execution.supervise import WORKDIR_MARKER, StageClock, cpu_seconds, run_stage
 from autograder.results import QuestionResult, Record, Status
 
 #: The figures a graded notebook draws, kept with its result for the feedback page.
@@ -188,6 +188,9 @@ class _Grading:
         return [data.source_dir().resolve()]
 
     def record(self, status: Status, reason: str = "", **kw) -> Record:
+        """The grading's ``Record``; the figures the notebook drew are kept whatever the status
+        (a notebook stopped at its time limit shows how far it got)."""
+        kw.setdefault("figures", figures_of(self.workdir))
         return Record(status=status, reason=reason[:2000], seconds=round(time.monotonic() - self.start, 2),
                       peak_rss=self.peak_rss, finished_at=time.time(), kit=KIT_VERSION,
                       log_tail=_read_text(self.private / "grading.log")[-20000:], **kw)
@@ -248,7 +251,7 @@ def kernel_stage(g: _Grading) -> Record | None:
     """Stage A: otter runs the notebook with the public tests; a ``Record`` when it ends the grading."""
     env = dict(g.env, **{WORKDIR_MARKER: str(g.workdir)})
     done = run_stage(
-        [sys.executable, "-m", "autograder.grading.worker", str(g.workdir)], workdir=g.workdir,
+        [sys.executable, "-m", "autograder.grading.execution.otter_stage", str(g.workdir)], workdir=g.workdir,
         log=g.private / "grading.log", env=env, readonly=g.readonly, timeout=g.timeout,
         memory_limit=g.memory_limit, stop=g.stop, sandboxed=g.sandboxed)
     g.peak_rss = done.peak_rss

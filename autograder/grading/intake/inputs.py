@@ -35,7 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder.errors import KitError
-from autograder.grading.identity import IDENTITY_DOUBT, Identity, Roster, identify, moodle_part, pattern_id
+from autograder.grading.intake.identity import (
+    IDENTITY_DOUBT,
+    Identity,
+    Roster,
+    identify,
+    moodle_part,
+    pattern_id,
+)
 from autograder.notebook import stamp_of
 
 DEFAULT_ID_PATTERN = r"^(?P<id>[^/_]+)"

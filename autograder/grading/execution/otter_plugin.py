@@ -1,7 +1,7 @@
 """The kit's otter plugin: keep the notebook as otter executed it, and the seed otter sets.
 
 otter loads a plugin by the dotted name in ``otter_config.json`` (``add_plugin`` writes
-``autograder.grading.otter_plugin.SaveExecutedNotebook``): it imports this module and reads the
+``autograder.grading.execution.otter_plugin.SaveExecutedNotebook``): it imports this module and reads the
 attribute, which the module ``__getattr__`` builds on first use, so importing this module does
 not import otter.
 """
@@ -25,7 +25,7 @@ def add_plugin(config_path: Path, seed: int | None = None) -> None:
         config["seed"] = int(seed)
         config.setdefault("seed_variable", "SEED")
     # the kit's own grading runs the clean check itself, outside the sandbox of the kernel
-    plugins = [p for p in config.get("plugins", []) if p != CLEAN_PLUGIN]
+    plugins = [p for p in config.get("plugins", []) if p not in (CLEAN_PLUGIN, *OLD_CLEAN_PLUGINS)]
     if PLUGIN not in plugins:
         plugins.append(PLUGIN)
     config["plugins"] = plugins
@@ -71,6 +71,9 @@ def _save_executed_plugin() -> type:
 #: The plugin the published autograder zip names in its ``otter_config.json``: under plain
 #: ``otter run`` and on Gradescope the score comes from the kit's clean check, not the kernel.
 CLEAN_PLUGIN = f"{__name__}.CleanCheck"
+#: What zips published before ``grading/`` was split by stage name instead (each carries its own
+#: kit, so it still grades on its own; the kit's ``grade`` takes it out of their config too).
+OLD_CLEAN_PLUGINS = ("autograder.grading.otter_plugin.CleanCheck",)
 
 
 def _clean_check_plugin() -> type:
@@ -79,7 +82,7 @@ def _clean_check_plugin() -> type:
 
     from otter.plugins import AbstractOtterPlugin
 
-    from autograder.grading import pipeline
+    from autograder.grading.execution import pipeline
     from autograder.notebook import read_json_notebook
     from autograder.params import PARAMS_FILE
 
@@ -166,8 +169,7 @@ def run_clean_check(private: Path, artifacts: Path) -> dict:
     import os
     import subprocess
 
-    from autograder.grading import pipeline, sandbox
-
+    from autograder.grading.execution import pipeline, sandbox
     argv, env, readonly = pipeline.clean_check_command(private, artifacts, dict(os.environ))
     if sandbox.probe().available:
         argv = sandbox.command(argv, workdir=private, readonly=readonly, env=env)

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from autograder.grading import recorded as recorded_mod
-from autograder.grading.artifacts import (
+from autograder.grading.verify import recorded as recorded_mod
+from autograder.grading.verify.artifacts import (
     KERAS,
     NO_NETWORKS,
     NUMPY,
@@ -41,14 +41,15 @@ from autograder.grading.artifacts import (
     load_environment,
     load_environment_path,
 )
-from autograder.grading.curve_summary import curve_summary
-from autograder.grading.pipeline import CLEAN_RESULT
+from autograder.grading.verify.curve_summary import curve_summary
 from autograder.params import PARAMS_FILE
 
 __all__ = ["KERAS", "NO_NETWORKS", "NUMPY", "ArraySummary", "ExportedFunction", "InconsistentHistory",
            "Unreadable", "check_histories", "grade_clean", "load_environment", "load_environment_path",
            "main", "usable_histories"]
 
+#: The clean check's output in the private folder (written by the kit, never by the student).
+CLEAN_RESULT = "clean.json"
 #: A history's last validation accuracy and what its network scores may differ by this much.
 HISTORY_TOLERANCE = 2e-3
 
@@ -56,7 +57,7 @@ def _keras_model_type() -> tuple[type, ...]:
     """The rebuilt networks' types: ``numpy_net.NumpyModel``, and ``keras.Model`` if Keras was
     loaded (only ``_load_model`` imports it): a submission whose networks NumPy evaluates is
     checked without loading TensorFlow."""
-    from autograder.grading.numpy_net import NumpyModel
+    from autograder.grading.verify.numpy_net import NumpyModel
 
     keras = sys.modules.get("keras")
     return (NumpyModel,) if keras is None else (NumpyModel, keras.Model)
@@ -133,7 +134,7 @@ def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any],
     """
     from contextlib import nullcontext
 
-    from autograder.grading.numpy_net import keras_view
+    from autograder.grading.verify.numpy_net import keras_view
 
     ExceptionTestFile = otter_test_files().ExceptionTestFile  # noqa: N806 - otter's class
 
@@ -239,7 +240,7 @@ def read_recorded(private: Path) -> dict[str, dict[str, list[float]]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autograder.grading.clean_check PRIVATE ARTIFACTS``: clean grading of one submission.
+    """``python -m autograder.grading.verify.clean_check PRIVATE ARTIFACTS``: clean grading of one submission.
 
     PRIVATE holds ``tests/`` (all of them) and ``kit_params.json``; the result is written to
     ``PRIVATE/clean.json``. ARTIFACTS is what the notebook's export cell wrote.
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     use_numpy = "--keras" not in args  # --keras: rebuild the networks with Keras (comparisons)
     args = [a for a in args if a != "--keras"]
     if len(args) != 2:
-        print("usage: python -m autograder.grading.clean_check [--keras] PRIVATE ARTIFACTS",
+        print("usage: python -m autograder.grading.verify.clean_check [--keras] PRIVATE ARTIFACTS",
               file=sys.stderr)
         return 2
     private, artifacts = Path(args[0]), Path(args[1])

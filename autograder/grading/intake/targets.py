@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import GradingError
-from autograder.grading.autograder_zip import autograder_info
-from autograder.grading.inputs import Submission
+from autograder.grading.intake.autograder_zip import autograder_info
+from autograder.grading.intake.inputs import Submission
 from autograder.results import Status
 from autograder.target import AutograderInfo, Target
 

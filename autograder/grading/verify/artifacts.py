@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.grading.export import ENV_FILE
+from autograder.grading.verify.kernel_export import ENV_FILE
 
 MAX_ENV_BYTES = 20 * 2**20
 
@@ -245,8 +245,7 @@ def _rebuild_models(env: dict[str, Any], problems: list[str], use_numpy: bool) -
     built: dict[str, Any] = {}
     why = "" if use_numpy else "NumPy evaluation switched off"
     if use_numpy:
-        from autograder.grading import numpy_net
-
+        from autograder.grading.verify import numpy_net
         for name, p in pending.items():
             try:
                 built[name] = numpy_net.build(p.config, p.weights)

@@ -1,6 +1,6 @@
 """The batch engine: grade many submissions in parallel, record each result as it finishes.
 
-Each submission is one Dask task (``cluster.grade_task``: ``run_one.grade_one`` in its own
+Each submission is one Dask task (``cluster.task.grade_task``: ``run_one.grade_one`` in its own
 sandboxed process tree, from a clean copy with a fresh Jupyter kernel, supervised for time,
 memory and Ctrl-C), on the embedded cluster by default or on a real one (``cluster``). Only this
 process, the coordinator, writes the ledger and the progress display, as each result arrives. Results
@@ -31,11 +31,13 @@ from typing import TextIO
 
 from autograder import __version__ as KIT_VERSION
 from autograder.errors import GradingError
-from autograder.grading import cluster, run_one, supervise
-from autograder.grading.autograder_zip import check_assignment
-from autograder.grading.inputs import Intake, Submission
-from autograder.grading.ledger import Ledger
-from autograder.grading.progress import Progress
+from autograder.grading.batch.ledger import Ledger
+from autograder.grading.batch.progress import Progress
+from autograder.grading.cluster.coordinator import ClusterSpec, Session, connect
+from autograder.grading.cluster.task import TaskSpec, grade_task, thread_env
+from autograder.grading.execution import run_one, supervise
+from autograder.grading.intake.autograder_zip import check_assignment
+from autograder.grading.intake.inputs import Intake, Submission
 from autograder.results import ClassEntry, Record, Status
 from autograder.target import AutograderInfo, Target
 
@@ -79,7 +81,7 @@ class BatchConfig:
     #: Reuse results graded by another kit version (by default they are graded again).
     reuse_other_kit: bool = False
     #: Where the gradings run (default: Dask embedded in this process, ``workers`` at once).
-    cluster: cluster.ClusterSpec = field(default_factory=cluster.ClusterSpec)
+    cluster: ClusterSpec = field(default_factory=ClusterSpec)
 
 
 @dataclass
@@ -253,14 +255,14 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
     if not todo:
         return False
     embedded = cfg.cluster.embedded
-    with cluster.connect(cfg.cluster, cfg.workers) as session:
+    with connect(cfg.cluster, cfg.workers) as session:
         if session.dashboard:
             progress.note(f"Dask dashboard: {session.dashboard}")
         if not embedded:
             progress.note(f"grading on {session.describe}")
-        run_id = cluster.new_run(embedded)
+        run_id = session.start_run()
         client = session.client
-        env = {} if not embedded else cluster.thread_env((os.cpu_count() or 2) // max(1, cfg.workers))
+        env = {} if not embedded else thread_env((os.cpu_count() or 2) // max(1, cfg.workers))
         zips: dict[str, bytes] = {}
         futures: dict[object, str] = {}
         if embedded:
@@ -271,14 +273,14 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                 ag = target.autograder
                 if ag.sha256 not in zips:  # in each task, not scattered: a lost worker loses no input
                     zips[ag.sha256] = b"" if embedded else ag.path.read_bytes()  # embedded: the snapshot
-                spec = cluster.TaskSpec(
+                spec = TaskSpec(
                     job=job, sub_sha=sub.sha256, ag_key=target.key, ag_sha256=ag.sha256, name=sub.key,
                     timeout=cfg.timeout, memory_limit=cfg.memory_limit, sandboxed=cfg.sandboxed,
                     seed=target.seed, keep_work=cfg.keep_work, run_id=run_id,
                     work_root=str((cfg.out / "work").resolve()) if embedded else None,
                     ag_path=str(ag.path.resolve()) if embedded else None,
                     keras_home=str(cfg.keras_home) if embedded and cfg.keras_home else None, env=env)
-                fut = client.submit(cluster.grade_task, spec, sub.path.read_bytes(), zips[ag.sha256],
+                fut = client.submit(grade_task, spec, sub.path.read_bytes(), zips[ag.sha256],
                                     key=task_key(spec, session.resource), resources={session.resource: 1},
                                     pure=False)
                 futures[fut] = job
@@ -307,7 +309,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                 progress.tick()
             return False
         except KeyboardInterrupt:
-            cluster.set_stop(session, run_id)
+            session.stop_run(run_id)
             progress.note("interrupted: stopping the running gradings (their whole process trees) ...")
             with contextlib.suppress(Exception):
                 client.cancel(list(futures))
@@ -318,10 +320,10 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                 reap_strays(cfg.out / "work")
             return True
         finally:
-            cluster.end_run(run_id)
+            session.end_run(run_id)
 
 
-def task_key(spec: cluster.TaskSpec, resource: str) -> str:
+def task_key(spec: TaskSpec, resource: str) -> str:
     """The Dask key of a job: the submission, the autograder, the seed, the limits it is graded
     under and the workers' versions (``resource``). The same job gets the same key, so it is never
     graded twice at once on one scheduler (a coordinator resumed after ``kill -9`` joins the grading
@@ -330,7 +332,7 @@ def task_key(spec: cluster.TaskSpec, resource: str) -> str:
     return "fmnist-grade-" + hashlib.sha256(json.dumps(what).encode()).hexdigest()[:32]
 
 
-def _follow(session: cluster.Session, keys: set[str], progress: Progress) -> None:
+def _follow(session: Session, keys: set[str], progress: Progress) -> None:
     """Running tasks and usable workers, from the scheduler, for the progress line and ETA."""
     for line in session.check_workers():
         progress.note(line)

@@ -21,20 +21,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.grading import export
-from autograder.grading.recorded import STUDENT_CURVES
+from autograder.grading.verify import clean_check, kernel_export
+from autograder.grading.verify.clean_check import CLEAN_RESULT
+from autograder.grading.verify.recorded import STUDENT_CURVES
 from autograder.notebook import recorded_curves
 from autograder.params import ENV_VAR, PARAMS_FILE
 
 #: The clean check's environment beside the grading's: NumPy's BLAS on one thread (its products
 #: are small; idle BLAS threads spinning cost CPU: user time 2.2 s -> 1.6 s on this machine).
 CLEAN_CHECK_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-#: The clean check's output in the private folder (written by the kit, never by the student).
-CLEAN_RESULT = "clean.json"
 #: Seconds the clean check may take (it loads TensorFlow and evaluates the networks once).
 CLEAN_TIMEOUT = 300.0
 #: The module the clean check runs as (``python -m``).
-CLEAN_CHECK_MODULE = "autograder.grading.clean_check"
+CLEAN_CHECK_MODULE = clean_check.__name__
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def split_tests(lay: Layout) -> None:
     """All tests to the private folder; the kernel keeps the public ones only."""
     shutil.copytree(lay.tests, lay.private / "tests")
     shutil.rmtree(lay.tests)
-    export.public_tests(lay.private / "tests", lay.tests)
+    kernel_export.public_tests(lay.private / "tests", lay.tests)
 
 
 def keep_files(lay: Layout) -> None:
@@ -83,7 +82,7 @@ def prepare(lay: Layout) -> None:
 
 def export_cell_source(private: Path) -> str:
     """The cell appended after the student's: it exports every value a test takes."""
-    return export.export_cell(export.required_names(private / "tests"))
+    return kernel_export.export_cell(kernel_export.required_names(private / "tests"))
 
 
 def own_file(root: Path, path: Path) -> bool:
@@ -100,7 +99,7 @@ def own_dir(root: Path, path: Path) -> bool:
 
 def artifacts_of(kernel_dir: Path, root: Path, private: Path) -> Path:
     """The values the kernel exported, or an empty folder when they are missing or planted."""
-    artifacts = kernel_dir / export.ARTIFACTS
+    artifacts = kernel_dir / kernel_export.ARTIFACTS
     if own_dir(root, artifacts):
         return artifacts
     empty = private / "no_artifacts"  # grade as "nothing exported"

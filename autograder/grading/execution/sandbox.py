@@ -119,7 +119,9 @@ def python_paths() -> list[Path]:
 
 def package_dir() -> Path:
     """The kit's package folder (with an editable install, a folder of the checkout)."""
-    return Path(__file__).resolve().parent.parent
+    import autograder
+
+    return Path(autograder.__file__).resolve().parent
 
 
 def command(

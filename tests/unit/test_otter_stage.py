@@ -17,8 +17,8 @@ def _run(code: str) -> str:
 def test_otter_loads_without_running_pandas():
     out = _run("""
         import sys
-        from autograder.grading import worker
-        worker.defer_import("pandas")
+        from autograder.grading.execution import otter_stage
+        otter_stage.defer_import("pandas")
         import otter.run.run_autograder as ra
         from otter.run.run_autograder import create_runner
         print(type(sys.modules["pandas"]).__name__, "pandas.core.frame" in sys.modules)
@@ -29,8 +29,8 @@ def test_otter_loads_without_running_pandas():
 def test_a_deferred_module_loads_on_first_use_and_is_the_real_one():
     out = _run("""
         import sys
-        from autograder.grading import worker
-        worker.defer_import("pandas")
+        from autograder.grading.execution import otter_stage
+        otter_stage.defer_import("pandas")
         import pandas as pd
         frame = pd.DataFrame({"a": [1, 2]})
         import pandas.core.frame
@@ -44,16 +44,15 @@ def test_a_deferred_module_loads_on_first_use_and_is_the_real_one():
 def test_deferring_an_imported_or_missing_module_changes_nothing():
     out = _run("""
         import sys, json
-        from autograder.grading import worker
-        worker.defer_import("json")
-        worker.defer_import("no_such_module_fmnist")
+        from autograder.grading.execution import otter_stage
+        otter_stage.defer_import("json")
+        otter_stage.defer_import("no_such_module_fmnist")
         print(sys.modules["json"] is json, "no_such_module_fmnist" in sys.modules)
     """)
     assert out.split() == ["True", "False"]
 
 
 def test_worker_usage_error(capsys):
-    from autograder.grading import worker
-
-    assert worker.main([]) == 2
+    from autograder.grading.execution import otter_stage
+    assert otter_stage.main([]) == 2
     assert "usage" in capsys.readouterr().err

@@ -35,8 +35,7 @@ class Ready:
 
 def require(unsafe_no_sandbox: bool = False) -> Ready:
     """Every check, in order; the first that fails raises its ``KitError`` (what to do is its hint)."""
-    from autograder.grading import sandbox
-
+    from autograder.grading.execution import sandbox
     keras_home = data.provide_keras_cache()
     ensure_kernel()
     return Ready(keras_home, sandbox.require(unsafe_no_sandbox))
@@ -44,8 +43,7 @@ def require(unsafe_no_sandbox: bool = False) -> Ready:
 
 def problems(sandboxed: bool = True) -> list[str]:
     """Every check's failure as a sentence (empty: this machine can grade): a worker names them all."""
-    from autograder.grading import sandbox
-
+    from autograder.grading.execution import sandbox
     checks = [data.provide_keras_cache, ensure_kernel]
     if sandboxed:
         checks.append(lambda: sandbox.require(False))
