@@ -40,18 +40,52 @@ def _shown(value: object) -> tuple[str, str]:
 def _placeholder(value: object, name: str, what_ja: str, what_en: str) -> None:
     """Reject the values every reading shares as "not answered yet": ``...`` and ``None``."""
     if value is Ellipsis:
-        _fail(
-            name,
-            f"... をあなたの答え、{what_ja}に書き換えてください",
-            f"Replace ... with your answer ({what_en}).",
-        )
+        _fail(name, f"... をあなたの答え、{what_ja}に書き換えてください",
+              f"Replace ... with your answer ({what_en}).")
     if value is None:
         sep = " " if what_ja[-1].isascii() else ""
-        _fail(
-            name,
-            f"答えが None です。{what_ja}{sep}で答えてください",
-            f"The answer is None; write {what_en}.",
-        )
+        _fail(name, f"答えが None です。{what_ja}{sep}で答えてください",
+              f"The answer is None; write {what_en}.")
+
+
+#: What an epoch or accuracy answer that is not a number is told, Japanese and English: for
+#: True/False, for a string, for anything else; ``{}`` is the value as shown.
+_NOT_A_NUMBER = {
+    "epoch": (
+        ("True や False ではなくエポック数を整数で答えてください（{}）",
+         "True or False is not an epoch; write a whole number (got {})."),
+        ("エポック数は文字列ではなく整数で答えてください。引用符を外してください（{}）",
+         "The epoch count must be a whole number, not a string (got {}); remove the quotes."),
+        ("エポック数は整数で答えてください（{}）",
+         "The epoch count must be a whole number (got {})."),
+    ),
+    "accuracy": (
+        ("True や False ではなく精度を 0 から 1 の小数で答えてください（{}）",
+         "True or False is not an accuracy; write a fraction between 0 and 1 (got {})."),
+        ("精度は文字列ではなく数値で答えてください。引用符を外してください（{}）",
+         "The accuracy must be a number, not a string (got {}); remove the quotes."),
+        ("精度は 0 から 1 の小数で答えてください（{}）",
+         "The accuracy must be a number between 0 and 1 (got {})."),
+    ),
+}
+
+
+def _worded(kind: str, which: int, value: object) -> tuple[str, str]:
+    """Message ``which`` (0 True/False, 1 a string, 2 anything else) of ``kind`` for ``value``."""
+    ja, en = _shown(value)
+    words_ja, words_en = _NOT_A_NUMBER[kind][which]
+    return words_ja.format(ja), words_en.format(en)
+
+
+def _refuse_non_number(value: object, name: str, kind: str) -> None:
+    """Refuse ``True``/``False`` (Python counts them as numbers, no student means them so), a
+    string (say: remove the quotes) and anything else that is not a number."""
+    if isinstance(value, bool | np.bool_):
+        _fail(name, *_worded(kind, 0, value))
+    if isinstance(value, str):
+        _fail(name, *_worded(kind, 1, value))
+    if not isinstance(value, int | float | np.integer | np.floating):
+        _fail(name, *_worded(kind, 2, value))
 
 
 def as_epoch(value: object, name: str, n_epochs: int) -> int:
@@ -63,41 +97,14 @@ def as_epoch(value: object, name: str, n_epochs: int) -> int:
     what_ja = f"1 から {n_epochs} までの整数のエポック数"
     what_en = f"an epoch number, a whole number from 1 to {n_epochs}"
     _placeholder(value, name, what_ja, what_en)
-    ja, en = _shown(value)
-    if isinstance(value, bool | np.bool_):
-        _fail(
-            name,
-            f"True や False ではなくエポック数を整数で答えてください（{ja}）",
-            f"True or False is not an epoch; write a whole number (got {en}).",
-        )
-    if isinstance(value, str):
-        _fail(
-            name,
-            f"エポック数は文字列ではなく整数で答えてください。引用符を外してください（{ja}）",
-            f"The epoch count must be a whole number, not a string (got {en}); remove the quotes.",
-        )
-    if isinstance(value, int | np.integer):
-        epoch = int(value)
-    elif isinstance(value, float | np.floating):
-        if not (math.isfinite(float(value)) and float(value).is_integer()):
-            _fail(
-                name,
-                f"エポック数は整数で答えてください（{ja}）",
-                f"The epoch count must be a whole number (got {en}).",
-            )
-        epoch = int(value)
-    else:
-        _fail(
-            name,
-            f"エポック数は整数で答えてください（{ja}）",
-            f"The epoch count must be a whole number (got {en}).",
-        )
+    _refuse_non_number(value, name, "epoch")
+    if isinstance(value, float | np.floating) and not (math.isfinite(float(value))
+                                                       and float(value).is_integer()):
+        _fail(name, *_worded("epoch", 2, value))
+    epoch = int(value)  # type: ignore[call-overload]
     if not 1 <= epoch <= n_epochs:
-        _fail(
-            name,
-            f"エポック数は 1 から {n_epochs} の範囲で答えてください（{epoch}）",
-            f"The epoch must be between 1 and {n_epochs} (got {epoch}).",
-        )
+        _fail(name, f"エポック数は 1 から {n_epochs} の範囲で答えてください（{epoch}）",
+              f"The epoch must be between 1 and {n_epochs} (got {epoch}).")
     return epoch
 
 
@@ -107,45 +114,18 @@ def as_accuracy(value: object, name: str) -> float:
     A value in ``(1, 100]`` is almost surely a percentage, so the message says how to write it.
     """
     _placeholder(value, name, "0 から 1 の小数", "a fraction between 0 and 1")
-    ja, en = _shown(value)
-    if isinstance(value, bool | np.bool_):
-        _fail(
-            name,
-            f"True や False ではなく精度を 0 から 1 の小数で答えてください（{ja}）",
-            f"True or False is not an accuracy; write a fraction between 0 and 1 (got {en}).",
-        )
-    if isinstance(value, str):
-        _fail(
-            name,
-            f"精度は文字列ではなく数値で答えてください。引用符を外してください（{ja}）",
-            f"The accuracy must be a number, not a string (got {en}); remove the quotes.",
-        )
-    if not isinstance(value, int | float | np.integer | np.floating):
-        _fail(
-            name,
-            f"精度は 0 から 1 の小数で答えてください（{ja}）",
-            f"The accuracy must be a number between 0 and 1 (got {en}).",
-        )
-    acc = float(value)
+    _refuse_non_number(value, name, "accuracy")
+    acc = float(value)  # type: ignore[arg-type]
     if not math.isfinite(acc):
-        _fail(
-            name,
-            f"精度は 0 から 1 の小数で答えてください（{acc}）",
-            f"The accuracy must be a number between 0 and 1 (got {acc}).",
-        )
+        _fail(name, f"精度は 0 から 1 の小数で答えてください（{acc}）",
+              f"The accuracy must be a number between 0 and 1 (got {acc}).")
     if 1.0 < acc <= 100.0:
-        _fail(
-            name,
-            f"百分率のようです。{acc / 100:g} のように 0 から 1 の小数で書いてください"
-            f"（{acc:g} ではなく）",
-            f"This looks like a percentage; write {acc / 100:g}, not {acc:g}.",
-        )
+        _fail(name, (f"百分率のようです。{acc / 100:g} のように 0 から 1 の小数で書いてください"
+                     f"（{acc:g} ではなく）"),
+              f"This looks like a percentage; write {acc / 100:g}, not {acc:g}.")
     if not 0.0 <= acc <= 1.0:
-        _fail(
-            name,
-            f"精度は 0 から 1 の範囲で答えてください（{acc:g}）",
-            f"The accuracy must be between 0 and 1 (got {acc:g}).",
-        )
+        _fail(name, f"精度は 0 から 1 の範囲で答えてください（{acc:g}）",
+              f"The accuracy must be between 0 and 1 (got {acc:g}).")
     return acc
 
 
@@ -180,11 +160,8 @@ def as_choice(value: object, name: str, choices: Sequence[str]) -> str:
         for choice in choices:
             if _normal(choice) == _normal(value):
                 return choice
-    _fail(
-        name,
-        f"次のいずれかを文字列で答えてください: {listed}（{ja}）",
-        f"Answer with one of {listed}, as a string (got {en}).",
-    )
+    _fail(name, f"次のいずれかを文字列で答えてください: {listed}（{ja}）",
+          f"Answer with one of {listed}, as a string (got {en}).")
 
 
 # --- public tests: form only -------------------------------------------------------------
