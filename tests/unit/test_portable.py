@@ -174,3 +174,21 @@ def test_plugin_zeroes_a_notebook_of_another_version(tmp_path: Path, monkeypatch
     other = _nb(cell_stamp={"assignment": "3-2-overfitting", "version": "2027"})
     score, output = _plugin_scores(tmp_path / "other", other, monkeypatch)
     assert score == 0 and "wrong version: this notebook is version 2027" in output
+
+
+def test_the_kits_grade_takes_the_zips_plugin_out_under_either_name(tmp_path: Path):
+    """The kit's own ``grade`` runs the clean check as its own stage: ``add_plugin`` takes the zip's
+    ``CleanCheck`` out of otter's configuration, named as today's zips name it and as zips published
+    before the stage folders did (seen in them: ``autograder.grading.otter_plugin.CleanCheck``), keeps
+    any other plugin, and adds ``SaveExecutedNotebook`` once."""
+    from autograder.grading.execution.otter_plugin import OLD_CLEAN_PLUGINS, PLUGIN, add_plugin
+
+    assert "autograder.grading.otter_plugin.CleanCheck" in OLD_CLEAN_PLUGINS
+    for n, name in enumerate((CLEAN_PLUGIN, *OLD_CLEAN_PLUGINS)):
+        config = tmp_path / f"otter_config{n}.json"
+        config.write_text(json.dumps({"plugins": [name, "other.Plugin"]}), encoding="utf-8")
+        add_plugin(config, seed=7)
+        add_plugin(config, seed=7)
+        written = json.loads(config.read_text(encoding="utf-8"))
+        assert written["plugins"] == ["other.Plugin", PLUGIN], name
+        assert written["seed"] == 7 and written["seed_variable"] == "SEED"
