@@ -250,8 +250,6 @@ def precheck(sub: Submission, cfg: BatchConfig) -> tuple[Record | None, Target |
 def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Target],
                cfg: BatchConfig, ledger: Ledger, outcomes: dict[int, Outcome], progress: Progress) -> bool:
     """Submit every job to Dask; record each result in the ledger as it arrives."""
-    from distributed import KilledWorker
-
     if not todo:
         return False
     embedded = cfg.cluster.embedded
@@ -264,49 +262,34 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
         client = session.client
         env = {} if not embedded else thread_env((os.cpu_count() or 2) // max(1, cfg.workers))
         zips: dict[str, bytes] = {}
+        specs: dict[str, TaskSpec] = {}
         futures: dict[object, str] = {}
         if embedded:
             (cfg.out / "work").mkdir(parents=True, exist_ok=True)
+
+        def submit(job: str, again: int = 0):
+            sub, spec = intake.chosen[todo[job][0]], specs[job]
+            fut = client.submit(grade_task, spec, sub.path.read_bytes(), zips[spec.ag_sha256],
+                                key=task_key(spec, session.resource, again), resources={session.resource: 1},
+                                pure=False)
+            futures[fut] = job
+            return fut
+
         try:
             for job, idx in todo.items():
                 sub, target = intake.chosen[idx[0]], targets[job]
                 ag = target.autograder
                 if ag.sha256 not in zips:  # in each task, not scattered: a lost worker loses no input
                     zips[ag.sha256] = b"" if embedded else ag.path.read_bytes()  # embedded: the snapshot
-                spec = TaskSpec(
+                specs[job] = TaskSpec(
                     job=job, sub_sha=sub.sha256, ag_key=target.key, ag_sha256=ag.sha256, name=sub.key,
                     timeout=cfg.timeout, memory_limit=cfg.memory_limit, sandboxed=cfg.sandboxed,
                     seed=target.seed, keep_work=cfg.keep_work, run_id=run_id,
                     work_root=str((cfg.out / "work").resolve()) if embedded else None,
                     ag_path=str(ag.path.resolve()) if embedded else None,
                     keras_home=str(cfg.keras_home) if embedded and cfg.keras_home else None, env=env)
-                fut = client.submit(grade_task, spec, sub.path.read_bytes(), zips[ag.sha256],
-                                    key=task_key(spec, session.resource), resources={session.resource: 1},
-                                    pure=False)
-                futures[fut] = job
-            keys = {fut.key for fut in futures}
-            pending = dict(futures)
-            last_check = 0.0
-            while pending:
-                done = [f for f in pending if f.done()]
-                if not done:
-                    time.sleep(0.2)
-                now = time.monotonic()
-                if now - last_check >= 1.0:
-                    last_check = now
-                    _follow(session, keys, progress)
-                for fut in done:
-                    job = pending.pop(fut)
-                    rec, durable = _result_of(fut, intake.chosen[todo[job][0]], targets[job], progress,
-                                              KilledWorker)
-                    if rec is None:  # stopped before it finished
-                        continue
-                    if durable:  # before anything else happens
-                        ledger.put(rec)
-                    for i in todo[job]:
-                        outcomes[i] = Outcome(intake.chosen[i], rec, fresh=True, target=targets[job])
-                        progress.seen(intake.chosen[i].student_id, rec, fresh=True)
-                progress.tick()
+                submit(job)
+            _collect(dict(futures), submit, session, intake, todo, targets, ledger, outcomes, progress)
             return False
         except KeyboardInterrupt:
             session.stop_run(run_id)
@@ -323,13 +306,59 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
             session.end_run(run_id)
 
 
-def task_key(spec: TaskSpec, resource: str) -> str:
+def task_key(spec: TaskSpec, resource: str, again: int = 0) -> str:
     """The Dask key of a job: the submission, the autograder, the seed, the limits it is graded
     under and the workers' versions (``resource``). The same job gets the same key, so it is never
     graded twice at once on one scheduler (a coordinator resumed after ``kill -9`` joins the grading
-    still running); anything that could change the result gives another key."""
+    still running); anything that could change the result gives another key. ``again``: the job
+    submitted again after its task was stopped on its worker (a finished key keeps its result)."""
     what = [spec.sub_sha, spec.ag_key, spec.seed, spec.timeout, spec.memory_limit, spec.sandboxed, resource]
-    return "fmnist-grade-" + hashlib.sha256(json.dumps(what).encode()).hexdigest()[:32]
+    key = "fmnist-grade-" + hashlib.sha256(json.dumps(what).encode()).hexdigest()[:32]
+    return f"{key}-again{again}" if again else key
+
+
+#: How often a job whose task was stopped on its worker, not by this coordinator, is submitted again.
+RESUBMITS = 2
+
+
+def _collect(pending: dict, submit, session: Session, intake: Intake, todo: dict[str, list[int]],
+             targets: dict[str, Target], ledger: Ledger, outcomes: dict[int, Outcome],
+             progress: Progress) -> None:
+    """Record each result in the ledger as it arrives. A task that returns no record was stopped on
+    its worker by something other than this coordinator (its own Ctrl-C leaves this loop first):
+    the scheduler had cancelled it when an earlier coordinator of this class died, and this one's
+    submission of the same key came while it was cancelled. That job is submitted again."""
+    from distributed import KilledWorker
+
+    keys = {fut.key for fut in pending}
+    again: dict[str, int] = {}
+    last_check = 0.0
+    while pending:
+        done = [f for f in pending if f.done()]
+        if not done:
+            time.sleep(0.2)
+        now = time.monotonic()
+        if now - last_check >= 1.0:
+            last_check = now
+            _follow(session, keys, progress)
+        for fut in done:
+            job = pending.pop(fut)
+            rec, durable = _result_of(fut, intake.chosen[todo[job][0]], targets[job], progress, KilledWorker)
+            if rec is None:
+                again[job] = again.get(job, 0) + 1
+                if again[job] <= RESUBMITS:
+                    progress.note(f"{intake.chosen[todo[job][0]].key}: its grading was stopped on its worker "
+                                  "(cancelled by the scheduler); grading it again")
+                    new = submit(job, again[job])
+                    pending[new] = job
+                    keys.add(new.key)
+                continue
+            if durable:  # before anything else happens
+                ledger.put(rec)
+            for i in todo[job]:
+                outcomes[i] = Outcome(intake.chosen[i], rec, fresh=True, target=targets[job])
+                progress.seen(intake.chosen[i].student_id, rec, fresh=True)
+        progress.tick()
 
 
 def _follow(session: Session, keys: set[str], progress: Progress) -> None:
