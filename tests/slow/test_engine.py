@@ -23,6 +23,7 @@ from tiny import notebook
 
 from autograder.errors import GradingError
 from autograder.grading.batch import engine
+from autograder.grading.batch.ledger import folder_lock
 from autograder.grading.execution import supervise
 from autograder.grading.intake import inputs
 from autograder.grading.intake.autograder_zip import autograder_info
@@ -173,7 +174,7 @@ def test_regrade_grades_again(tmp_path: Path, tiny_zip: Path):
 def test_one_grader_per_output_folder(tmp_path: Path, tiny_zip: Path):
     """Is a second grader on the same output folder refused while the first holds it?"""
     (tmp_path / "out").mkdir()
-    with engine.folder_lock(tmp_path / "out"), pytest.raises(GradingError, match="already writing"):
+    with folder_lock(tmp_path / "out"), pytest.raises(GradingError, match="already writing"):
         batch(write_class(tmp_path / "in", {"good.ipynb": GOOD}), tmp_path / "out", tiny_zip)
 
 

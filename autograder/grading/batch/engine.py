@@ -18,7 +18,6 @@ the latest submission wins), and ``class_view`` gives the whole class for the ou
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -31,7 +30,7 @@ from typing import TextIO
 
 from autograder import __version__ as KIT_VERSION
 from autograder.errors import GradingError
-from autograder.grading.batch.ledger import Ledger
+from autograder.grading.batch.ledger import Ledger, folder_lock
 from autograder.grading.batch.progress import Progress
 from autograder.grading.cluster.coordinator import ClusterSpec, Session, connect
 from autograder.grading.cluster.task import TaskSpec, grade_task, thread_env
@@ -125,7 +124,7 @@ def run_batch(intake: Intake, cfg: BatchConfig, *, stream: TextIO | None = None)
     with folder_lock(cfg.out), Ledger(cfg.out) as ledger:
         snaps: dict[str, AutograderInfo] = {}
         cfg = replace(cfg, autograder=_snapshot(cfg.autograder, cfg.out, snaps))
-        strays = reap_strays(work)
+        strays = supervise.reap_under(work)
         if strays:
             print(f"stopped {strays} process(es) left running by an earlier, killed grader", file=stream)
         outcomes: dict[int, Outcome] = {}
@@ -300,7 +299,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                 deadline = time.monotonic() + 30
                 while session.running() and time.monotonic() < deadline:
                     time.sleep(0.2)
-                reap_strays(cfg.out / "work")
+                supervise.reap_under(cfg.out / "work")
             return True
         finally:
             session.end_run(run_id)
@@ -383,34 +382,3 @@ def _result_of(fut, sub: Submission, target: Target, progress: Progress,
         progress.note(f"internal error while grading {sub.key}: {exc!r}")
         return Record(sub_sha=sub.sha256, ag_sha=target.key, status=Status.ERROR,
                       reason=f"internal error of the grader, not recorded (run again): {exc!r}"[:300]), False
-
-
-def reap_strays(work: Path) -> int:
-    """Kill processes still grading under ``work`` (a grader killed with -9 may leave kernels)."""
-    if not work.exists():
-        return 0
-    import psutil
-
-    return supervise.kill_processes(supervise.marked_processes(str(work.resolve()), psutil))
-
-
-class folder_lock:
-    """One grader per output folder at a time (the lock dies with its process, even on -9)."""
-
-    def __init__(self, out: Path) -> None:
-        self.path = out / ".grading.lock"
-        self.fd: int | None = None
-
-    def __enter__(self) -> None:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise GradingError(f"another grader is already writing to {self.path.parent}",
-                               hint="wait for it to finish, or use another --out folder") from None
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)

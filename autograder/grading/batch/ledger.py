@@ -16,12 +16,15 @@ time limit, so a kit upgrade or a longer ``--timeout`` is not answered with an o
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+from autograder.errors import GradingError
 from autograder.results import ClassEntry, QuestionResult, Record
 
 FILENAME = "ledger.sqlite"
@@ -170,3 +173,25 @@ def _entry(raw: str) -> ClassEntry:
     data = json.loads(raw)
     data["flags"] = tuple(data.get("flags") or ())
     return ClassEntry(**data)
+
+
+class folder_lock:
+    """One grader per output folder at a time (the lock dies with its process, even on -9)."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / ".grading.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise GradingError(f"another grader is already writing to {self.path.parent}",
+                               hint="wait for it to finish, or use another --out folder") from None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)

@@ -38,7 +38,7 @@ def reap_dead_workers(base: Path) -> int:
         if psutil.pid_exists(pid) and (folder / "owner").is_file() and (
                 folder / "owner").read_text().strip() == _proc_start(pid):
             continue  # its worker is alive
-        killed += supervise.kill_processes(supervise.marked_processes(str(folder.resolve()), psutil))
+        killed += supervise.reap_under(folder)
         shutil.rmtree(folder, ignore_errors=True)
     return killed
 

@@ -228,6 +228,16 @@ def kill_tree(proc: subprocess.Popen, workdir: Path | None = None) -> None:
     proc.wait()
 
 
+def reap_under(folder: Path) -> int:
+    """Kill the processes still grading under ``folder`` (marked with it; a grader or worker killed
+    with -9 may leave kernels behind); how many were signalled."""
+    if not folder.exists():
+        return 0
+    import psutil
+
+    return kill_processes(marked_processes(str(folder.resolve()), psutil))
+
+
 def kill_processes(procs: list) -> int:
     """SIGKILL each process (already gone is fine); return how many were signalled."""
     import psutil
