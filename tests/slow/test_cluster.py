@@ -239,6 +239,21 @@ def test_embedded_cluster_listens_on_the_loopback_only():
     assert listening and set(listening) == {"127.0.0.1"}
 
 
+def test_two_gradings_in_one_process_each_get_their_embedded_cluster():
+    """``grade`` twice in one fresh process (the e2e tests call ``cli.main`` after the batch): the
+    second embedded cluster starts. It did not when distributed was first imported inside the
+    coordinator's ``dask.config.set`` block, which took distributed's defaults away with it."""
+    code = (
+        "from autograder.grading.cluster.coordinator import ClusterSpec, connect\n"
+        "for _ in range(2):\n"
+        "    with connect(ClusterSpec(), 1) as session:\n"
+        "        assert session.graders() == 1\n"
+        "print('both started')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "both started" in proc.stdout, proc.stderr[-2000:]
+
+
 def test_embedded_cluster_logs_nothing_after_it_closed():
     """A Dask stream that logs while (or after) the embedded cluster closes, as one did in
     ``make demo`` ("Batched Comm Closed" with a traceback), prints nothing on the TA's console;

@@ -111,6 +111,9 @@ class Session:
 def connect(spec: ClusterSpec, workers: int) -> Iterator[Session]:
     """The Dask client ``grade`` submits to: embedded, an existing scheduler, or a job queue."""
     import dask
+    import distributed  # noqa: F401  before the config block below: importing distributed adds its
+    # defaults to dask's config, and a first import inside ``dask.config.set`` would have them taken
+    # away again when the block ends (a second ``grade`` in the same process: KeyError 'comm')
 
     fp_versions = versions()
     resource = resource_name(fingerprint(fp_versions))
