@@ -77,3 +77,42 @@ def test_a_notebook_saved_by_colab_is_not_refused_by_otters_assignment_name(tmp_
     other["metadata"]["otter"]["assignment_name"] = "another"
     run_one.name_assignment(other, older)
     assert other["metadata"]["otter"]["assignment_name"] == "another"
+
+
+def test_two_threads_never_prepare_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The embedded cluster grades in two threads of one process; ``prepare`` parses the tests with
+    ``ast``, which CPython 3.11 cannot do in two threads at once (python/cpython#106905: a grading
+    ended as "internal error ... SystemError: AST constructor recursion depth mismatch"). Do two
+    threads' ``prepare`` calls parse one at a time?"""
+    import ast
+    import threading
+    import time
+
+    from tiny import tiny_autograder
+
+    real_parse, lock = ast.parse, threading.Lock()
+    inside, most = [0], [0]
+
+    def slow_parse(*args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)
+        try:
+            return real_parse(*args, **kwargs)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    ag = tiny_autograder(tmp_path / "tiny.zip")
+    nb = json.loads(notebook("x = 1"))
+    args = [(tmp_path / "nb.ipynb", json.loads(json.dumps(nb)), ag, tmp_path / f"w{i}") for i in range(2)]
+    threads = [threading.Thread(target=run_one.prepare, args=a) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (tmp_path / "w0" / "submission" / "submission.ipynb").is_file()
+    assert (tmp_path / "w1" / "submission" / "submission.ipynb").is_file()
+    assert most[0] == 1

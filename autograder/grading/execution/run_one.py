@@ -103,8 +103,20 @@ def private_dir(workdir: Path) -> Path:
     return workdir.with_name(workdir.name + ".kit")
 
 
+#: One ``prepare`` at a time in this process: it parses the tests with ``ast``, and CPython 3.11
+#: can raise ``SystemError: AST constructor recursion depth mismatch`` when two threads build ASTs
+#: at once (python/cpython#106905, fixed in later releases; seen here as an "internal error of the
+#: grader" on the embedded cluster's two grading threads, Python 3.11.7). It takes milliseconds.
+_PREPARE_LOCK = threading.Lock()
+
+
 def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
             seed: int | None = None) -> Path:
+    with _PREPARE_LOCK:
+        return _prepare(submission, nb, autograder_zip, workdir, seed)
+
+
+def _prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path, seed: int | None) -> Path:
     """Lay out otter's folder for one submission (public tests only); return the folder.
 
     ``pipeline.PREPARE`` keeps the full tests, the release's parameters and the curves recorded
