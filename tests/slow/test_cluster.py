@@ -139,16 +139,18 @@ def test_coordinator_killed_then_resumed(loop: Loopback, sleepers, tiny_zip: Pat
     assert f"from the ledger {done_at_kill}" in text
     assert ledger_rows(out) == 4
     same_csv(out, local)
-    # A grading still running when the coordinator died goes one of two ways, both without loss:
-    # the scheduler cancels it and its worker stops it (the resumed command grades it again), or the
-    # resumed command submits the same key while it is still running and Dask resumes it (executing
-    # -> cancelled -> resumed): it runs to the end once and the resumed command takes its result.
-    # Either way every job is graded once more at most, and only a stopped one twice.
+    # A grading still running when the coordinator died goes one of three ways, none losing it: the
+    # scheduler cancels it and its worker stops it (the resumed command grades it again); it ends on
+    # its own before the worker notices, its result wanted by nobody (graded again, no "stopped"
+    # line); or the resumed command submits the same key while it still runs and Dask resumes it
+    # (executing -> cancelled -> resumed): it runs once and the resumed command takes its result.
+    # Every job starts at least once after the kill's run began, at most twice, a stopped one twice.
     started = {job: n for job, names in loop.gradings().items() if (n := len(names) - before.get(job, 0))}
     stopped = [job for job, names in loop.gradings("stopped").items()
                if len(names) > stopped_before.get(job, 0)]
     assert len(started) == 4 and len(stopped) <= 2, (started, stopped)
-    assert all(n == (2 if job in stopped else 1) for job, n in started.items()), (started, stopped)
+    assert all(1 <= n <= 2 for n in started.values()), (started, stopped)
+    assert all(started[job] == 2 for job in stopped), (started, stopped)
 
 
 def test_submission_that_kills_its_worker_ends_as_error(loop: Loopback, tiny_zip: Path, tmp_path: Path):
