@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,6 @@ from kit_constants import SLUG
 from autograder import paths
 from autograder.errors import PublishError
 from autograder.release import render, versions
-
-
-@pytest.fixture()
-def kit(tmp_path: Path) -> Path:
-    """A copy of the assignment folder to write version files into."""
-    root = tmp_path / "kit"
-    shutil.copytree(paths.repo_root() / "assignments" / SLUG, root / "assignments" / SLUG)
-    return root
-
-
-def _write(root: Path, name: str, text: str) -> Path:
-    path = root / "assignments" / SLUG / "versions" / f"{name}.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _master() -> dict:

@@ -1,23 +1,13 @@
 """Version files: load, validate (each wrong key or value named), defaults, diff."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from kit_constants import SLUG
 
-from autograder import paths
 from autograder.errors import ConfigError
 from autograder.release import versions
-
-
-@pytest.fixture()
-def kit(tmp_path: Path) -> Path:
-    """A copy of the assignment folder to write version files into."""
-    root = tmp_path / "kit"
-    shutil.copytree(paths.repo_root() / "assignments" / SLUG, root / "assignments" / SLUG)
-    return root
 
 
 def _write(root: Path, name: str, text: str) -> Path:
