@@ -139,8 +139,7 @@ def check_gradable(intake, resolver) -> None:
     """Refuse a batch holding a notebook this run cannot grade for want of an argument: a stamped
     (or default) version with per-student variants and no course secret. Checked before anything
     is graded, so the TA is told at once instead of getting a class of ``error`` rows."""
-    import json
-
+    from autograder import untrusted
     from autograder.errors import GradingError
     from autograder.notebook import stamp_of
 
@@ -151,7 +150,7 @@ def check_gradable(intake, resolver) -> None:
         if sub.status or not sub.is_notebook:
             continue
         try:
-            nb = json.loads(sub.path.read_bytes().decode("utf-8"))
+            nb = untrusted.read(sub.path, max_bytes=untrusted.MAX_NOTEBOOK_BYTES)
             stamp = stamp_of(nb) if isinstance(nb, dict) else {}
         except (OSError, ValueError):
             continue  # a broken notebook gets its own status when it is graded

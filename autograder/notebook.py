@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from autograder import untrusted
 from autograder.errors import ConfigError, NotebookError
 
 #: The key of the kit's stamp in a notebook's metadata (version id, student ID of a variant).
@@ -28,12 +29,15 @@ CURVES_MIME = "application/vnd.fmnist-kit.curves+json"
 MAX_RECORDED_EPOCHS = 200
 MAX_RECORDED_NAMES = 20
 CURVE_COLUMNS = ("accuracy", "loss", "val_accuracy", "val_loss")
+#: Largest record kept as text that ``recorded_curves`` parses (a real one is a few kB).
+MAX_RECORD_CHARS = 2**20
 
 
 def read_json_notebook(path: Path) -> dict:
+    """A notebook file as JSON, read with the caps of ``untrusted`` (it may be a student's)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return untrusted.read(path, max_bytes=untrusted.MAX_NOTEBOOK_BYTES)
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError, JSONDecodeError, JSONLimitError
         raise NotebookError(
             f"cannot read notebook {path}: {exc}", hint="open it in Jupyter and save it again"
         ) from None
@@ -172,7 +176,7 @@ def recorded_curves(nb: dict) -> dict[str, dict[str, list[float]]]:
             value = data.get(CURVES_MIME) if isinstance(data, dict) else None
             if isinstance(value, str):  # nbformat may keep JSON MIME data as text
                 try:
-                    value = json.loads(value)
+                    value = untrusted.loads(value, max_bytes=MAX_RECORD_CHARS)
                 except ValueError:
                     continue
             if not isinstance(value, dict):

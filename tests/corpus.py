@@ -774,3 +774,31 @@ def write_corpus(ctx: Context, dest: Path, names: list[str] | None = None) -> di
         path.write_bytes(c.file_bytes(ctx))
         out[name] = path
     return out
+
+
+# ------------------------------------------------------------------------ built to break the grader's parsers
+# (issue 33, hardening: each of these once stopped the whole batch or left an unrecorded internal error)
+
+#: Arrays nested this deep make Python's ``json`` raise RecursionError (its limit is ~1,000).
+DEEP_NESTING = 100_000
+
+
+def _blank_with_raw(slug: str, raw_value: str) -> bytes:
+    """The blank notebook with ``raw_value`` (JSON text) as a value in its metadata."""
+    nb = samples.blank(slug)
+    nb["metadata"]["kit_corpus"] = "@@RAW@@"
+    return json.dumps(nb, ensure_ascii=False).replace('"@@RAW@@"', raw_value, 1).encode()
+
+
+@case(INVALID, reason="nested")
+def json_nested_100000_deep(ctx: Context) -> bytes:
+    """The blank notebook with a metadata value nested 100,000 arrays deep (Python's json raised
+    RecursionError, which stopped the whole batch without naming the file)."""
+    return _blank_with_raw(ctx.slug, "[" * DEEP_NESTING + "]" * DEEP_NESTING)
+
+
+@case(INVALID, reason="number too long")
+def json_5000_digit_integer(ctx: Context) -> bytes:
+    """The blank notebook with a 5,000-digit integer in its metadata (Python's json raised
+    ValueError from the int-str conversion limit, which stopped the whole batch)."""
+    return _blank_with_raw(ctx.slug, "9" * 5000)

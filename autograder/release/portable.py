@@ -79,6 +79,7 @@ mamba run -n otter-env python -c "import keras; keras.datasets.fashion_mnist.loa
 MODULES = (
     "autograder", "autograder.checks", "autograder.curves", "autograder.data", "autograder.errors",
     "autograder.forms", "autograder.notebook", "autograder.params", "autograder.readings",
+    "autograder.untrusted",
     "autograder.grading",
     "autograder.grading.execution", "autograder.grading.execution.otter_plugin",
     "autograder.grading.execution.pipeline", "autograder.grading.execution.sandbox",

@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from autograder import data, paths
+from autograder import data, paths, untrusted
 from autograder.catalog import SLUG, default_version
 from autograder.grading.execution import pipeline, run_one, supervise
 from autograder.grading.execution.otter_plugin import EXECUTED_NOTEBOOK
@@ -200,7 +200,7 @@ def run_kit(submission: Path, folder: Path, keras_home: Path, cpu: CpuMeter) -> 
            "peak_rss": res.peak_rss, "mid": (t0 + t1) / 2}
     for name, st in stages.items():
         out[f"{name}_wall"], out[f"{name}_cpu"] = st["wall"], st["cpu"]
-    executed = json.loads((folder / "results" / EXECUTED_NOTEBOOK).read_text(encoding="utf-8"))
+    executed = untrusted.read(folder / "results" / EXECUTED_NOTEBOOK, max_bytes=untrusted.MAX_NOTEBOOK_BYTES)
     code = [c for c in executed["cells"] if c.get("cell_type") == "code"]
     secs = cell_seconds(executed)
     out["export_cell"] = sum(s for c, s in zip(code, secs, strict=True) if _is_export_cell(c))

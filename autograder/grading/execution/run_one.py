@@ -28,6 +28,7 @@ from pathlib import Path
 from autograder import __version__ as KIT_VERSION
 from autograder import data, paths
 from autograder.grading.execution import pipeline
+from autograder.grading.execution.notebook_check import check_notebook
 from autograder.grading.execution.otter_plugin import add_plugin
 from autograder.grading.execution.pipeline import CLEAN_TIMEOUT, own_file
 from autograder.grading.execution.preflight import ensure_kernel
@@ -40,41 +41,6 @@ FIGURES = ("curves_part2_networks.png", "curves_part3_prevention.png")
 MAX_FIGURE_BYTES = 20 * 2**20
 __all__ = ["CLEAN_TIMEOUT", "FIGURES", "StageClock", "check_notebook", "cpu_seconds", "ensure_kernel",
            "grade_one", "prepare", "private_dir"]
-
-
-def check_notebook(path: Path) -> tuple[dict | None, str, str]:
-    """(notebook, status, reason): is ``path`` a readable Jupyter notebook with code in it?"""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, Status.INVALID, f"cannot read the file: {exc.strerror}"
-    if not raw.strip():
-        return None, Status.EMPTY, "the file is empty"
-    try:
-        nb = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        if exc.end >= len(raw) - 1:  # a multi-byte character cut off: the upload was truncated
-            return None, Status.INVALID, ("not a notebook: the file ends in the middle of a character "
-                                          "(cut off)")
-        return None, Status.INVALID, "not a notebook: the file is not UTF-8 text"
-    except json.JSONDecodeError as exc:
-        text = exc.doc.rstrip()
-        if exc.msg.startswith("Unterminated string") or exc.pos >= len(text):
-            # the JSON stops before the notebook does: an interrupted upload or copy
-            return None, Status.INVALID, (f"not a notebook: the file ends before the notebook does, at line "
-                                   f"{exc.lineno} (cut off)")
-        return None, Status.INVALID, f"not a notebook: broken JSON at line {exc.lineno} ({exc.msg})"
-    if isinstance(nb, dict) and "nbformat" in nb and nb.get("nbformat") != 4:
-        return None, Status.INVALID, (
-            f"notebook format {nb.get('nbformat')!r} is not supported: open and save it in a "
-            "current Jupyter (format 4)"
-        )
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        return None, Status.INVALID, "not a Jupyter notebook: no list of cells"
-    if not any(c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()
-               for c in nb["cells"]):
-        return None, Status.EMPTY, "the notebook has no code"
-    return nb, Status.GRADED, ""
 
 
 def grading_env(keras_home: Path) -> dict[str, str]:

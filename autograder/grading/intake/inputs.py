@@ -27,13 +27,13 @@ a zip); equal times -> the later path in sorted order. The others are listed as 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from autograder import untrusted
 from autograder.errors import KitError
 from autograder.grading.intake.identity import (
     IDENTITY_DOUBT,
@@ -210,7 +210,7 @@ def _metadata_ids(raw: bytes) -> tuple[str | None, str | None]:
     """(``metadata.student_id``, the student ID in the kit's stamp of a per-student handout: in
     the metadata, or in the first cell of a notebook saved by Colab)."""
     try:
-        nb = json.loads(raw.decode("utf-8"))
+        nb = untrusted.loads(raw, max_bytes=MAX_MEMBER_BYTES)
         meta = nb.get("metadata", {})
         meta = meta if isinstance(meta, dict) else {}
         values = meta.get("student_id"), stamp_of(nb).get("student_id")

@@ -290,11 +290,15 @@ def _decode_all(folder: Path) -> tuple[dict[str, Any], list[str]]:
     problems: list[str] = []
     if not env_path.is_file() or env_path.is_symlink():
         return {}, ["the notebook did not reach the end: no exported values"]
+    from autograder import untrusted  # the kernel wrote the file: read with caps
+
     if env_path.stat().st_size > MAX_ENV_BYTES:
         return {}, ["the exported values are too large"]
     try:
-        records = json.loads(env_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        records = untrusted.read(env_path, max_bytes=MAX_ENV_BYTES)
+    except untrusted.JSONLimitError as exc:
+        return {}, [f"the exported values were not read: {exc}"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}, ["the exported values are not valid JSON"]
     if not isinstance(records, dict):
         return {}, ["the exported values are malformed"]
