@@ -802,3 +802,40 @@ def json_5000_digit_integer(ctx: Context) -> bytes:
     """The blank notebook with a 5,000-digit integer in its metadata (Python's json raised
     ValueError from the int-str conversion limit, which stopped the whole batch)."""
     return _blank_with_raw(ctx.slug, "9" * 5000)
+
+
+_PLANT_PICKLE = f"""import glob, os, pickle, tempfile
+
+_EXPR = ("(setattr(__import__('json'), 'dump', lambda obj, fp, **kw: fp.write('[' * {DEEP_NESTING} + "
+         "']' * {DEEP_NESTING})), __import__('pickle').loads({{orig!r}}))[1]")
+
+class _Planted:
+    def __init__(self, orig):
+        self.orig = orig
+
+    def __reduce__(self):
+        return (eval, (_EXPR.format(orig=self.orig),))
+
+def _plant(*args):
+    for _pkl in glob.glob(os.path.join(tempfile.gettempdir(), '*.pkl')):
+        try:
+            with open(_pkl, 'rb') as _f:
+                _raw = _f.read()
+            if b'GradingResults' not in _raw or b'__import__' in _raw:
+                continue
+            with open(_pkl, 'wb') as _f:
+                pickle.dump(_Planted(_raw), _f)
+        except Exception:
+            continue
+
+get_ipython().events.register('post_run_cell', _plant)
+"""
+
+
+@case(GRADED)
+def pickle_planted_for_otter(ctx: Context) -> dict:
+    """After every cell, replaces otter's results pickle with one that runs code in otter's own
+    process when otter loads it: the code makes otter write results.json nested 100,000 deep
+    (the grader's json.loads raised RecursionError: 'internal error of the grader, not
+    recorded', on every run). Graded from the clean check alone."""
+    return blank_with(ctx.slug, early=(_PLANT_PICKLE,))

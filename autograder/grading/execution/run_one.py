@@ -22,23 +22,27 @@ import sys
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import __version__ as KIT_VERSION
-from autograder import data, paths
+from autograder import data, paths, untrusted
 from autograder.grading.execution import pipeline
 from autograder.grading.execution.notebook_check import check_notebook
 from autograder.grading.execution.otter_plugin import add_plugin
 from autograder.grading.execution.pipeline import CLEAN_TIMEOUT, own_file
 from autograder.grading.execution.preflight import ensure_kernel
 from autograder.grading.execution.supervise import WORKDIR_MARKER, StageClock, cpu_seconds, run_stage
+from autograder.grading.verify import kernel_export
 from autograder.results import QuestionResult, Record, Status
 
 #: The figures a graded notebook draws, kept with its result for the feedback page.
 FIGURES = ("curves_part2_networks.png", "curves_part3_prevention.png")
 #: Largest figure kept (a larger file is not a figure the notebook drew).
 MAX_FIGURE_BYTES = 20 * 2**20
+#: Largest ``results.json`` of the kernel stage read back (written in the sandbox, where a file
+#: may reach 512 MiB; a real one is tens of kB). Only the public checks' outcome is read from it.
+MAX_KERNEL_RESULTS_BYTES = 4 * 2**20
 __all__ = ["CLEAN_TIMEOUT", "FIGURES", "StageClock", "check_notebook", "cpu_seconds", "ensure_kernel",
            "grade_one", "prepare", "private_dir"]
 
@@ -157,6 +161,10 @@ class _Grading:
     sandboxed: bool
     start: float
     peak_rss: int = 0
+    #: otter's own results of the kernel stage are there to compare (``kernel_disagreements``).
+    kernel_results: bool = True
+    #: What the grading noted on its way (kept with the record).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def private(self) -> Path:
@@ -243,9 +251,16 @@ def kernel_stage(g: _Grading) -> Record | None:
         return g.record(Status.INTERRUPTED, "the batch was interrupted")
     # Everything in the work folder was writable by the student's code: read only regular files
     # really inside it (no planted symlinks), and never write there again.
-    if done.returncode != 0 or not own_file(g.workdir, g.workdir / "results" / "results.json"):
-        why = _explain(done.returncode, g.private / "grading.log")
+    if done.returncode == 0 and own_file(g.workdir, g.workdir / "results" / "results.json"):
+        return None
+    why = _explain(done.returncode, g.private / "grading.log")
+    if not own_file(g.workdir, g.workdir / "submission" / kernel_export.ARTIFACTS / kernel_export.ENV_FILE):
         return g.record(Status.ERROR, f"the grader stopped ({why})")
+    # otter's process ended badly after the export cell ran (the notebook may have planted a
+    # pickle that otter's process loads): the clean check grades the exported values as always
+    g.kernel_results = False
+    g.notes.append(f"otter's run in the sandbox ended abnormally ({why}) after the notebook exported "
+                   "its values: graded from them by the clean check, without the kernel's own results")
     return None
 
 
@@ -273,22 +288,37 @@ def read_result(g: _Grading) -> Record:
     try:
         clean = pipeline.read_clean(g.private)
         questions = parse_results(clean)
-        kernel_json = g.workdir / "results" / "results.json"
-        kernel = parse_results(json.loads(kernel_json.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        return g.record(Status.ERROR, f"a results file is unreadable: {exc}")
+        return g.record(Status.ERROR, f"the clean check's result is unreadable: {exc}")
     if not questions:
         return g.record(Status.ERROR, "the clean check reported no questions")
-    flags = [str(p) for p in clean.get("problems", [])] + disagreements(kernel, clean)
+    flags = [str(p) for p in clean.get("problems", [])] + kernel_disagreements(g, clean)
     results_json = json.dumps(clean.get("gradescope", {"tests": clean["tests"]}), ensure_ascii=False,
                               indent=1)
     # What otter shows and a Gradescope upload reads is the clean result (in the kit's folder).
     (g.private / "results.json").write_text(results_json, encoding="utf-8")
     acc = clean.get("test_accuracy")
     return g.record(Status.GRADED, "flagged: " + " | ".join(flags) if flags else "", questions=questions,
-                    flags=flags, notes=[str(n) for n in clean.get("notes", [])], results_json=results_json,
+                    flags=flags, notes=[*g.notes, *(str(n) for n in clean.get("notes", []))],
+                    results_json=results_json,
                     test_accuracy=float(acc) if isinstance(acc, int | float) else None,
                     curves=clean.get("curves") or {}, figures=figures_of(g.workdir))
+
+
+def kernel_disagreements(g: _Grading, clean: dict) -> list[str]:
+    """``disagreements`` of the kernel's own results (otter's ``results.json``, written in the
+    sandbox) with the clean check's; a note instead when they cannot be read: the clean check's
+    result is the grade either way, and the file is read with caps (``MAX_KERNEL_RESULTS_BYTES``)."""
+    if not g.kernel_results:
+        return []
+    try:
+        kernel = parse_results(untrusted.read(g.workdir / "results" / "results.json",
+                                              max_bytes=MAX_KERNEL_RESULTS_BYTES))
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        g.notes.append(f"the kernel's own results (results.json) were not read ({str(exc)[:200]}): "
+                       "graded from the clean check alone")
+        return []
+    return disagreements(kernel, clean)
 
 
 def figures_of(workdir: Path) -> dict[str, bytes]:
@@ -296,10 +326,13 @@ def figures_of(workdir: Path) -> dict[str, bytes]:
     out = {}
     for name in FIGURES:
         png = workdir / "submission" / name
-        if own_file(workdir, png) and png.stat().st_size < MAX_FIGURE_BYTES:
-            raw = png.read_bytes()
-            if raw[:8] == b"\x89PNG\r\n\x1a\n":
-                out[name] = raw
+        try:
+            if own_file(workdir, png) and png.stat().st_size < MAX_FIGURE_BYTES:
+                raw = untrusted.read_capped(png, MAX_FIGURE_BYTES)
+                if raw[:8] == b"\x89PNG\r\n\x1a\n":
+                    out[name] = raw
+        except (OSError, ValueError):  # made unreadable by the notebook: no figure
+            continue
     return out
 
 
