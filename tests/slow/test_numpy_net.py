@@ -131,7 +131,7 @@ def test_weights_that_do_not_fit_the_config_are_unreadable(tmp_path: Path):
     (folder / "env.json").write_text(json.dumps(records))
     env, problems, path, _ = clean_check.load_environment_path(folder)
     assert isinstance(env["model"], clean_check.Unreadable) and path == clean_check.NUMPY
-    assert any("kernel of shape" in p for p in problems)
+    assert any("shapes [(784, 4), (4,)], the config's [(784, 8), (8,)]" in p for p in problems)
 
 
 def test_the_tests_see_numpy_models_as_keras_models():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading.execution import run_one
+from autograder.grading.execution import pipeline, run_one
 from autograder.grading.execution.run_one import MAX_KERNEL_RESULTS_BYTES
 from autograder.grading.execution.supervise import StageResult
 from autograder.grading.verify import kernel_export
@@ -32,7 +32,8 @@ def grading(tmp_path: Path, kernel: str | bytes | None) -> run_one._Grading:
         (workdir / sub).mkdir(parents=True)
     g = run_one._Grading(workdir, {}, 60.0, None, None, False, time.monotonic())
     g.private.mkdir()
-    (g.private / "clean.json").write_text(json.dumps(CLEAN), encoding="utf-8")
+    pipeline.clean_output(g.private).mkdir()
+    (pipeline.clean_output(g.private) / "clean.json").write_text(json.dumps(CLEAN), encoding="utf-8")
     if kernel is not None:
         raw = kernel.encode() if isinstance(kernel, str) else kernel
         (workdir / "results" / "results.json").write_bytes(raw)

@@ -172,9 +172,9 @@ def run_clean_check(private: Path, artifacts: Path) -> dict:
     from autograder.grading.execution import pipeline, sandbox
     argv, env, readonly = pipeline.clean_check_command(private, artifacts, dict(os.environ))
     if sandbox.probe().available:
-        argv = sandbox.command(argv, workdir=private, readonly=readonly, env=env)
+        argv = sandbox.command(argv, workdir=pipeline.clean_output(private), readonly=readonly, env=env)
     # twice the kit's own limit: Gradescope's default container has half a CPU
-    proc = subprocess.run(argv, cwd=private, env=env, capture_output=True, text=True,
+    proc = subprocess.run(argv, cwd=pipeline.clean_output(private), env=env, capture_output=True, text=True,
                           timeout=2 * pipeline.CLEAN_TIMEOUT)
     if proc.returncode == 0:
         try:

@@ -34,6 +34,10 @@ CLEAN_CHECK_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM
 CLEAN_TIMEOUT = 300.0
 #: The module the clean check runs as (``python -m``).
 CLEAN_CHECK_MODULE = clean_check.__name__
+#: The clean check's only writable folder, inside the private one (``clean_output``): its result.
+CLEAN_OUTPUT = "clean"
+#: What of the private folder the clean check reads: read-only in its sandbox (the hidden tests).
+CLEAN_INPUTS = ("tests", PARAMS_FILE, "source/files", STUDENT_CURVES)
 
 
 @dataclass(frozen=True)
@@ -109,13 +113,22 @@ def artifacts_of(kernel_dir: Path, root: Path, private: Path) -> Path:
 
 def clean_check_command(private: Path, artifacts: Path,
                         env: dict[str, str]) -> tuple[list[str], dict[str, str], list[Path]]:
-    """(argv, environment, read-only paths) of the clean check of one submission."""
+    """(argv, environment, read-only paths) of the clean check of one submission.
+
+    Its sandbox's work folder is ``clean_output(private)``, the only place it may write (its
+    ``clean.json``); the private folder's ``CLEAN_INPUTS`` (the hidden tests among them) and the
+    exported values are shown read-only.
+    """
     from autograder import data
 
     run_env = dict(env, **CLEAN_CHECK_ENV, **{ENV_VAR: str(private / PARAMS_FILE)})
     run_env.setdefault("MPLBACKEND", "Agg")
     argv = [sys.executable, "-m", CLEAN_CHECK_MODULE, str(private), str(artifacts)]
     readonly = [artifacts.resolve()]
+    out = clean_output(private)
+    out.mkdir(parents=True, exist_ok=True)
+    argv += ["--out", str(out.resolve())]
+    readonly += [_readable(private / name) for name in CLEAN_INPUTS if (private / name).exists()]
     if run_env.get("KERAS_HOME"):
         readonly.append(Path(run_env["KERAS_HOME"]))
     try:
@@ -125,9 +138,23 @@ def clean_check_command(private: Path, artifacts: Path,
     return argv, run_env, [p for p in readonly if p.exists()]
 
 
+def clean_output(private: Path) -> Path:
+    """The clean check's writable folder (``CLEAN_OUTPUT``), where it writes ``clean.json``."""
+    return private / CLEAN_OUTPUT
+
+
+def _readable(path: Path) -> Path:
+    """``path`` and what is in it readable by all: as root the sandboxed clean check runs as
+    ``nobody`` and sees it through a read-only bind (a grader's strict umask must not hide it)."""
+    for p in [path, *(path.rglob("*") if path.is_dir() else [])]:
+        if not p.is_symlink():
+            p.chmod(p.stat().st_mode | (0o555 if p.is_dir() else 0o444))
+    return path.resolve()
+
+
 def read_clean(private: Path) -> dict:
     """The clean check's result (``ValueError`` when it is missing or unreadable)."""
-    path = private / CLEAN_RESULT
+    path = clean_output(private) / CLEAN_RESULT
     try:
         clean = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -270,13 +270,14 @@ def clean_stage(g: _Grading) -> Record | None:
     private = g.private
     artifacts = pipeline.artifacts_of(g.workdir / "submission", g.workdir, private)
     argv, env, readonly = pipeline.clean_check_command(private, artifacts, g.env)
-    env[WORKDIR_MARKER] = str(private.resolve())
-    done = run_stage(argv, workdir=private, log=private / "clean_check.log", env=env,
+    out = pipeline.clean_output(private)  # the only folder it may write (the tests are read-only)
+    env[WORKDIR_MARKER] = str(out.resolve())
+    done = run_stage(argv, workdir=out, log=private / "clean_check.log", env=env,
                      readonly=[*g.readonly, *readonly], timeout=CLEAN_TIMEOUT,
                      memory_limit=g.memory_limit, stop=g.stop, sandboxed=g.sandboxed)
     if done.killed == "stop":
         return g.record(Status.INTERRUPTED, "the batch was interrupted")
-    if done.returncode != 0 or done.killed or not (private / pipeline.CLEAN_RESULT).is_file():
+    if done.returncode != 0 or done.killed or not (out / pipeline.CLEAN_RESULT).is_file():
         return g.record(Status.ERROR, f"the clean check failed ({done.killed or f'exit {done.returncode}'}): "
                                       f"{_read_tail(private / 'clean_check.log')}")
     return None

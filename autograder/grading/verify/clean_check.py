@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m autograder.grading.verify.clean_check PRIVATE ARTIFACTS``: clean grading of one submission.
 
     PRIVATE holds ``tests/`` (all of them) and ``kit_params.json``; the result is written to
-    ``PRIVATE/clean.json``. ARTIFACTS is what the notebook's export cell wrote.
+    ``PRIVATE/clean.json``, or to ``DIR/clean.json`` with ``--out DIR`` (the kit's sandbox shows
+    PRIVATE read-only). ARTIFACTS is what the notebook's export cell wrote.
     """
     import os
 
@@ -252,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     use_numpy = "--keras" not in args  # --keras: rebuild the networks with Keras (comparisons)
     args = [a for a in args if a != "--keras"]
+    out = None
+    if "--out" in args[:-1]:  # --out DIR: where clean.json goes (then PRIVATE may be read-only)
+        i = args.index("--out")
+        out, args = Path(args[i + 1]), args[:i] + args[i + 2:]
     if len(args) != 2:
         print("usage: python -m autograder.grading.verify.clean_check [--keras] PRIVATE ARTIFACTS",
               file=sys.stderr)
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     params = params_mod.load(params_file) if params_file.is_file() else {}
     result = grade_clean(artifacts, private / "tests", params, read_recorded(private),
                          use_numpy=use_numpy)
-    (private / CLEAN_RESULT).write_text(json.dumps(result, ensure_ascii=False, indent=1),
+    ((out or private) / CLEAN_RESULT).write_text(json.dumps(result, ensure_ascii=False, indent=1),
                                         encoding="utf-8")
     return 0
 

@@ -27,6 +27,9 @@ from typing import Any
 import numpy as np
 
 MAX_WEIGHTS = 50_000_000  # elements: far above the exercise's largest network (~470,000)
+#: A weights file may hold each weight this many times (Keras saves the optimizer's slots beside
+#: the weights: Adam two), in float64, plus this many bytes of HDF5's own; larger is not opened.
+WEIGHT_COPIES, HDF5_OVERHEAD = 4, 2**20
 
 
 class Unsupported(Exception):
@@ -77,6 +80,10 @@ class Layer:
 
     def get_weights(self) -> list[np.ndarray]:
         return [w.copy() for w in self.weights]
+
+    def weight_shapes(self) -> list[tuple[int, ...]]:
+        """The shapes of the arrays Keras saves for it, once the network is built."""
+        return []
 
 
 class Flatten(Layer):
@@ -137,6 +144,9 @@ class Dense(Layer):
             raise Unsupported(f"Dense on a {len(shape) - 1}-dimensional input")
         self.input_dim = shape[1]
         return (shape[0], self.units)
+
+    def weight_shapes(self) -> list[tuple[int, ...]]:
+        return [(self.input_dim, self.units), (self.units,)][:self.weights_count]
 
     def set_weights(self, arrays: list[np.ndarray]) -> None:
         kernel = arrays[0]
@@ -261,28 +271,42 @@ def layer_dtype(config: dict[str, Any]) -> str:
     return name
 
 
-def _weight_groups(path: Path) -> list[list[np.ndarray]]:
-    """The arrays of each layer with weights, in the model's layer order (Keras 3 layout)."""
+def _read_weights(path: Path, expected: dict[str, list[tuple[int, ...]]]) -> dict[str, list[np.ndarray]]:
+    """The arrays of each layer group of a Keras 3 weights file, read only once the file's layout
+    is the one ``expected`` (group -> shapes) implies: its size, the groups under ``layers``, each
+    group's datasets (plain float, stored in the file itself, of the expected shape)."""
     import h5py
 
+    total = sum(math.prod(s) for shapes in expected.values() for s in shapes)
+    if total > MAX_WEIGHTS:
+        raise ValueError(f"the network has {total} weights, more than {MAX_WEIGHTS}")
+    size, limit = path.stat().st_size, WEIGHT_COPIES * 8 * total + HDF5_OVERHEAD
+    if size > limit:
+        raise ValueError(f"the weights file is {size} bytes, more than {limit} for {total} weights")
     with h5py.File(path, "r") as f:
         root = f.get("layers")
-        if root is None:
-            raise ValueError("the weights file has no layers")
-        groups = []
-        for name in root:  # h5py lists in creation order only if tracked; Keras names sort
+        if not isinstance(root, h5py.Group) or len(root) > 4 * len(expected) + 64:
+            raise ValueError("the weights file has no layers, or far more than the network")
+        found = {}
+        for name in root:
             group = root[name]
             vars_ = group.get("vars") if isinstance(group, h5py.Group) else None
-            if vars_ is None or not len(vars_):
-                continue
-            arrays = []
-            for k in sorted(vars_, key=int):
-                ds = vars_[k]
-                if not isinstance(ds, h5py.Dataset) or ds.dtype.kind != "f" or ds.size > MAX_WEIGHTS:
-                    raise ValueError(f"weights of {name} are not plain float arrays")
-                arrays.append(np.asarray(ds[()]))
-            groups.append((name, arrays))
-    return groups
+            if isinstance(vars_, h5py.Group) and len(vars_):
+                found[name] = vars_
+        if set(found) != set(expected):
+            raise ValueError(f"the weights file holds {sorted(found)[:10]}, the config's layers with "
+                             f"weights are {sorted(expected)[:10]}")
+        for name, vars_ in found.items():
+            datasets = [vars_.get(str(i)) for i in range(len(vars_))]
+            shapes = [getattr(d, "shape", None) for d in datasets]
+            if shapes != expected[name]:
+                raise ValueError(f"weights of {name}: shapes {shapes}, the config's {expected[name]}")
+            if not all(isinstance(d, h5py.Dataset) and d.dtype.kind == "f" and d.dtype.itemsize <= 8
+                       and not d.is_virtual and not d.external and d.compression in (None, "gzip")
+                       for d in datasets):
+                raise ValueError(f"weights of {name}: not plain float arrays stored in the file")
+        return {name: [np.asarray(d[()]) for d in (vars_[str(i)] for i in range(len(vars_)))]
+                for name, vars_ in found.items()}
 
 
 def _snake(name: str) -> str:
@@ -306,21 +330,15 @@ def build(config: Any, weights: Path) -> NumpyModel:
     # Keras 3 names a layer's group in the weights file after its class, numbered in order
     # (dense, dense_1, ...), not after the layer's own name.
     used: dict[str, int] = {}
-    expected = []
+    expected = {}
     for layer in layers:
         base = _snake(type(layer).__name__)
         used[base] = used.get(base, -1) + 1
         if layer.weights_count:
-            expected.append((base if used[base] == 0 else f"{base}_{used[base]}", layer))
-    by_name = dict(_weight_groups(weights))
-    if set(by_name) != {n for n, _ in expected}:
-        raise ValueError(f"the weights file holds {sorted(by_name)[:10]}, the config's layers with "
-                         f"weights are {[n for n, _ in expected][:10]}")
-    for group, layer in expected:
-        arrays = by_name[group]
-        if len(arrays) != layer.weights_count:
-            raise ValueError(f"{layer.name}: {len(arrays)} arrays, expected {layer.weights_count}")
-        layer.set_weights(arrays)
+            expected[base if used[base] == 0 else f"{base}_{used[base]}"] = layer
+    by_name = _read_weights(weights, {g: layer.weight_shapes() for g, layer in expected.items()})
+    for group, layer in expected.items():
+        layer.set_weights(by_name[group])
     return model
 
 
