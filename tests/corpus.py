@@ -7,9 +7,12 @@ plus a few cells, so they run in seconds and never train for real (the forged-hi
 train one network for three epochs on 6,000 images).
 
 Scores: a notebook that trains nothing can honestly earn only the points whose checks need no
-training: the scaled images (q1_scale, 1), the architectures (q1_model 3, q2_networks 2,
-q3_dropout 2) and the predictions of the (untrained) model (q1_predict 2): ``NO_TRAINING_CEILING``.
-Every forging case below does none of that work, so its honest score is 0.
+training: the architectures (q1_model 3, q2_networks 2, q3_dropout 2): ``NO_TRAINING_CEILING``.
+The scaled images (q1_scale) count only when a training of the grader's confirms them, and the
+predictions (q1_predict) are those of the network the given code trains from the seed (the
+grader's own training, when the model handed in is not that network). Every forging case below
+does none of that work, so its honest score is 0; the cases that train (``trains``) earn what
+their real training earns and lose exactly the readings they faked.
 
 Cases that probe the sandbox print one line ``KIT-PROBE {json}`` (``probe_report``) with what
 they found, so a test can read it from the executed notebook.
@@ -29,8 +32,7 @@ from pathlib import Path
 from autograder.tools import samples
 
 GRADED, ERROR, TIMEOUT, INVALID, EMPTY = "graded", "error", "timeout", "invalid", "empty"
-NO_TRAINING_CEILING = {"q1_scale": 1.0, "q1_model": 3.0, "q2_networks": 2.0, "q3_dropout": 2.0,
-                       "q1_predict": 2.0}
+NO_TRAINING_CEILING = {"q1_model": 3.0, "q2_networks": 2.0, "q3_dropout": 2.0}
 PROBE_PREFIX = "KIT-PROBE "
 
 
@@ -58,6 +60,7 @@ class Case:
     questions: dict[str, float] = field(default_factory=dict)  # per-question score, if not all 0
     probe: bool = False  # prints a KIT-PROBE line
     known_gap: str = ""  # the kit is known to fail this case (see the report); xfail in the tests
+    trains: bool = False  # really trains Part 1 (may earn more than NO_TRAINING_CEILING)
 
     @property
     def doc(self) -> str:
@@ -72,10 +75,12 @@ CASES: dict[str, Case] = {}
 
 
 def case(status: str | tuple[str, ...], score: float = 0.0, *, suffix: str = ".ipynb", reason: str = "",
-         questions: dict[str, float] | None = None, probe: bool = False, known_gap: str = ""):
+         questions: dict[str, float] | None = None, probe: bool = False, known_gap: str = "",
+         trains: bool = False):
     def register(fn: Callable[[Context], dict | bytes]) -> Callable[[Context], dict | bytes]:
         name = fn.__name__.replace("_", "-")
-        CASES[name] = Case(name, fn, suffix, status, score, reason, dict(questions or {}), probe, known_gap)
+        CASES[name] = Case(name, fn, suffix, status, score, reason, dict(questions or {}), probe, known_gap,
+                           trains)
         return fn
     return register
 
@@ -363,7 +368,7 @@ get_ipython().events.register('post_run_cell', _forge_env)
 """
 
 
-@case(GRADED, known_gap="the summary of the scaled images and a 5-epoch history are trusted (2 pt)")
+@case(GRADED)
 def forged_artifacts_env_json(ctx: Context) -> dict:
     """Rewrites kit_artifacts/env.json after every cell (so after the kit's export cell too):
     perfect answers, made-up histories and summaries, no trained model behind any of them."""
@@ -380,25 +385,25 @@ def made_up_histories_without_networks(ctx: Context) -> dict:
 
 
 _TRAIN_BIGGER = NETWORK + """
-keras.utils.set_random_seed(SEED)
 net_smaller = build_network(UNITS_SMALLER)
 net_baseline = build_network(UNITS_BASELINE)
-net_bigger = build_network(UNITS_BIGGER)
-hist_bigger = train(net_bigger, "bigger", epochs=3)
+net_bigger, hist_bigger = train(build_network(UNITS_BIGGER), "bigger", epochs=3)
 """
+#: The given cell of Part 2 that trains the three networks (it starts so in every handout).
+PART2_CELL = "net_smaller, hist_smaller = train("
+
+_SCALED_AND_TRAINED = {"train_images = ...": SCALE, PART2_CELL: _TRAIN_BIGGER}
 
 
-_SCALED_AND_TRAINED = {"train_images = ...": SCALE,
-                       "keras.utils.set_random_seed(SEED)\nnet_smaller": _TRAIN_BIGGER}
-
-
-@case(GRADED, 3.0, questions={"q1_scale": 1.0, "q2_networks": 2.0})
+@case(GRADED, 3.0, questions={"q2_networks": 2.0, "q2c_overfitting": 1.0})
 def forged_history_last_epoch(ctx: Context) -> dict:
     """Trains Bigger for 3 epochs, then edits hist_bigger (last epoch too) to fit made-up answers.
 
-    The images are scaled and the architectures right (q1_scale, q2_networks: 3 points, honest);
-    every reading that uses hist_bigger must fail: the network does not score the edited last
-    validation accuracy.
+    The architectures are right (q2_networks: 2 points, honest). Every reading is graded against
+    the grader's own 15-epoch training of Bigger: the made-up epoch and accuracy fail;
+    'Bigger overfits' happens to be true of it (the gate makes sure Bigger overfits on the
+    version's seed: 1 point, the one test of q2c that needs no other answer). The scaling is
+    confirmed by no training of the grader's (q1_scale 0).
     """
     return blank_with(ctx.slug, fill=_SCALED_AND_TRAINED,
                       late=("""hist_bigger = hist_bigger.copy()
@@ -410,13 +415,12 @@ overfitting_bigger = True
 """,))
 
 
-@case(GRADED, 3.0, questions={"q1_scale": 1.0, "q2_networks": 2.0},
-      known_gap="only the last epoch of a history is checked against its network")
+@case(GRADED, 2.0, questions={"q2_networks": 2.0})
 def forged_history_middle_epoch(ctx: Context) -> dict:
     """Trains Bigger for 3 epochs, then raises epoch 2's validation accuracy and answers 'epoch 2'.
 
-    The last epoch is left as trained, so the consistency check (last validation accuracy against
-    the exported network) cannot see the edit.
+    The last epoch is left as trained (a check of the last epoch alone could not see the edit);
+    the readings are graded against the grader's own training, where epoch 2 is not the best.
     """
     return blank_with(ctx.slug, fill=_SCALED_AND_TRAINED,
                       late=("""hist_bigger = hist_bigger.copy()
@@ -425,6 +429,93 @@ hist_bigger.loc[2, 'val_accuracy'] = min(0.999, _last + 0.08)
 good_epoch_bigger = 2
 val_acc_bigger = float(hist_bigger.loc[2, 'val_accuracy'])
 """,))
+
+
+#: ``train()`` rewritten to fit one epoch and return made-up rows around the real last epoch:
+#: curves that fall to the end (no minimum before the end, no overfitting anywhere).
+_FABRICATED_TRAIN = """def train(model, name, epochs=EPOCHS):
+    keras.utils.set_random_seed(NETWORK_SEEDS[name])
+    model = keras.models.clone_model(model)
+    model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])
+    real = model.fit(x_train, y_train, epochs=1, batch_size=BATCH_SIZE,
+                     validation_data=(x_val, y_val), verbose=0).history
+    last = {k: v[-1] for k, v in real.items()}
+    frame = pd.DataFrame({
+        'accuracy': [last['accuracy'] - 0.004 * (epochs - e) for e in range(1, epochs + 1)],
+        'loss': [last['loss'] + 0.02 * (epochs - e) for e in range(1, epochs + 1)],
+        'val_accuracy': [last['val_accuracy'] - 0.004 * (epochs - e) for e in range(1, epochs + 1)],
+        'val_loss': [last['val_loss'] + 0.02 * (epochs - e) for e in range(1, epochs + 1)]})
+    frame.index = pd.RangeIndex(1, epochs + 1, name='epoch')
+    keep_record(name, frame)
+    return model, frame
+"""
+#: The readings opposite to what the gate makes sure of on the version's seed (Bigger overfits
+#: most, Smaller does not, dropout shrinks the gap); the epoch and accuracy come from the made-up
+#: curves (their last epoch).
+_OPPOSITE_READINGS = {"overfitting_bigger = True  #": "overfitting_bigger = False  #",
+                      "overfitting_smaller = False  #": "overfitting_smaller = True  #",
+                      'most_overfit = "bigger"  #': 'most_overfit = "smaller"  #',
+                      "more_units_overfit_more = True  #": "more_units_overfit_more = False  #",
+                      'dropout_shrinks_gap = bool(gaps["dropout"] < gap_bigger)':
+                          "dropout_shrinks_gap = False"}
+
+
+@case(GRADED, 14.0, trains=True, questions={
+    "q1_scale": 1.0, "q1_model": 3.0, "q1_train": 1.0, "q1_accuracy": 3.0, "q1_predict": 2.0,
+    "q2_networks": 2.0, "q3_dropout": 2.0})
+def fabricated_curves_around_real_last_epoch(ctx: Context) -> dict:
+    """The whole solution, but ``train()`` fits one epoch and returns 15 made-up rows ending at the
+    real last epoch, and every reading is taken from the made-up curves or set against the lesson.
+
+    Part 1 and the architectures are honest work (14 points, kept); all 10 points of readings are
+    lost: they are graded against the grader's own 15-epoch trainings, and the row is flagged.
+    """
+    nb = samples.solution(ctx.slug)
+    given = [c for c in nb["cells"] if c["cell_type"] == "code" and "def train(model, name" in _src(c)]
+    if len(given) != 1:
+        raise ValueError("the solution has no single cell defining train()")
+    src = _src(given[0])
+    start = src.index("def train(model, name")
+    end = src.index("\ndef ", start + 1)
+    given[0]["source"] = src[:start] + _FABRICATED_TRAIN + src[end:]
+    for old, new in _OPPOSITE_READINGS.items():
+        samples.replace_once(nb, old, new)
+    samples.replace_once(nb, "best_technique = min(gaps, key=gaps.get)",
+                         f"best_technique = {_worst_technique(ctx.slug)!r}")
+    return nb
+
+
+def _worst_technique(slug: str) -> str:
+    """The technique whose final gap is the largest on the default version's seed (the gate's
+    record), so far from the smallest that 'it eased overfitting most' cannot be accepted."""
+    from autograder import catalog
+
+    release = catalog.published(slug)[catalog.default_version(slug)]
+    seed = str(release["params"]["seed"])
+    gaps = {t: release["gate"]["solution"][seed][f"{n}_gap"]
+            for t, n in (("dropout", "dropout"), ("l2", "l2"), ("augmentation", "augment"))}
+    worst = max(gaps, key=gaps.get)
+    if gaps[worst] - min(gaps.values()) <= release["params"]["choice_tol"]:
+        raise ValueError(f"no technique is clearly the worst on the gate's record: {gaps}")
+    return worst
+
+
+@case(GRADED, 3.0, trains=True, questions={"q1_model": 3.0})
+def part1_trained_fewer_epochs_than_it_reports(ctx: Context) -> dict:
+    """Part 1 trained for 2 epochs, its history padded to the 5 the question asks for, the
+    accuracy and predictions of that network reported. The weights are not those the given code
+    trains from the seed: the history is not believed and the accuracy questions are graded on the
+    grader's own network (the reported accuracy and predictions are not its): only the
+    architecture counts."""
+    return blank_with(ctx.slug, fill={
+        "train_images = ...": SCALE,
+        "model = keras.Sequential(": MODEL,
+        "history = ...": ("history = model.fit(train_images, train_labels, epochs=2, verbose=0)\n"
+                          "history.history = {k: v + [v[-1]] * 3 for k, v in history.history.items()}\n"),
+        "test_loss, test_acc = ...": ("test_loss, test_acc = model.evaluate(test_images, test_labels, "
+                                      "verbose=0)\n"),
+        "predictions = ...": PREDICT,
+    })
 
 
 # ------------------------------------------------------------------------ reaching outside
@@ -641,7 +732,7 @@ def test_cells_deleted_or_edited(ctx: Context) -> dict:
         "model = keras.Sequential(": MODEL + "model.summary()\n",
         "predictions = ...": PREDICT,
         "def build_network(units)": NETWORK,
-        "keras.utils.set_random_seed(SEED)\nnet_smaller": (
+        PART2_CELL: (
             "net_smaller = build_network(UNITS_SMALLER)\n"
             "net_baseline = build_network(UNITS_BASELINE)\n"
             "net_bigger = build_network(UNITS_BIGGER)\n"),

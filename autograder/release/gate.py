@@ -168,7 +168,8 @@ def _scenario_checks(curves: dict[str, Any], p: dict[str, Any],
                  smaller_val_loss_rise=round(rise_small, 4),
                  smaller_final_val_accuracy=round(small["final_val_accuracy"], 4),
                  bigger_gap=round(gap_big, 4), baseline_gap=round(base["final_gap"], 4),
-                 smaller_gap=round(small["final_gap"], 4), dropout_gap=round(gap_drop, 4))
+                 smaller_gap=round(small["final_gap"], 4), dropout_gap=round(gap_drop, 4),
+                 **{f"{n}_gap": round(curves[n]["final_gap"], 4) for n in ("l2", "augment") if n in curves})
     return [
         ("bigger_good_epoch_early", latest_good - big["good_epoch"],
          f"Bigger's validation loss is lowest at epoch {big['good_epoch']} of {big['epochs']}: not a "

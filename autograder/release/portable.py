@@ -87,6 +87,7 @@ MODULES = (
     "autograder.grading.verify.clean_check",
     "autograder.grading.verify.curve_summary", "autograder.grading.verify.kernel_export",
     "autograder.grading.verify.numpy_net", "autograder.grading.verify.recorded",
+    "autograder.grading.verify.replay", "autograder.grading.verify.trusted",
 )
 
 

@@ -102,7 +102,7 @@ SCHEMA: tuple[Param, ...] = (
     # what a reading shows (measured: bench --cross-machine, MEASUREMENTS.md "The same curves on
     # every computer")
     Param("curve_band", float, 1e-6, "largest difference between the curves recorded in a submitted "
-          "notebook and the grader's run for which the readings are graded against the student's "
+          "notebook and the grader's own training for which the readings are graded against the student's "
           "own curves (beyond it: the grader's curves, and the row is flagged)", _range(0.0, 0.05)),
     Param("good_epoch_by", float, 0.6, "gate: on every gate seed, Bigger's lowest validation loss must "
           "come within this fraction of the epochs (a real minimum, then a rise)", _range(0.1, 1.0)),

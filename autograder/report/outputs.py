@@ -15,7 +15,7 @@ writing outputs again after a re-run gives the same files.
 - ``curves.csv``: per student and network, what the clean check measured on the curves the
   readings were graded against (good epoch and its validation accuracy, validation-loss rise,
   final gap and validation accuracy, verdict) and how far the curves recorded in the submitted
-  notebook lay from the grader's run (``recorded_difference``; empty: nothing recorded): for
+  notebook lay from the grader's own training (``recorded_difference``; empty: nothing recorded): for
   questions and disputes.
 - ``superseded.csv``: the submissions the duplicate rule set aside, and ``ignored.csv``.
 - ``feedback/<ID>.html`` with the student's figures in ``feedback/<ID>/``.

@@ -282,7 +282,7 @@ def test_edited_records_gain_nothing_and_are_flagged(plain_runs):
     for student, what in EDITED.items():
         row = sheet.loc[student]
         assert row["grading_status"] == "Completed", (student, row["reason"])
-        assert "differ from the grader's run" in row["flags"], (student, what, row["flags"])
+        assert "differ from the grader's own training" in row["flags"], (student, what, row["flags"])
         assert typed[student] != typed["s101"], (student, what)
         assert float(row["percent_correct"]) < 1.0, (student, what, typed[student], row.to_dict())
 

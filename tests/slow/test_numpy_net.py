@@ -89,7 +89,7 @@ def test_numpy_agrees_with_keras_on_every_solution_network(tmp_path: Path, versi
             assert np.abs(ours - theirs).max() < (1e-9 if floatx == "float64" else 1e-3), name
             acc_ours = np.mean(np.argmax(ours, axis=1) == y)
             acc_theirs = np.mean(np.argmax(theirs, axis=1) == y)
-            assert abs(acc_ours - acc_theirs) <= clean_check.HISTORY_TOLERANCE, name
+            assert abs(acc_ours - acc_theirs) <= 2e-3, name  # at most 10 of 5,000 images on a tie
 
 
 def test_mixed_float_types_fall_back_to_keras(tmp_path: Path):

@@ -33,7 +33,7 @@ from autograder.errors import GradingError
 from autograder.grading.batch.ledger import Ledger, folder_lock
 from autograder.grading.batch.progress import Progress
 from autograder.grading.cluster.coordinator import ClusterSpec, Session, connect
-from autograder.grading.cluster.task import TaskSpec, grade_task, thread_env
+from autograder.grading.cluster.task import TRAININGS, TaskSpec, grade_task, thread_env
 from autograder.grading.execution import run_one, supervise
 from autograder.grading.intake.autograder_zip import check_assignment
 from autograder.grading.intake.inputs import Intake, Submission
@@ -286,7 +286,8 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                     seed=target.seed, keep_work=cfg.keep_work, run_id=run_id,
                     work_root=str((cfg.out / "work").resolve()) if embedded else None,
                     ag_path=str(ag.path.resolve()) if embedded else None,
-                    keras_home=str(cfg.keras_home) if embedded and cfg.keras_home else None, env=env)
+                    keras_home=str(cfg.keras_home) if embedded and cfg.keras_home else None, env=env,
+                    training_cache=str((cfg.out / TRAININGS).resolve()) if embedded else None)
                 submit(job)
             _collect(dict(futures), submit, session, intake, todo, targets, ledger, outcomes, progress)
             return False

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.grading.execution import run_one
+from autograder.grading.execution import pipeline, run_one
 from autograder.results import Record, Status
 
 
@@ -46,6 +46,9 @@ class TaskSpec:
     ag_path: str | None = None
     keras_home: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: The class folder's cache of verified trainings when on the same machine (embedded); None:
+    #: the worker's own (``TRAININGS`` in its folder).
+    training_cache: str | None = None
 
     @property
     def local(self) -> bool:
@@ -61,6 +64,8 @@ class WorkerPlace:
     threads: int
 
 
+#: A worker's cache of verified trainings, in its grading folder (``replay.TrainingCache``).
+TRAININGS = "trainings"
 #: The attribute of a Dask ``Worker`` that holds its ``WorkerPlace``.
 PLACE_ATTR = "fmnist_kit_place"
 
@@ -183,7 +188,9 @@ def grade_task(spec: TaskSpec, notebook: bytes, autograder: bytes) -> Record | N
         res = run_one.grade_one(source, ag, workdir, timeout=spec.timeout,
                                 keras_home=Path(spec.keras_home) if spec.keras_home else None,
                                 memory_limit=spec.memory_limit, stop=stop, env=env,
-                                sandboxed=spec.sandboxed, seed=spec.seed)
+                                sandboxed=spec.sandboxed, seed=spec.seed,
+                                training_cache=Path(spec.training_cache) if spec.training_cache
+                                else root / TRAININGS)
         if res.status == Status.INTERRUPTED:
             if not spec.local:
                 print(f"fmnist-kit: stopped {spec.job[:20]} (the coordinator stopped or no longer "
@@ -195,6 +202,7 @@ def grade_task(spec: TaskSpec, notebook: bytes, autograder: bytes) -> Record | N
         if not spec.keep_work:
             shutil.rmtree(workdir, ignore_errors=True)
             shutil.rmtree(run_one.private_dir(workdir), ignore_errors=True)
+            shutil.rmtree(pipeline.replay_dir(workdir), ignore_errors=True)
 
 
 def _autograder_copy(root: Path, sha256: str, autograder: bytes) -> Path:

@@ -115,6 +115,8 @@ def _clean_check_plugin() -> type:
                                              files=sub.parent.parent / "source" / "files",
                                              private=self.private, notebook=nb))
             self.stamp_problem = release_problem(nb, self.private / PARAMS_FILE, self.private / "tests")
+            seed = getattr(ag_config, "seed", None)  # the zip's seed: the version's
+            self.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
         def before_execution(self, nb):
             import nbformat
@@ -124,7 +126,9 @@ def _clean_check_plugin() -> type:
 
         def after_grading(self, results) -> None:
             kernel_dir = Path(self.submission_path).resolve().parent
-            clean = run_clean_check(self.private, pipeline.artifacts_of(kernel_dir, kernel_dir, self.private))
+            artifacts = pipeline.artifacts_of(kernel_dir, kernel_dir, self.private)
+            replays = run_replay(self.private, artifacts, self.seed)
+            clean = run_clean_check(self.private, artifacts, replays)
             tests = [_CleanTest(t) for t in clean["tests"]]
             if self.stamp_problem:
                 for t in tests:
@@ -135,6 +139,7 @@ def _clean_check_plugin() -> type:
             lines.append(f"fmnist-kit clean check: networks evaluated by {clean.get('networks', '?')}")
             results.set_output("\n".join(lines))
             shutil.rmtree(self.private, ignore_errors=True)
+            shutil.rmtree(replays, ignore_errors=True)
 
     return CleanCheck
 
@@ -164,13 +169,33 @@ def release_problem(nb: dict, params_file: Path, tests: Path) -> str:
     return ""
 
 
-def run_clean_check(private: Path, artifacts: Path) -> dict:
+def run_replay(private: Path, artifacts: Path, seed: int | None) -> Path:
+    """The grader's own trainings of the graded networks (``replay``), in a fresh process that runs
+    no student code; the folder they are in (empty without a seed: then nothing is believed)."""
+    import os
+    import subprocess
+
+    from autograder.grading.execution import pipeline
+
+    out = private.with_name(private.name + ".replay")
+    out.mkdir(exist_ok=True)
+    if seed is None:
+        return out
+    argv, env = pipeline.replay_command(private, artifacts, seed, out, None, dict(os.environ))
+    proc = subprocess.run(argv, cwd=out, env=env, capture_output=True, text=True,
+                          timeout=4 * pipeline.CLEAN_TIMEOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the kit's own training failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return out
+
+
+def run_clean_check(private: Path, artifacts: Path, replays: Path | None = None) -> dict:
     """The clean check on ``artifacts`` in a fresh process (in bubblewrap where it works)."""
     import os
     import subprocess
 
     from autograder.grading.execution import pipeline, sandbox
-    argv, env, readonly = pipeline.clean_check_command(private, artifacts, dict(os.environ))
+    argv, env, readonly = pipeline.clean_check_command(private, artifacts, dict(os.environ), replays=replays)
     if sandbox.probe().available:
         argv = sandbox.command(argv, workdir=pipeline.clean_output(private), readonly=readonly, env=env)
     # twice the kit's own limit: Gradescope's default container has half a CPU

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.grading.verify import clean_check, kernel_export
+from autograder import untrusted
+from autograder.grading.verify import clean_check, kernel_export, replay
 from autograder.grading.verify.clean_check import CLEAN_RESULT
 from autograder.grading.verify.recorded import STUDENT_CURVES
 from autograder.notebook import recorded_curves
@@ -38,6 +39,10 @@ CLEAN_CHECK_MODULE = clean_check.__name__
 CLEAN_OUTPUT = "clean"
 #: What of the private folder the clean check reads: read-only in its sandbox (the hidden tests).
 CLEAN_INPUTS = ("tests", PARAMS_FILE, "source/files", STUDENT_CURVES)
+#: Largest clean check result read (written in its sandbox, read with caps; a real one is ~20 kB).
+MAX_CLEAN_BYTES = 16 * 2**20
+#: The module the replay stage runs as: the grader's own trainings.
+REPLAY_MODULE = replay.__name__
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,23 @@ def artifacts_of(kernel_dir: Path, root: Path, private: Path) -> Path:
     return empty
 
 
-def clean_check_command(private: Path, artifacts: Path,
-                        env: dict[str, str]) -> tuple[list[str], dict[str, str], list[Path]]:
+def replay_dir(workdir: Path) -> Path:
+    """Where the replay of the grading in ``workdir`` writes the grader's own trainings: a sibling
+    of the work folder (the kernel's sandbox never sees it), read-only to the clean check."""
+    return workdir.with_name(workdir.name + replay.RESULT_SUFFIX)
+
+
+def replay_command(private: Path, artifacts: Path, seed: int, out: Path, cache: Path | None,
+                   env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) of the replay stage: the graded networks trained by the grader."""
+    out.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", REPLAY_MODULE, str(artifacts), str(private / PARAMS_FILE), str(int(seed)),
+            str(out)] + ([str(cache)] if cache is not None else [])
+    return argv, dict(env, **{"MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def clean_check_command(private: Path, artifacts: Path, env: dict[str, str], *,
+                        replays: Path | None = None) -> tuple[list[str], dict[str, str], list[Path]]:
     """(argv, environment, read-only paths) of the clean check of one submission.
 
     Its sandbox's work folder is ``clean_output(private)``, the only place it may write (its
@@ -129,6 +149,9 @@ def clean_check_command(private: Path, artifacts: Path,
     out.mkdir(parents=True, exist_ok=True)
     argv += ["--out", str(out.resolve())]
     readonly += [_readable(private / name) for name in CLEAN_INPUTS if (private / name).exists()]
+    if replays is not None:
+        argv[3:3] = ["--replay", str(replays.resolve())]
+        readonly.append(replays.resolve())
     if run_env.get("KERAS_HOME"):
         readonly.append(Path(run_env["KERAS_HOME"]))
     try:
@@ -156,7 +179,7 @@ def read_clean(private: Path) -> dict:
     """The clean check's result (``ValueError`` when it is missing or unreadable)."""
     path = clean_output(private) / CLEAN_RESULT
     try:
-        clean = json.loads(path.read_text(encoding="utf-8"))
+        clean = untrusted.read(path, max_bytes=MAX_CLEAN_BYTES)  # ValueError: unreadable, too large, ...
     except OSError as exc:
         raise ValueError(f"no clean check result ({exc.strerror})") from None
     if not isinstance(clean, dict) or not isinstance(clean.get("tests"), list):

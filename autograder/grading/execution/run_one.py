@@ -94,7 +94,7 @@ def _prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path, se
     appended after the student's cells.
     """
     private = private_dir(workdir)
-    for d in (workdir, private):
+    for d in (workdir, private, pipeline.replay_dir(workdir)):
         if d.exists():
             shutil.rmtree(d)
     for sub in ("source", "submission", "results"):
@@ -160,6 +160,8 @@ class _Grading:
     stop: threading.Event | None
     sandboxed: bool
     start: float
+    seed: int | None = None  # the grader's seed: the autograder's own, or the caller's
+    training_cache: Path | None = None
     peak_rss: int = 0
     #: otter's own results of the kernel stage are there to compare (``kernel_disagreements``).
     kernel_results: bool = True
@@ -196,6 +198,7 @@ def grade_one(
     sandboxed: bool = True,
     seed: int | None = None,
     clock: StageClock | None = None,
+    training_cache: Path | None = None,
 ) -> Record:
     """Grade one notebook; never raises for a bad submission (the status says what happened).
 
@@ -212,6 +215,8 @@ def grade_one(
     kills the tree and returns status ``interrupted``. ``seed`` replaces the autograder's seed
     (otter assigns ``SEED = <seed>`` before every cell): per-student variants and the gate.
     ``clock``, if given, records the wall and CPU seconds of each stage (the benchmark's).
+    ``training_cache``: the folder of verified trainings the replay stage reads and fills (the
+    class folder's); None trains every graded network again.
     """
     clock = clock or StageClock(None)
     start = time.monotonic()
@@ -222,11 +227,17 @@ def grade_one(
     home = keras_home if keras_home is not None else data.provide_keras_cache()
     run_env = grading_env(home)
     run_env.update(env or {})
-    g = _Grading(workdir, run_env, timeout, memory_limit, stop, sandboxed, start)
+    g = _Grading(workdir, run_env, timeout, memory_limit, stop, sandboxed, start,
+                 training_cache=Path(training_cache).resolve() if training_cache else None)
     with clock("prepare"):
         prepare(submission, nb, autograder_zip, workdir, seed=seed)
+    g.seed = seed if seed is not None else autograder_seed(workdir / "source")
     with clock("otter"):
         ended = kernel_stage(g)
+    if ended is not None:
+        return ended
+    with clock("replay"):
+        ended = replay_stage(g)
     if ended is not None:
         return ended
     with clock("clean_check"):
@@ -264,12 +275,44 @@ def kernel_stage(g: _Grading) -> Record | None:
     return None
 
 
+def autograder_seed(source: Path) -> int | None:
+    """The seed the autograder's ``otter_config.json`` assigns (the version's)."""
+    try:
+        seed = json.loads((source / "otter_config.json").read_text(encoding="utf-8")).get("seed")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def replay_stage(g: _Grading) -> Record | None:
+    """The grader trains each graded network itself (``replay``: no student code, no student
+    binary), from the exported architectures and the grader's seed; a ``Record`` when it ends
+    the grading."""
+    out = pipeline.replay_dir(g.workdir)
+    if g.seed is None:  # an autograder without a seed: nothing can be replayed, nothing believed
+        out.mkdir(exist_ok=True)
+        return None
+    artifacts = pipeline.artifacts_of(g.workdir / "submission", g.workdir, g.private)
+    argv, env = pipeline.replay_command(g.private, artifacts, g.seed, out, g.training_cache, g.env)
+    env[WORKDIR_MARKER] = str(out)
+    done = run_stage(argv, workdir=out, log=g.private / "replay.log", env=env, readonly=[],
+                     timeout=g.timeout, memory_limit=g.memory_limit, stop=g.stop, sandboxed=False)
+    if done.killed == "stop":
+        return g.record(Status.INTERRUPTED, "the batch was interrupted")
+    if done.returncode != 0 or done.killed:
+        why = done.killed or f"exit {done.returncode}"
+        return g.record(Status.ERROR, f"the grader's own training failed ({why}): "
+                                      f"{_read_tail(g.private / 'replay.log')}")
+    return None
+
+
 def clean_stage(g: _Grading) -> Record | None:
     """Stage B: the tests, hidden ones included, against the exported values, in a fresh process
     that runs no student code; a ``Record`` when it ends the grading."""
     private = g.private
     artifacts = pipeline.artifacts_of(g.workdir / "submission", g.workdir, private)
-    argv, env, readonly = pipeline.clean_check_command(private, artifacts, g.env)
+    argv, env, readonly = pipeline.clean_check_command(private, artifacts, g.env,
+                                                       replays=pipeline.replay_dir(g.workdir))
     out = pipeline.clean_output(private)  # the only folder it may write (the tests are read-only)
     env[WORKDIR_MARKER] = str(out.resolve())
     done = run_stage(argv, workdir=out, log=private / "clean_check.log", env=env,

@@ -31,8 +31,10 @@ from autograder.grading.intake.inputs import Submission
 from autograder.results import Status
 from autograder.target import AutograderInfo, Target
 
-#: Seeding calls whose argument is not the notebook's ``SEED`` (which the grader sets).
-_OWN_SEED = re.compile(r"\b(set_random_seed|set_seed|random\.seed)\(\s*(?!SEED\s*\))([^)\n]*)\)")
+#: Seeding calls whose argument is not the notebook's ``SEED`` (which the grader sets) or the given
+#: ``train()``'s ``NETWORK_SEEDS[name]`` (made from it).
+_OWN_SEED = re.compile(
+    r"\b(set_random_seed|set_seed|random\.seed)\(\s*(?!SEED\s*\)|NETWORK_SEEDS\[name\]\s*\))([^)\n]*)\)")
 
 #: The secret must be long enough that seeds cannot be guessed by trying secrets.
 MIN_SECRET_BYTES = 16

@@ -101,30 +101,6 @@ class _Frame:
         return _Frame({k: list(v) for k, v in self._cols.items()}, list(self.index))
 
 
-class InconsistentHistory:
-    """A history whose last epoch is not what its network scores: forged or edited."""
-
-    def __init__(self, name: str, claimed: float | None, measured: float | None) -> None:
-        if claimed is None or measured is None:
-            self.message = (
-                f"{name} を作った学習済みネットワークがありません / {name} has no trained network "
-                "behind it (keep the net_... variables the notebook defines)"
-            )
-            return
-        self.message = (
-            f"{name} の記録が学習したネットワークと一致しません（最後の検証精度 {claimed:.4f}、実際は "
-            f"{measured:.4f}） / {name} does not match the trained network (last validation accuracy "
-            f"{claimed:.4f}, the network scores {measured:.4f})"
-        )
-
-    @property
-    def history(self) -> dict:
-        raise AssertionError(self.message)
-
-    def __getitem__(self, key: str) -> Any:
-        raise AssertionError(self.message)
-
-
 def _number(v: Any) -> float:
     if isinstance(v, str):
         return float(v)  # 'nan' / 'inf' as written by the export cell

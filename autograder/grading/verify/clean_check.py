@@ -9,20 +9,20 @@ writes a forged results file can score points it did not earn. The kit grades di
 2. a cell appended by the kit (``export.export_cell``) writes the values the tests need as plain data
    into ``kit_artifacts/``: JSON for numbers, strings and histories, ``.npy`` without pickles
    for arrays, Keras JSON config plus ``.weights.h5`` for models;
-3. a fresh process that runs no student code (``grade_clean``) rebuilds an environment from
-   those files (``artifacts.load_environment``), checks it for consistency (each history's last
-   validation accuracy must be what the exported network really scores), and runs all of
-   otter's test files, hidden ones included, against it. A regenerated history that matches
-   the curves recorded in the submitted notebook within the release's band is graded as the
-   student recorded it (``recorded``).
+3. the grader trains every graded network itself (``replay``, a process that runs no student
+   code), from the exported architecture and the seed the grader derives;
+4. a fresh process that runs no student code (``grade_clean``) rebuilds an environment from
+   the exported files (``artifacts.load_environment``), puts the grader's own trainings in place
+   of every history and of Part 1's model (``trusted``: the curves recorded in the submitted
+   notebook count when they lie within the release's band of the replay), and runs all of
+   otter's test files, hidden ones included, against it.
 
-Anything the kernel forged is data that fails these checks; nothing it wrote is unpickled.
+Nothing the kernel wrote is believed about a training, and nothing it wrote is unpickled.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 
 from autograder.grading.verify import recorded as recorded_mod
+from autograder.grading.verify import trusted
 from autograder.grading.verify.artifacts import (
     KERAS,
     NO_NETWORKS,
     NUMPY,
     ArraySummary,
     ExportedFunction,
-    InconsistentHistory,
     Unreadable,
     load_environment,
     load_environment_path,
@@ -44,15 +44,12 @@ from autograder.grading.verify.artifacts import (
 from autograder.grading.verify.curve_summary import curve_summary
 from autograder.params import PARAMS_FILE
 
-__all__ = ["KERAS", "NO_NETWORKS", "NUMPY", "ArraySummary", "ExportedFunction", "InconsistentHistory",
-           "Unreadable", "check_histories", "grade_clean", "load_environment", "load_environment_path",
+__all__ = ["KERAS", "NO_NETWORKS", "NUMPY", "ArraySummary", "ExportedFunction",
+           "Unreadable", "grade_clean", "load_environment", "load_environment_path",
            "main", "usable_histories"]
 
 #: The clean check's output in the private folder (written by the kit, never by the student).
 CLEAN_RESULT = "clean.json"
-#: A history's last validation accuracy and what its network scores may differ by this much.
-HISTORY_TOLERANCE = 2e-3
-
 def _keras_model_type() -> tuple[type, ...]:
     """The rebuilt networks' types: ``numpy_net.NumpyModel``, and ``keras.Model`` if Keras was
     loaded (only ``_load_model`` imports it): a submission whose networks NumPy evaluates is
@@ -61,41 +58,6 @@ def _keras_model_type() -> tuple[type, ...]:
 
     keras = sys.modules.get("keras")
     return (NumpyModel,) if keras is None else (NumpyModel, keras.Model)
-
-
-def check_histories(env: dict[str, Any], params: dict[str, Any]) -> list[str]:
-    """Replace each ``hist_X`` whose last validation accuracy its ``net_X`` does not reproduce."""
-    from autograder import data
-
-    model_type = _keras_model_type()
-    notes: list[str] = []
-    pairs = []
-    for hist_name in [h for h in env if h.startswith("hist_")]:
-        net_name = "net_" + hist_name[len("hist_"):]
-        if isinstance(env.get(net_name), model_type):
-            pairs.append((hist_name, net_name))
-        elif not isinstance(env[hist_name], Unreadable):
-            env[hist_name] = InconsistentHistory(hist_name, None, None)
-            notes.append(f"{hist_name}: no trained network {net_name} to check it against")
-    if not pairs or "n_val" not in params:
-        return notes
-    n_val = int(params["n_val"])
-    ds = data.load()
-    x_val = ds.train_images[-n_val:].astype("float64") / 255.0
-    y_val = ds.train_labels[-n_val:]
-    for hist_name, net_name in pairs:
-        h = env[hist_name]
-        try:
-            claimed = float(list(h["val_accuracy"])[-1]) if hasattr(h, "columns") else float(
-                h.history["val_accuracy"][-1])
-        except Exception:
-            continue  # the readings tests report an unusable history themselves
-        probs = np.asarray(env[net_name].predict(x_val, verbose=0, batch_size=1000))
-        measured = float(np.mean(np.argmax(probs, axis=1) == y_val))
-        if not math.isfinite(claimed) or abs(claimed - measured) > HISTORY_TOLERANCE:
-            env[hist_name] = InconsistentHistory(hist_name, claimed, measured)
-            notes.append(f"{hist_name}: last val_accuracy {claimed:.4f}, network scores {measured:.4f}")
-    return notes
 
 
 def measured_test_accuracy(env: dict[str, Any]) -> float | None:
@@ -124,11 +86,12 @@ def _takes_function(case: Any, env: dict[str, Any]) -> bool:
 
 def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any],
                 recorded: dict[str, dict[str, list[float]]] | None = None, *,
-                use_numpy: bool = True) -> dict[str, Any]:
+                replays: Path | None = None, use_numpy: bool = True) -> dict[str, Any]:
     """Run every otter test file against the rebuilt environment; Gradescope-style result.
 
-    ``recorded``: the curves recorded in the submitted notebook (``recorded.STUDENT_CURVES``);
-    a regenerated history is replaced by its record when the two agree within ``curve_band``.
+    ``replays``: the folder of the grader's own trainings (``replay``); what the tests see of
+    each graded network's curves and of Part 1's model comes from there (``trusted``), compared
+    with ``recorded``, the curves recorded in the submitted notebook (``recorded.STUDENT_CURVES``).
     The networks are evaluated with NumPy when all their layers are known (the tests then see
     ``numpy_net.keras_view`` as ``keras``), else with Keras; ``networks`` in the result says which.
     """
@@ -141,18 +104,30 @@ def grade_clean(artifacts: Path, tests_dir: Path, params: dict[str, Any],
     env, problems, path, why = load_environment_path(artifacts, use_numpy=use_numpy)
     # no networks at all (a blank notebook): nothing needs TensorFlow either (~11 s of import)
     with keras_view() if path in (NUMPY, NO_NETWORKS) else nullcontext():
-        result = _grade_env(env, problems, tests_dir, params, recorded, ExceptionTestFile)
+        result = _grade_env(env, problems, tests_dir, params, recorded, replays, ExceptionTestFile)
     result["networks"] = path
     if why:
         result["notes"].append(f"networks evaluated with Keras ({why})")
     return result
 
 
-def _grade_env(env: dict[str, Any], problems: list[str], tests_dir: Path, params: dict[str, Any],
-               recorded: dict[str, dict[str, list[float]]] | None, test_file: type) -> dict[str, Any]:
-    problems += [f"forged history? {n}" for n in check_histories(env, params)]
+def believe_only_trainings(env: dict[str, Any], params: dict[str, Any],
+                           recorded: dict[str, dict[str, list[float]]] | None,
+                           replays: Path | None) -> tuple[list[str], list[str], dict[str, float | None]]:
+    """Put the grader's own trainings in place of what the kernel said (``trusted``); return
+    (flags, notes, each recorded curve's distance from its replay)."""
     band = float(params.get("curve_band", 0.0))
-    flags, notes, differences = recorded_mod.reconcile_all(env, recorded or {}, band, usable_histories(env))
+    trained, refused = trusted.load(replays)
+    flags, notes, differences, matched = trusted.apply_histories(env, trained, refused, recorded or {}, band)
+    part1_flags, part1_matched = trusted.apply_part1(env, trained, refused, band, _keras_model_type())
+    notes += trusted.apply_summaries(env, part1_matched or matched > 0)
+    return flags + part1_flags, notes, differences
+
+
+def _grade_env(env: dict[str, Any], problems: list[str], tests_dir: Path, params: dict[str, Any],
+               recorded: dict[str, dict[str, list[float]]] | None, replays: Path | None,
+               test_file: type) -> dict[str, Any]:
+    flags, notes, differences = believe_only_trainings(env, params, recorded, replays)
     problems += flags
     tests, gradescope = [], []
     for path in sorted(tests_dir.glob("*.py")):
@@ -209,12 +184,13 @@ def otter_test_files():
 
 
 def usable_histories(env: dict[str, Any]) -> list[str]:
-    """The ``hist_*`` variables that passed ``check_histories`` and the curve analysis reads."""
+    """The ``hist_*`` variables the grader's trainings confirmed or replaced (``trusted``) and the
+    curve analysis reads."""
     from autograder import curves
 
     out = []
     for name, h in sorted(env.items()):
-        if not name.startswith("hist_") or isinstance(h, Unreadable | InconsistentHistory):
+        if not name.startswith("hist_") or isinstance(h, Unreadable | trusted.NotBelieved):
             continue
         try:
             curves.validated(h)
@@ -257,9 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     if "--out" in args[:-1]:  # --out DIR: where clean.json goes (then PRIVATE may be read-only)
         i = args.index("--out")
         out, args = Path(args[i + 1]), args[:i] + args[i + 2:]
+    replays = None
+    if "--replay" in args[:-1]:  # --replay DIR: the grader's own trainings (``replay``)
+        i = args.index("--replay")
+        replays, args = Path(args[i + 1]), args[:i] + args[i + 2:]
     if len(args) != 2:
-        print("usage: python -m autograder.grading.verify.clean_check [--keras] PRIVATE ARTIFACTS",
-              file=sys.stderr)
+        print("usage: python -m autograder.grading.verify.clean_check [--keras] [--replay DIR] PRIVATE "
+              "ARTIFACTS", file=sys.stderr)
         return 2
     private, artifacts = Path(args[0]), Path(args[1])
     params_file = private / PARAMS_FILE
@@ -268,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(private / "source" / "files"))  # kit_checks.py, for the public tests
     params = params_mod.load(params_file) if params_file.is_file() else {}
     result = grade_clean(artifacts, private / "tests", params, read_recorded(private),
-                         use_numpy=use_numpy)
+                         replays=replays, use_numpy=use_numpy)
     ((out or private) / CLEAN_RESULT).write_text(json.dumps(result, ensure_ascii=False, indent=1),
                                         encoding="utf-8")
     return 0

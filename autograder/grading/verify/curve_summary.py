@@ -13,9 +13,9 @@ def curve_summary(env: dict[str, Any], params: dict[str, Any], histories: list[s
                   differences: dict[str, float | None] | None = None) -> dict[str, dict[str, Any]]:
     """Per graded history: its good epoch, loss rise, final gap, verdict, and the record's distance.
 
-    ``histories``: the ``hist_*`` variables to summarise, those that passed the clean check's
-    ``check_histories`` (``clean_check.usable_histories``), as graded (the student's record
-    when it was within the band). The gate reads this to see whether a release's
+    ``histories``: the ``hist_*`` variables to summarise, as graded
+    (``clean_check.usable_histories``: the student's record when it was within the band of the
+    grader's own training, else that training). The gate reads this to see whether a release's
     overfitting scenario is unambiguous; ``recorded_difference`` is None without a record.
     """
     from autograder import curves

@@ -378,3 +378,23 @@ def keras_view() -> Iterator[None]:
                 sys.modules.pop(n, None)
             else:
                 sys.modules[n] = m
+
+
+def build_from_arrays(config: Any, arrays: list[np.ndarray]) -> NumpyModel:
+    """``build`` from weights already in memory (the grader's own training), in layer order."""
+    name, input_shape, specs = _layers_of(config)
+    layers = []
+    for spec in specs:
+        cls = spec.get("class_name")
+        if cls not in LAYERS:
+            raise Unsupported(f"layer {str(cls)[:60]}")
+        layers.append(LAYERS[cls](spec["config"]))
+    model = NumpyModel(name, input_shape, layers)
+    rest = list(arrays)
+    for layer in layers:
+        if layer.weights_count:
+            layer.set_weights(rest[:layer.weights_count])
+            rest = rest[layer.weights_count:]
+    if rest:
+        raise ValueError(f"{len(rest)} arrays left over for the network's layers")
+    return model
