@@ -91,3 +91,13 @@ def test_a_figure_the_notebook_made_unreadable_is_left_out(tmp_path: Path):
     (g.workdir / "submission" / run_one.FIGURES[0]).write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 10)
     (g.workdir / "submission" / run_one.FIGURES[1]).mkdir()
     assert list(run_one.figures_of(g.workdir)) == [run_one.FIGURES[0]]
+
+
+def test_a_clean_result_built_to_break_the_parser_is_a_recorded_error(tmp_path: Path):
+    """Is a ``clean.json`` nested too deeply (the clean check's sandbox wrote it) a recorded
+    ``error`` saying so, not a RecursionError (an unrecorded internal error)?"""
+    g = grading(tmp_path, json.dumps(KERNEL))
+    (pipeline.clean_output(g.private) / "clean.json").write_text("[" * 100_000 + "]" * 100_000)
+    rec = run_one.read_result(g)
+    assert rec.status == Status.ERROR and "the clean check's result is unreadable" in rec.reason
+    assert "nested 100000 levels deep" in rec.reason
