@@ -157,11 +157,15 @@ def _plugin_scores(tmp_path: Path, nb: dict, monkeypatch) -> tuple[float, str]:
             '"scored": True, "setup": "", "teardown": "", "type": "doctest"}]}\n', encoding="utf-8")
     (sub / "nb.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     full = {"tests": [{"name": q, "score": 1, "max_score": 1} for q in QUESTIONS], "networks": "none"}
-    monkeypatch.setattr(otter_plugin, "run_clean_check", lambda private, artifacts: full)
+    replays = []
+    monkeypatch.setattr(otter_plugin, "run_replay",
+                        lambda private, artifacts, seed: replays.append(seed) or private.parent / "replay")
+    monkeypatch.setattr(otter_plugin, "run_clean_check", lambda private, artifacts, replays: full)
     plugin = otter_plugin.CleanCheck(str(sub / "nb.ipynb"), {}, {})
     plugin.before_grading(None)
     results = _Results()
     plugin.after_grading(results)
+    assert replays == [None]  # no seed in this zip's configuration: nothing can be replayed
     return sum(t.score for t in results.results.values()), results.output
 
 

@@ -116,6 +116,15 @@ def artifacts_of(kernel_dir: Path, root: Path, private: Path) -> Path:
     return empty
 
 
+def autograder_seed(source: Path) -> int | None:
+    """The seed the autograder's ``otter_config.json`` assigns (the version's)."""
+    try:
+        seed = json.loads((source / "otter_config.json").read_text(encoding="utf-8")).get("seed")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
 def replay_dir(workdir: Path) -> Path:
     """Where the replay of the grading in ``workdir`` writes the grader's own trainings: a sibling
     of the work folder (the kernel's sandbox never sees it), read-only to the clean check."""

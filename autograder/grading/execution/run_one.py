@@ -32,7 +32,15 @@ from autograder.grading.execution.notebook_check import check_notebook
 from autograder.grading.execution.otter_plugin import add_plugin
 from autograder.grading.execution.pipeline import CLEAN_TIMEOUT, own_file
 from autograder.grading.execution.preflight import ensure_kernel
-from autograder.grading.execution.supervise import WORKDIR_MARKER, StageClock, cpu_seconds, run_stage
+from autograder.grading.execution.supervise import (
+    WORKDIR_MARKER,
+    StageClock,
+    cpu_seconds,
+    explain_exit,
+    log_tail,
+    read_text,
+    run_stage,
+)
 from autograder.grading.verify import kernel_export
 from autograder.results import QuestionResult, Record, Status
 
@@ -182,7 +190,7 @@ class _Grading:
         kw.setdefault("figures", figures_of(self.workdir))
         return Record(status=status, reason=reason[:2000], seconds=round(time.monotonic() - self.start, 2),
                       peak_rss=self.peak_rss, finished_at=time.time(), kit=KIT_VERSION,
-                      log_tail=_read_text(self.private / "grading.log")[-20000:], **kw)
+                      log_tail=read_text(self.private / "grading.log")[-20000:], **kw)
 
 
 def grade_one(
@@ -231,7 +239,7 @@ def grade_one(
                  training_cache=Path(training_cache).resolve() if training_cache else None)
     with clock("prepare"):
         prepare(submission, nb, autograder_zip, workdir, seed=seed)
-    g.seed = seed if seed is not None else autograder_seed(workdir / "source")
+    g.seed = seed if seed is not None else pipeline.autograder_seed(workdir / "source")
     with clock("otter"):
         ended = kernel_stage(g)
     if ended is not None:
@@ -264,7 +272,7 @@ def kernel_stage(g: _Grading) -> Record | None:
     # really inside it (no planted symlinks), and never write there again.
     if done.returncode == 0 and own_file(g.workdir, g.workdir / "results" / "results.json"):
         return None
-    why = _explain(done.returncode, g.private / "grading.log")
+    why = explain_exit(done.returncode, g.private / "grading.log")
     if not own_file(g.workdir, g.workdir / "submission" / kernel_export.ARTIFACTS / kernel_export.ENV_FILE):
         return g.record(Status.ERROR, f"the grader stopped ({why})")
     # otter's process ended badly after the export cell ran (the notebook may have planted a
@@ -273,15 +281,6 @@ def kernel_stage(g: _Grading) -> Record | None:
     g.notes.append(f"otter's run in the sandbox ended abnormally ({why}) after the notebook exported "
                    "its values: graded from them by the clean check, without the kernel's own results")
     return None
-
-
-def autograder_seed(source: Path) -> int | None:
-    """The seed the autograder's ``otter_config.json`` assigns (the version's)."""
-    try:
-        seed = json.loads((source / "otter_config.json").read_text(encoding="utf-8")).get("seed")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def replay_stage(g: _Grading) -> Record | None:
@@ -302,7 +301,7 @@ def replay_stage(g: _Grading) -> Record | None:
     if done.returncode != 0 or done.killed:
         why = done.killed or f"exit {done.returncode}"
         return g.record(Status.ERROR, f"the grader's own training failed ({why}): "
-                                      f"{_read_tail(g.private / 'replay.log')}")
+                                      f"{log_tail(g.private / 'replay.log')}")
     return None
 
 
@@ -322,7 +321,7 @@ def clean_stage(g: _Grading) -> Record | None:
         return g.record(Status.INTERRUPTED, "the batch was interrupted")
     if done.returncode != 0 or done.killed or not (out / pipeline.CLEAN_RESULT).is_file():
         return g.record(Status.ERROR, f"the clean check failed ({done.killed or f'exit {done.returncode}'}): "
-                                      f"{_read_tail(private / 'clean_check.log')}")
+                                      f"{log_tail(private / 'clean_check.log')}")
     return None
 
 
@@ -380,21 +379,6 @@ def figures_of(workdir: Path) -> dict[str, bytes]:
     return out
 
 
-def _explain(rc: int | None, log: Path) -> str:
-    """Why the worker stopped, in words, from its exit code and the end of its log."""
-    text = ""
-    try:
-        text = log.read_text(encoding="utf-8", errors="replace")[-20000:]
-    except OSError:
-        pass
-    if "DeadKernelError" in text or "Kernel died" in text:
-        return "the notebook's kernel died (for example os._exit, a crash, or a memory limit)"
-    if "MemoryError" in text:
-        return "out of memory (the notebook used more than its limit)"
-    lines = text.strip().splitlines()
-    return f"exit {rc}: {' | '.join(lines[-3:])[:300]}"
-
-
 def disagreements(kernel: list[QuestionResult], clean: dict) -> list[str]:
     """Questions whose public checks passed in the student's kernel but fail in the clean check.
 
@@ -409,18 +393,3 @@ def disagreements(kernel: list[QuestionResult], clean: dict) -> list[str]:
             out.append(f"{q.name}: passed in the student's kernel but fails the clean check "
                        "(the clean check counts)")
     return out
-
-
-def _read_tail(log: Path) -> str:
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(lines[-3:])[:300]
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""

@@ -286,3 +286,28 @@ def cpu_seconds() -> float:
         r = resource.getrusage(who)
         total += r.ru_utime + r.ru_stime
     return total
+
+
+def explain_exit(rc: int | None, log: Path) -> str:
+    """Why a stage stopped, in words, from its exit code and the end of its log."""
+    text = read_text(log)[-20000:]
+    if "DeadKernelError" in text or "Kernel died" in text:
+        return "the notebook's kernel died (for example os._exit, a crash, or a memory limit)"
+    if "MemoryError" in text:
+        return "out of memory (the notebook used more than its limit)"
+    lines = text.strip().splitlines()
+    return f"exit {rc}: {' | '.join(lines[-3:])[:300]}"
+
+
+def log_tail(log: Path) -> str:
+    """The last three lines of a stage's log, on one line."""
+    lines = read_text(log).strip().splitlines()
+    return " | ".join(lines[-3:])[:300]
+
+
+def read_text(path: Path) -> str:
+    """A log as text ("" when it cannot be read)."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
