@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from autograder.catalog import SLUG
+from autograder.grading.verify.replay import CACHE_ENV as TRAININGS_ENV
 
 
 def add_grade(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +62,10 @@ def add_grade(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
     g.add_argument("--keep-work", action="store_true",
                    help="keep each submission's grading folder (OUT/work/) for debugging")
+    g.add_argument("--trainings", metavar="DIR", default=os.environ.get(TRAININGS_ENV),
+                   help="the cache of verified trainings (the grader's own trainings, kept by "
+                   f"fingerprint); share one between class folders (default: ${TRAININGS_ENV} if set, "
+                   "else OUT/trainings)")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
     g.add_argument("--scheduler", metavar="ADDRESS",
@@ -128,7 +133,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         regrade=args.regrade, keep_work=args.keep_work, keras_home=keras_home, sandboxed=sandboxed,
         resolve=resolver, only=frozenset(args.only or ()),
         retry=frozenset().union(*(engine.RETRY[r] for r in args.retry or ())),
-        reuse_other_kit=args.reuse_other_kit, cluster=where)
+        reuse_other_kit=args.reuse_other_kit, cluster=where,
+        trainings=Path(args.trainings) if args.trainings else None)
     if resolver:
         print(f"versions graded: {', '.join(resolver.accepted)} (no stamp -> {resolver.default}); "
               f"published: {', '.join(resolver.infos)}", flush=True)

@@ -4,10 +4,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from tiny import tiny_autograder
+
+from autograder.grading.verify.replay import CACHE_ENV
 
 TIERS = ("unit", "slow", "e2e")
 _HERE = Path(__file__).parent
@@ -20,6 +25,22 @@ UNIT_WARNINGS = (
     # otter's import of traitlets-based nbconvert classes (otter-grader 7.0.0)
     "ignore:Traits should be given as instances, not types:DeprecationWarning",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One cache of verified trainings for the whole session (``grade --trainings``' default):
+    the suite grades the published solutions many times, and each distinct training (network,
+    seed) is then done once, by the first grading that needs it, as a TA's class folder does."""
+    if not os.environ.get(CACHE_ENV):
+        os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="fmnist-kit-trainings-")
+        config._kit_trainings = os.environ[CACHE_ENV]  # removed at the end of the session
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = getattr(config, "_kit_trainings", None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
+        os.environ.pop(CACHE_ENV, None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -191,3 +191,38 @@ def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
           f"{a['good_val_accuracy']} (own {b['good_val_accuracy']}): {lost:g} of 4 points lost")
     assert lost >= 2, row.to_dict()  # at least one of the two copied readings fails
     assert float(row["total_points_earned"]) == 24 - lost  # everything else still passes
+
+
+def test_another_students_seed_written_in_a_cell_is_caught(lms_batch, tmp_path):
+    """s009 hands in their own per-student notebook (their stamp, their SEED line) but writes s008's
+    seed at the top of the cells that seed Part 1 and the networks, so the notebook trains s008's
+    curves (otter's injected SEED is overwritten in the same cell) and its readings are s008's.
+    The grader trains with s009's seed itself: the row is flagged, and the readings that differ
+    between the two seeds fail."""
+    tmp, out, _ = lms_batch
+    a, b = _bigger(out, "s008"), _bigger(out, "s009")
+    tol = catalog.published(SLUG)[VARIANT_VERSION]["params"]["val_acc_tol"]
+    assert a["good_epoch"] != b["good_epoch"] or abs(a["good_val_accuracy"] - b["good_val_accuracy"]) > tol
+    other = targets.derive_seed(COURSE_SECRET, "s008", VARIANT_VERSION)
+    nb = variant_solution("s009")
+    marks = ("NETWORK_SEEDS = {", "model = keras.models.clone_model(model)")
+    seeded = [c for c in nb["cells"]
+              if c["cell_type"] == "code" and any(m in "".join(c["source"]) for m in marks)]
+    assert len(seeded) == 2
+    for cell in seeded:
+        cell["source"] = f"SEED = {other}\n" + "".join(cell["source"])
+    sub = tmp_path / "in" / "s009_seed.ipynb"
+    sub.parent.mkdir()
+    sub.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+    code = cli.main(["grade", str(sub.parent), "--out", str(tmp_path / "out"), "--version",
+                     VARIANT_VERSION, "--secret-file", str(tmp / "secret.txt"), "--timeout", str(TIMEOUT)])
+    assert code == 0
+    row = pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str},
+                      keep_default_na=False).iloc[1]
+    assert row["student_id"] == "s009" and row["status"] == "graded"
+    assert "the notebook's own training in the grading run differs from the grader's" in row["flags"]
+    assert "model: the exported network is not the one the grader trained from the seed" in row["flags"]
+    lost = 4 - float(row["q2a_epoch"]) - float(row["q2b_val_accuracy"])
+    print(f"another student's seed in a cell: {row['total_points_earned']} of 24, Q7-Q8 lost {lost:g}")
+    # Part 1 too: its history, its scaling and its predictions are not the grader's network's
+    assert lost >= 2 and float(row["total_points_earned"]) <= 24 - lost - 4

@@ -81,6 +81,12 @@ class BatchConfig:
     reuse_other_kit: bool = False
     #: Where the gradings run (default: Dask embedded in this process, ``workers`` at once).
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
+    #: The cache of verified trainings the gradings on this machine share (default: OUT/trainings).
+    trainings: Path | None = None
+
+    @property
+    def training_cache(self) -> Path:
+        return (self.trainings or self.out / TRAININGS).resolve()
 
 
 @dataclass
@@ -287,7 +293,7 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                     work_root=str((cfg.out / "work").resolve()) if embedded else None,
                     ag_path=str(ag.path.resolve()) if embedded else None,
                     keras_home=str(cfg.keras_home) if embedded and cfg.keras_home else None, env=env,
-                    training_cache=str((cfg.out / TRAININGS).resolve()) if embedded else None)
+                    training_cache=str(cfg.training_cache) if embedded else None)
                 submit(job)
             _collect(dict(futures), submit, session, intake, todo, targets, ledger, outcomes, progress)
             return False

@@ -181,7 +181,10 @@ def run_replay(private: Path, artifacts: Path, seed: int | None) -> Path:
     out.mkdir(exist_ok=True)
     if seed is None:
         return out
-    argv, env = pipeline.replay_command(private, artifacts, seed, out, None, dict(os.environ))
+    from autograder.grading.verify.replay import CACHE_ENV
+
+    cache = Path(os.environ[CACHE_ENV]) if os.environ.get(CACHE_ENV) else None
+    argv, env = pipeline.replay_command(private, artifacts, seed, out, cache, dict(os.environ))
     proc = subprocess.run(argv, cwd=out, env=env, capture_output=True, text=True,
                           timeout=4 * pipeline.CLEAN_TIMEOUT)
     if proc.returncode != 0:

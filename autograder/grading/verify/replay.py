@@ -47,6 +47,9 @@ PART1_BATCH_SIZE = 32  # ``model.fit``'s default, as the tutorial calls it
 #: The layers this exercise builds, and the options each may set (others must keep the default).
 ALLOWED_LAYERS = {"InputLayer", "Flatten", "Dense", "Dropout", "Reshape", "RandomTranslation",
                   "RandomZoom"}
+#: A cache of verified trainings shared by several class folders (``grade --trainings``'s default,
+#: and the zip's plugin's under ``otter run``).
+CACHE_ENV = "FMNIST_KIT_TRAININGS"
 #: Where a grading's replay stage writes its results (beside the work folder, outside the sandbox).
 RESULT_SUFFIX = ".replay"
 #: In the output folder: the networks the replay refused to train, and why.
