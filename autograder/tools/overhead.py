@@ -3,7 +3,7 @@
 Interleaved N times in one command (the order alternates: bare, kit | kit, bare | ...): (a) the
 solution notebook executed bare, ``jupyter nbconvert --execute`` in the kit's kernel with the
 grading environment, nothing else; (b) the kit grading the same notebook (``run_one.grade_one``:
-sandbox, otter, export cell, clean check). For each, CPU seconds (user + system of the whole
+sandbox, otter, export cell, replay, clean check). For each, CPU seconds (user + system of the whole
 process tree, from a cgroup) and wall seconds; then the median ratio kit / bare, each kit run
 against the bare runs before and after it interpolated at its moment (``drift_corrected``; the
 plain round-by-round ratios are printed too), and the time per stage: for the kit, preparing
@@ -275,7 +275,7 @@ def _require_cgroups() -> None:
 def _show(log, i: int, what: str, r: dict) -> None:
     log(f"  round {i + 1} {what:4}: CPU {r['cpu']:6.1f} s  wall {r['wall']:6.1f} s"
         + (f"  score {r['score']:g}/{r['possible']:g}, networks by {r['networks']}; "
-           f"CPU otter stage {r['otter_cpu']:.1f} s, clean check {r['clean_check_cpu']:.1f} s"
+           f"CPU otter {r['otter_cpu']:.1f}, replay {r['replay_cpu']:.1f}, clean {r['clean_check_cpu']:.1f} s"
            if what == "kit" else ""))
 
 
@@ -349,6 +349,7 @@ def _report(out: dict, log) -> None:
     stage(4, "notebook cells", kit, "cells", cpu=False)
     stage(4, "export cell", kit, "export_cell", cpu=False)
     stage(4, "otter setup, kernel start, tests", kit, "otter_rest", cpu=False)
+    stage(2, "replay (the grader's trainings, no cache)", kit, "replay")
     stage(2, "clean check (fresh process)", kit, "clean_check")
     log(f"  peak memory of the grading's process tree (otter stage, polled): "
         f"{max(k['peak_rss'] for k in kit) / 2**30:.2f} GiB")
@@ -359,8 +360,7 @@ def _report(out: dict, log) -> None:
         log(f"  A/A calibration, bare / bare {design}: {rounds(out['aa_ratios'])}")
     log(f"  CPU ratio kit / bare{how}: {rounds(out['cpu_ratios'])}")
     if not side_by_side:
-        log(f"  CPU ratio kit / bare, each round's two runs alone (drift not corrected): "
-            f"{rounds(out['pair_ratios'])}")
+        log(f"  CPU ratio kit / bare, each round alone (drift not corrected): {rounds(out['pair_ratios'])}")
     log(f"  wall ratio kit / bare: {rounds(out['wall_ratios'])}")
 
 

@@ -104,7 +104,8 @@ def test_interleaved_bench_reports_the_drift_corrected_median(monkeypatch, tmp_p
 
     bare_runs, kit_runs = _abba(5, 0.03, lambda t: 1 + 0.25 * t / 600)
     stages = {"prepare_cpu": 0.0, "prepare_wall": 0.0, "otter_cpu": 1.0, "otter_wall": 1.0,
-              "clean_check_cpu": 0.5, "clean_check_wall": 0.5, "cells": 1.0, "export_cell": 0.2,
+              "clean_check_cpu": 0.5, "clean_check_wall": 0.5, "replay_cpu": 2.0, "replay_wall": 2.0,
+              "cells": 1.0, "export_cell": 0.2,
               "otter_rest": 0.1, "peak_rss": 2**30, "score": 24, "possible": 24, "networks": "numpy"}
     by_kind = {"bare": iter(bare_runs), "kit": iter(kit_runs)}
 
