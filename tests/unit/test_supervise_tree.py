@@ -24,3 +24,35 @@ def test_tree_memory_counts_grandchildren():
         assert abs(supervise._tree_rss(proc.pid, psutil) - want) <= 64 * 1024
     finally:
         supervise.kill_tree(proc)
+
+
+def test_a_folder_the_notebook_made_unwritable_is_removed_all_the_same(tmp_path):
+    """A grading folder in which student code ran ``chmod 000`` on a subfolder (with files in
+    it): remove_tree removes it whole (as a non-root grader plain rmtree fails there; here the
+    failure is forced, so the test means the same as root)."""
+    import shutil
+    from unittest import mock
+
+    from autograder.grading.execution import supervise
+
+    locked = tmp_path / "work" / "submission" / "locked"
+    locked.mkdir(parents=True)
+    (locked / "f.txt").write_text("x")
+    locked.chmod(0o000)
+    real = shutil.rmtree
+    calls = []
+
+    def rmtree(path, onerror=None):  # the first unlink inside the locked folder fails, as for a user
+        def failing_once(p, *a, **k):
+            if not calls:
+                calls.append(p)
+                raise PermissionError(13, "Permission denied", p)
+            return orig_unlink(p, *a, **k)
+        import os
+        orig_unlink = os.unlink
+        with mock.patch("os.unlink", failing_once):
+            return real(path, onerror=onerror)
+
+    with mock.patch.object(supervise.shutil, "rmtree", rmtree):
+        supervise.remove_tree(tmp_path / "work")
+    assert calls and not (tmp_path / "work").exists()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -39,6 +38,7 @@ from autograder.grading.execution.supervise import (
     explain_exit,
     log_tail,
     read_text,
+    remove_tree,
     run_stage,
 )
 from autograder.grading.verify import kernel_export
@@ -104,7 +104,7 @@ def _prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path, se
     private = private_dir(workdir)
     for d in (workdir, private, pipeline.replay_dir(workdir)):
         if d.exists():
-            shutil.rmtree(d)
+            remove_tree(d)
     for sub in ("source", "submission", "results"):
         (workdir / sub).mkdir(parents=True)
     (workdir / "submission_metadata.json").write_text("{}", encoding="utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -311,3 +312,15 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a grading's folder, also where the notebook made a folder unwritable (``chmod 000``):
+    a regrade must not fail on what the last grading's student code left behind."""
+    def writable_then_retry(func, name: str, _exc) -> None:
+        os.chmod(os.path.dirname(name) or ".", 0o700)
+        with contextlib.suppress(OSError):
+            os.chmod(name, 0o700)
+        func(name)
+
+    shutil.rmtree(path, onerror=writable_then_retry)

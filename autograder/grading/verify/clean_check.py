@@ -202,11 +202,12 @@ def usable_histories(env: dict[str, Any]) -> list[str]:
 
 def read_recorded(private: Path) -> dict[str, dict[str, list[float]]]:
     """The student's recorded curves the grader wrote before the notebook ran (checked again)."""
+    from autograder import untrusted
     from autograder.notebook import valid_curves
 
     path = private / recorded_mod.STUDENT_CURVES
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = untrusted.read(path, max_bytes=untrusted.MAX_NOTEBOOK_BYTES)
     except (OSError, ValueError):
         return {}
     if not isinstance(raw, dict):
@@ -238,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         i = args.index("--replay")
         replays, args = Path(args[i + 1]), args[:i] + args[i + 2:]
     if len(args) != 2:
-        print("usage: python -m autograder.grading.verify.clean_check [--keras] [--replay DIR] PRIVATE "
-              "ARTIFACTS", file=sys.stderr)
+        print("usage: python -m autograder.grading.verify.clean_check [--keras] [--replay DIR] [--out DIR] "
+              "PRIVATE ARTIFACTS", file=sys.stderr)
         return 2
     private, artifacts = Path(args[0]), Path(args[1])
     params_file = private / PARAMS_FILE
