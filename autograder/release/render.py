@@ -117,15 +117,25 @@ def _epoch_rule(lang: str) -> Callable[[Version], str]:
     return rule
 
 
+def val_acc_example(version: Version) -> str:
+    """An example accuracy with as many decimals as ``val_acc_tol`` needs (0.83 for 0.02, 0.834 for
+    0.001): a prompt that accepts ±0.001 does not show a two-decimal example."""
+    decimals = len(literal(version["val_acc_tol"]).partition(".")[2].rstrip("0"))
+    return _ACC_EXAMPLE[:2 + min(max(decimals, 2), 4)]
+
+
+_ACC_EXAMPLE = "0.8347"
+
 #: Placeholders computed from a version's parameters (sentences that depend on a value).
 DERIVED: dict[str, Callable[[Version], str]] = {
-    "epoch_rule_ja": _epoch_rule("ja"), "epoch_rule_en": _epoch_rule("en")}
+    "epoch_rule_ja": _epoch_rule("ja"), "epoch_rule_en": _epoch_rule("en"),
+    "val_acc_example": val_acc_example}
 
 #: The prompt heading of each question that states a grading rule -> the parameters it must state
 #: (with the decimal examples it may also show). ``epoch_tol`` 0 is stated as "exactly".
 RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "7": (("epoch_tol",), ()),
-    "8": (("val_acc_tol",), ("0.83",)),
+    "8": (("val_acc_tol",), ("0.83", "0.834", "0.8347")),
     "9": (("overfit_yes_at", "overfit_no_below"), ()),
     "10": (("choice_tol", "gap_tol"), ()),
     "12": (("gap_tol", "choice_tol"), ("−0.02", "-0.02", "0.01", "0.02")),
