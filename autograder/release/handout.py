@@ -139,7 +139,7 @@ def write_zip(dest: Path | io.BytesIO, entries: list[tuple[str, bytes]],
 
 _PIP = "pip install otter-grader==7.0.0 tensorflow matplotlib pandas"
 
-_README_JA = """# {slug}（版 {version}）
+_README_JA = """# {slug}（{version_ja}）
 {who}
 必要なのはノートブック `{nb}` ひとつだけです。答えの形式を確かめるテスト（`tests/` と `kit_checks.py`）は、
 最初のセルを実行するとノートブック自身が書き出します。
@@ -198,8 +198,9 @@ Do not change `KIT_STAMP` in the first cell (the version) or the notebook's meta
 
 def handout_readme(slug: str, ver: versions.Version, student_id: str | None = None) -> str:
     """The handout's README: Colab and local Jupyter (Japanese first unless the version is en)."""
-    fields = {"slug": slug, "version": ver.id, "nb": f"{slug}.ipynb", "pip": _PIP}
-    who_ja = (f"\nこのノートブックは学生 {student_id} 専用です（乱数の種が一人ひとり違います）。\n"
+    version_ja = f"{ver.id} 年版" if ver.id.isdigit() else f"版 {ver.id}"  # 2026 年版, 版 2026-fall
+    fields = {"slug": slug, "version": ver.id, "version_ja": version_ja, "nb": f"{slug}.ipynb", "pip": _PIP}
+    who_ja = (f"\nこのノートブックは学生 {student_id} 専用です（乱数のシードが一人ひとり違います）。\n"
               if student_id else "")
     who_en = (f"\nThis notebook is for student {student_id} only (every student has their own seed).\n"
               if student_id else "")
