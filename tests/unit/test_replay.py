@@ -156,3 +156,28 @@ def test_exported_configs_are_read_as_data_with_a_size_limit(tmp_path: Path):
     assert replay.exported_configs(tmp_path) == {}
     (tmp_path / "env.json").write_bytes(b" " * (replay.MAX_ENV_BYTES + 1))
     assert replay.exported_configs(tmp_path) == {}
+
+
+def test_a_second_grading_waits_for_a_training_under_way_instead_of_doing_it_again(tmp_path: Path):
+    """Two gradings need the same training at once: the second waits for the first's lock and
+    then finds the entry (one training, not two)."""
+    import threading
+    import time
+
+    cache, fp, order = replay.TrainingCache(tmp_path), "12" * 32, []
+
+    def first() -> None:
+        with cache.lock(fp):
+            order.append("first trains")
+            time.sleep(0.3)
+            cache.put(fp, trained(0.5))
+
+    t = threading.Thread(target=first)
+    t.start()
+    while not order:
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    with cache.lock(fp):
+        found = cache.get(fp)
+    t.join()
+    assert found is not None and found.cached and time.monotonic() - t0 >= 0.2

@@ -22,6 +22,8 @@ The clean check compares the student's curves and weights with these results.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -289,6 +292,25 @@ class TrainingCache:
                     pass
         return found
 
+    @contextlib.contextmanager
+    def lock(self, fingerprint: str) -> Iterator[None]:
+        """Hold ``fingerprint``'s entry while it is looked up and, if missing, trained: a second
+        grading that needs the same training waits for it instead of training it again."""
+        if self.folder is None:
+            yield
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / f"{fingerprint}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # an unwritable cache: train without it
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+            yield
+        finally:
+            os.close(fd)
+
     def put(self, fingerprint: str, trained: Trained) -> None:
         if self.folder is not None:
             try:
@@ -316,12 +338,13 @@ def replay_all(specs: dict[str, FitSpec], out: Path, cache: TrainingCache,
     summary: dict[str, Any] = {}
     for name, spec in specs.items():
         fp = spec.fingerprint(vers)
-        trained = cache.get(fp)
-        if trained is None:
-            if ds is None:
-                ds = data.load()
-            trained = train(spec, ds.train_images, ds.train_labels)
-            cache.put(fp, trained)
+        with cache.lock(fp):
+            trained = cache.get(fp)
+            if trained is None:
+                if ds is None:
+                    ds = data.load()
+                trained = train(spec, ds.train_images, ds.train_labels)
+                cache.put(fp, trained)
         write_trained(out, name, trained, {"fingerprint": fp, "spec": asdict(spec), "cached": trained.cached})
         summary[name] = {"cached": trained.cached, "seconds": round(trained.seconds, 2)}
         log(f"replay {name}: {'from the cache of verified trainings' if trained.cached else 'trained'} "
