@@ -113,3 +113,11 @@ def test_a_grading_run_that_trained_otherwise_is_flagged_even_without_a_record()
     assert len(flags) == 1 and flags[0].startswith("hist_bigger: the notebook's own training in the grading")
     assert len(notes) == 2  # no records at all: each graded against the grader's training
     assert list(env["hist_bigger"]["val_loss"]) == REPLAYED["val_loss"]
+
+
+def test_a_grading_run_that_trained_as_the_grader_did_confirms_the_scaling():
+    """No records (an unexecuted notebook), but the grading run's own curves are the replay's:
+    that confirms the images were scaled as the given code trains them."""
+    env = {"hist_bigger": trusted.as_frame(REPLAYED)}
+    flags, _, _, matched = trusted.apply_histories(env, trainings(), {}, {}, band=1e-6)
+    assert flags == [] and matched == 1

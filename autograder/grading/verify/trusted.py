@@ -14,7 +14,7 @@ check puts them in place of what the kernel exported:
   ``history`` (how many epochs) is the replay's when the weights match, else not believed;
 - the scaled-image summaries (``train_images``, ``test_images``) are the kernel's word: believed
   only when a training confirms them (a replay, which trains on the scaled images, matched the
-  student's network or recorded curves).
+  student's network, recorded curves or the grading run's own curves).
 
 Pure NumPy: no TensorFlow, no student code.
 """
@@ -115,29 +115,29 @@ def apply_histories(env: dict[str, Any], trained: Mapping[str, Trained], refused
             (flags if name in refused else notes).append(message)
             continue
         r = recorded_mod.reconcile(var, as_frame(t.history), records.get(name), band)
-        kernel_flag = "" if r.flag else _kernel_differs(var, env[var], t, band)
+        kernel_flag, kernel_matched = _kernel_differs(var, env[var], t, band)
         env[var] = r.history
         differences[name] = r.difference
-        matched += r.difference is not None and not r.flag
-        flags += [f for f in (r.flag, kernel_flag) if f]
+        matched += (r.difference is not None and not r.flag) or kernel_matched
+        flags += [f for f in (r.flag, "" if r.flag else kernel_flag) if f]
         notes += [r.note] if r.note else []
     return flags, notes, differences, matched
 
 
-def _kernel_differs(var: str, kernel: Any, t: Trained, band: float) -> str:
-    """A flag when the notebook's own training in the grading run is not the grader's: it ran with
-    another seed, for other epochs, or edited code (honest code gives the same curves)."""
+def _kernel_differs(var: str, kernel: Any, t: Trained, band: float) -> tuple[str, bool]:
+    """(a flag when the notebook's own training in the grading run is not the grader's: another
+    seed, other epochs, or edited code; whether it is the grader's within the band)."""
     from autograder import curves
 
     try:
         difference = curves.curve_difference(kernel, t.history)
     except Exception:  # a history the curve analysis refuses (missing, typed in, malformed)
-        return ""
+        return "", False
     if difference <= band + recorded_mod.BAND_SLACK:
-        return ""
+        return "", True
     shown = "other epochs" if difference == float("inf") else f"by up to {difference:.4f}"
     return (f"{var}: the notebook's own training in the grading run differs from the grader's ({shown}): "
-            "another seed, other epochs or edited code; graded against the grader's curves")
+            "another seed, other epochs or edited code; graded against the grader's curves"), False
 
 
 def _weights_difference(model: Any, weights: list[np.ndarray]) -> float:
@@ -167,7 +167,11 @@ def apply_part1(env: dict[str, Any], trained: Mapping[str, Trained], refused: Ma
     if difference <= band + recorded_mod.BAND_SLACK:
         env["history"] = _History(t.history)
         return [], True
-    env[PART1] = replayed_model(env, t)
+    try:
+        env[PART1] = replayed_model(env, t)
+    except Exception as exc:  # the replay's record lacks its architecture: nothing to grade on
+        env[PART1] = NotBelieved(f"model: the grader's own network could not be rebuilt "
+                                 f"({type(exc).__name__})")
     env["history"] = NotBelieved(
         "history: the trained model is not the one the given code trains from the seed "
         f"({len(t.history.get('loss', []))} epochs), so its history is not believed")
