@@ -137,30 +137,48 @@ def write_zip(dest: Path | io.BytesIO, entries: list[tuple[str, bytes]],
 
 
 
-_PIP = "pip install otter-grader==7.0.0 tensorflow matplotlib pandas"
+#: The Jupyter install line: the TensorFlow the kit supports (pyproject.toml; the same curves were
+#: measured on 2.19-2.21), otter as the first cell installs it, and JupyterLab to open the notebook.
+_PIP = "pip install otter-grader==7.0.0 tensorflow==2.21.0 matplotlib pandas jupyterlab"
+
+#: The times a student is told, rounded from the solution notebook run on the kit's machine (2 CPU
+#: cores; measurements/cell_times.py, MEASUREMENTS.md "The student's wait"): the notebook's cells
+#: and docs/student.md state the same figures (tests/unit/test_student_text.py).
+TIMES = {"whole_minutes": 1, "part1_seconds": 15, "part2_seconds": 15, "part3_seconds": 30}
 
 _README_JA = """# {slug}（{version_ja}）
 {who}
 必要なのはノートブック `{nb}` ひとつだけです。答えの形式を確かめるテスト（`tests/` と `kit_checks.py`）は、
 最初のセルを実行するとノートブック自身が書き出します。
+問1〜問6 と問11 はコードを書く問題、問7〜問10 と問12 はグラフと表を読み取って答える問題です。
+
+**かかる時間**: ノートブック全体で約 {whole_minutes} 分です
+（CPU 2 コアのパソコンでの測定。Google Colab では速さが違うことがあります）。
+長いのは学習のセルで、問3 の学習が約 {part1_seconds} 秒、3 つのネットワークが約 {part2_seconds} 秒、
+過学習を緩和する 3 つの方法が約 {part3_seconds} 秒です。途中でセルを止めないでください。
 
 ## Google Colab で使う
 
 1. ノートブックを開きます。先生が共有した Colab のリンクを開くか、この zip を展開して
    Colab のメニュー「ファイル」→「ノートブックをアップロード」で `{nb}` を選びます。
-2. 上から順にセルを実行します（メニュー「ランタイム」→「すべてのセルを実行」でもかまいません）。
-   最初のセルが otter-grader をインストールし、テストを書き出します。学習には数分かかります。
-3. `grader.check(...)` のセルで答えの形式（型・範囲）を確かめられます。正しいかどうかは提出後に採点されます。
-4. 最後のセル（提出）を実行すると `{nb}` がダウンロードされます。そのファイルを提出します。
-   ダウンロードされないときは、メニューの「ファイル」→「ダウンロード」→「.ipynb をダウンロード」で保存します。
-5. ランタイムがリセットされたら（時間がたつと起こります）、最初のセルから実行し直します。
+2. 共有リンクから開いたときは、**最初に**メニュー「ファイル」→「ドライブにコピーを保存」を選び、
+   開いたコピーで作業します。共有されたノートブックのままでは、書いた答えが保存されません。
+3. メニュー「ランタイム」→「すべてのセルを実行」で、上から順にすべてのセルを実行します。
+   最初のセルが otter-grader をインストールし、テストを書き出します。
+4. `...` を自分のコードや答えに書きかえ、そのセルを実行します。
+   `grader.check(...)` のセルで答えの形式（型・範囲）を確かめられます。正しいかどうかは提出後に採点されます。
+5. 答えがそろったら、もう一度「すべてのセルを実行」し、終わったらメニュー「ファイル」→「保存」で保存します。
+   それから最後のセル（提出）を実行すると `{nb}` がダウンロードされます。ダウンロードされないときは、
+   メニューの「ファイル」→「ダウンロード」→「.ipynb をダウンロード」で保存します。
+6. ダウンロードした `{nb}` を Moodle の課題のページから提出します。
+7. ランタイムがリセットされたら（時間がたつと起こります）、最初のセルから実行し直します。
 
 ## 自分のパソコン（Jupyter）で使う
 
-1. この zip を展開したフォルダで `{pip}` を実行します。
+1. この zip を展開したフォルダで `{pip}` を実行します（この TensorFlow の版で確かめてあります）。
 2. `jupyter lab {nb}` で開き、上から順にすべてのセルを実行します。
-3. 保存してから最後のセル（提出）を実行すると zip ファイルが作られます。その zip を提出します
-   （`{nb}` だけの提出でもかまいません）。
+3. 保存してから最後のセル（提出）を実行すると zip ファイルが作られます。その zip を Moodle の課題のページから
+   提出します（`{nb}` だけの提出でもかまいません）。
 
 最初のセルの `KIT_STAMP`（版の情報）とノートブックのメタデータは変えないでください。採点に使います。
 
@@ -172,25 +190,35 @@ _README_EN = """# {slug} (version {version})
 {who}
 All you need is the notebook `{nb}`. Its first cell writes out the checks of your answers' form
 (`tests/` and `kit_checks.py`) itself.
+Q1–Q6 and Q11 ask for code; Q7–Q10 and Q12 ask you to read the curves and tables.
+
+**Time**: about {whole_minutes} {minutes} for the whole notebook (measured on a computer with 2 CPU
+cores; on Google Colab the speed may differ). The long cells are the trainings: Q3's training
+about {part1_seconds} seconds, the three networks about {part2_seconds} seconds, the three ways of
+easing overfitting about {part3_seconds} seconds. Do not interrupt them.
 
 ## On Google Colab
 
 1. Open the notebook: follow the Colab link your instructor shared, or unzip this file and
    choose `{nb}` in Colab's menu File -> Upload notebook.
-2. Run the cells from top to bottom (or Runtime -> Run all). The first cell installs
-   otter-grader and writes out the checks. Training takes a few minutes.
-3. The `grader.check(...)` cells check the form of your answers (type, range); whether they are
-   right is graded after you hand in.
-4. Run the last cell (hand-in): it downloads `{nb}`. Hand in that file. If no download starts,
-   use the menu File -> Download -> Download .ipynb.
-5. If the runtime was reset (it happens after a while), run again from the first cell.
+2. If you opened a shared link, **first** choose File -> Save a copy in Drive and work in the copy
+   that opens: in the shared notebook your answers are not saved.
+3. Run all cells from top to bottom with Runtime -> Run all. The first cell installs otter-grader
+   and writes out the checks.
+4. Replace each `...` with your code or answer and run that cell. The `grader.check(...)` cells
+   check the form of your answers (type, range); whether they are right is graded after you hand in.
+5. When your answers are in, Run all once more; when it has finished, save (File -> Save), then
+   run the last cell (hand-in): it downloads `{nb}`. If no download starts, use the menu
+   File -> Download -> Download .ipynb.
+6. Hand in the downloaded `{nb}` on the exercise's page in Moodle.
+7. If the runtime was reset (it happens after a while), run again from the first cell.
 
 ## On your own computer (Jupyter)
 
-1. In the unzipped folder run `{pip}`.
+1. In the unzipped folder run `{pip}` (the TensorFlow version the kit was checked with).
 2. Open it with `jupyter lab {nb}` and run all cells from top to bottom.
-3. Save, then run the last cell (hand-in): it makes a zip file. Hand in that zip (handing in
-   `{nb}` alone is fine too).
+3. Save, then run the last cell (hand-in): it makes a zip file. Hand in that zip on the exercise's
+   page in Moodle (handing in `{nb}` alone is fine too).
 
 Do not change `KIT_STAMP` in the first cell (the version) or the notebook's metadata: grading uses them.
 """
@@ -199,7 +227,8 @@ Do not change `KIT_STAMP` in the first cell (the version) or the notebook's meta
 def handout_readme(slug: str, ver: versions.Version, student_id: str | None = None) -> str:
     """The handout's README: Colab and local Jupyter (Japanese first unless the version is en)."""
     version_ja = f"{ver.id} 年版" if ver.id.isdigit() else f"版 {ver.id}"  # 2026 年版, 版 2026-fall
-    fields = {"slug": slug, "version": ver.id, "version_ja": version_ja, "nb": f"{slug}.ipynb", "pip": _PIP}
+    fields = {"slug": slug, "version": ver.id, "version_ja": version_ja, "nb": f"{slug}.ipynb", "pip": _PIP,
+              "minutes": "minute" if TIMES["whole_minutes"] == 1 else "minutes", **TIMES}
     who_ja = (f"\nこのノートブックは学生 {student_id} 専用です（乱数のシードが一人ひとり違います）。\n"
               if student_id else "")
     who_en = (f"\nThis notebook is for student {student_id} only (every student has their own seed).\n"

@@ -325,6 +325,21 @@ def test_blank_handed_in_from_colab_scores_zero_as_its_student_and_version(plain
         assert len(reports) == 12 and all("results" in r and "❌" in r for r in reports)
 
 
+def test_the_solution_prints_the_numbers_the_readings_compare(plain_runs):
+    """Does each executed solution print, in the reading table below the figures, Bigger's row
+    with the epoch of its lowest validation loss and the rise after it, formatted as printed
+    (4 decimals) and equal to what the grader computes from the curves the run recorded?"""
+    recorded, *_, executed, _ = plain_runs
+    for student, *_ in RUNS:
+        big = pd.DataFrame(recorded[student]["bigger"])
+        rows = [line.split() for cell in executed[student]["cells"]
+                for line in _cell_text(cell).splitlines() if line.split()[:1] == ["bigger"]]
+        assert len(rows) == 2, (student, rows)  # below the Part 2 and the Part 3 figure
+        for row in rows:
+            assert row[2] == str(curves.good_epoch(big)), (student, row)
+            assert row[3] == f"{curves.loss_rise(big):.4f}", (student, row)
+
+
 def _cell_text(cell: dict) -> str:
     return "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
                    for o in cell.get("outputs", []))

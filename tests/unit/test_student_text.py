@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import re
+import tomllib
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from kit_constants import SLUG
 
 from autograder import curves, paths
 from autograder.notebook import cell_source
-from autograder.release import render, versions
+from autograder.release import handout, render, versions
 
 #: The histories each reading table must show: the names the readings compare (Q7-Q10: the three
 #: networks; Q12: Bigger and the three techniques).
@@ -113,3 +114,91 @@ def test_the_accuracy_example_has_the_decimals_of_the_tolerance(version, example
     (q8,) = [cell_source(c) for c in _rendered(version)["cells"]
              if cell_source(c).startswith("### 問8")]
     assert f"例 {example}）" in q8 and f"(e.g. {example})" in q8
+
+
+# --- the handout README, docs/student.md and the notebook say the same (times, question numbers) ---
+
+def _readme(version: str = "2026") -> str:
+    return handout.handout_readme(SLUG, versions.load(SLUG, version))
+
+
+def _student_md() -> str:
+    return (paths.repo_root() / "docs" / "student.md").read_text(encoding="utf-8")
+
+
+def _notebook_text(version: str = "2026") -> str:
+    return "\n".join(cell_source(c) for c in _rendered(version)["cells"] if c["cell_type"] == "markdown")
+
+
+def _span(numbers: list[int], ja: bool) -> str:
+    """[1, 2, 3, 4, 5, 6, 11] -> '問1〜問6 と問11' (or 'Q1–Q6 and Q11')."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    q, dash, join = ("問", "〜", " と") if ja else ("Q", "–", " and ")
+    return join.join(f"{q}{r[0]}" + (f"{dash}{q}{r[-1]}" if len(r) > 1 else "") for r in runs)
+
+
+def test_the_three_texts_list_the_same_code_and_reading_questions():
+    """Do the README, docs/student.md and the notebook name the same questions as code and as
+    readings, taken from the notebook itself (the readings: the questions whose prompt states a
+    grading rule, render.RULES), so that Q11 (code) is never called a reading?"""
+    text = _notebook_text()
+    asked = sorted({int(n) for n in re.findall(r"(?m)^###\s*問(\d+)", text)})
+    reading = sorted(int(q) for q in render.RULES)
+    code = [n for n in asked if n not in reading]
+    assert 11 in code and 11 not in reading
+    for name, doc in (("README", _readme()), ("student.md", _student_md()), ("notebook", text)):
+        for ja in (True, False):
+            sentence = (f"{_span(code, True)} はコードを書く問題、{_span(reading, True)} はグラフと表を"
+                        "読み取って答える問題です" if ja else
+                        f"{_span(code, False)} ask for code; {_span(reading, False)} ask you to read")
+            assert sentence in " ".join(doc.split()), (name, sentence)
+        assert "問7〜問12" not in doc and "Questions 7–12" not in doc, name
+
+
+def _times(doc: str) -> dict[str, set[int]]:
+    flat = " ".join(doc.split())
+    return {"whole_ja": {int(n) for n in re.findall(r"約 (\d+) 分", flat)},
+            "whole_en": {int(n) for n in re.findall(r"about (\d+) minutes?", flat)},
+            "cell_ja": {int(n) for n in re.findall(r"約 (\d+) 秒", flat)},
+            "cell_en": {int(n) for n in re.findall(r"about (\d+) seconds", flat)}}
+
+
+def test_the_three_texts_give_the_same_measured_times():
+    """Do the README, docs/student.md and the notebook give the whole notebook's time and each long
+    cell's as the one estimate ``handout.TIMES`` holds, say Google Colab may differ, and no longer
+    say "a few minutes" (数分)?"""
+    t = handout.TIMES
+    cells = {t["part1_seconds"], t["part2_seconds"], t["part3_seconds"]}
+    assert sum(cells) <= 60 * t["whole_minutes"]
+    for name, doc in (("README", _readme()), ("README 2027", _readme("2027")),
+                      ("student.md", _student_md()), ("notebook", _notebook_text())):
+        found = _times(doc)
+        assert found["whole_ja"] == found["whole_en"] == {t["whole_minutes"]}, (name, found)
+        assert found["cell_ja"] == found["cell_en"] == cells, (name, found)
+        flat = " ".join(doc.split())
+        assert "Google Colab では速さが違うことがあります" in flat, name
+        assert "on Google Colab the speed may differ" in flat, name
+        assert "数分" not in doc and "a few minutes" not in doc, name
+
+
+def test_the_handout_tells_a_colab_student_to_copy_run_hand_in_on_moodle():
+    """Do the README and docs/student.md give a Colab student every step: save a copy in Drive,
+    run all, the hand-in cell, upload on Moodle?"""
+    for name, doc in (("README", _readme()), ("student.md", _student_md())):
+        flat = " ".join(doc.split())
+        for step in ("ドライブにコピーを保存", "Save a copy in Drive", "すべてのセルを実行", "Run all",
+                     "最後のセル", "Moodle"):
+            assert step in flat, (name, step)
+
+
+def test_the_jupyter_install_line_pins_the_tensorflow_the_kit_supports():
+    """Does the README's pip line pin the TensorFlow (and otter) of the kit's own pyproject.toml?"""
+    project = tomllib.loads((paths.repo_root() / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = {re.split(r"[=<>]", d)[0]: d for d in project["project"]["dependencies"]}
+    line = re.search(r"`(pip install [^`]+)`", _readme()).group(1)
+    assert pins["tensorflow"] in line.split() and pins["otter-grader"] in line.split(), line
