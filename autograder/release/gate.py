@@ -58,10 +58,11 @@ def run(slug: str, rel, version: Version, *, workers: int | None = None, log=pri
         return Target(autograder=info, version=version.id, seed=seed)
 
     # A ledger of its own per version: a second attempt after a refusal re-grades only what
-    # changed (results are keyed by notebook, autograder and seed).
+    # changed (results are keyed by notebook, autograder and seed), and every grading that did not
+    # end graded (an error of the machine's, a time-out) is graded again, never judged twice.
     cfg = engine.BatchConfig(info, gate_dir(slug, version.id), workers=workers or engine.default_workers(),
                              timeout=GATE_TIMEOUT, keras_home=keras_home, sandboxed=sandboxed,
-                             resolve=resolve)
+                             resolve=resolve, retry=frozenset().union(*engine.RETRY.values()))
     log(f"gate: grading the solution of version {version.id} on seeds {seeds} and the blank "
         f"notebook, {cfg.workers} at a time ...")
     results: dict[str, Any] = {}

@@ -141,6 +141,38 @@ def readings_from(recorded: dict[str, dict[str, list[float]]], params: dict) -> 
     }
 
 
+def rejected_on(typed: dict[str, object], recorded: dict[str, dict[str, list[float]]],
+                params: dict) -> list[str]:
+    """The typed readings the hidden tests' rules reject on these curves (the grader's own)."""
+    from autograder import readings
+
+    h = {name: pd.DataFrame(cols) for name, cols in recorded.items()}
+    thresholds = curves.Thresholds(yes_at=params["overfit_yes_at"], no_below=params["overfit_no_below"])
+    checks = {
+        "good_epoch_bigger": lambda v: readings.check_epoch(v, h["bigger"], tol=params["epoch_tol"]),
+        "val_acc_bigger": lambda v: readings.check_val_accuracy(
+            v, h["bigger"], typed["good_epoch_bigger"], tol=params["val_acc_tol"]),
+        "overfitting_bigger": lambda v: readings.check_overfitting(v, h["bigger"], thresholds),
+        "overfitting_smaller": lambda v: readings.check_overfitting(v, h["smaller"], thresholds),
+        "most_overfit": lambda v: readings.check_most_overfit(
+            v, {n: h[n] for n in ("smaller", "baseline", "bigger")}, tol=params["choice_tol"]),
+        "more_units_overfit_more": lambda v: readings.check_rise_shrinks(
+            v, h["bigger"], h["smaller"], tol=params["gap_tol"]),
+        "dropout_shrinks_gap": lambda v: readings.check_gap_shrinks(
+            v, h["bigger"], h["dropout"], tol=params["gap_tol"]),
+        "best_technique": lambda v: readings.check_best_technique(
+            v, {"dropout": h["dropout"], "l2": h["l2"], "augmentation": h["augment"]},
+            tol=params["choice_tol"]),
+    }
+    out = []
+    for name, check in checks.items():
+        try:
+            check(typed[name])
+        except AssertionError:
+            out.append(name)
+    return out
+
+
 def type_in(nb: dict, readings: dict[str, object]) -> dict:
     """The notebook with each reading typed as a literal, as a student writes it."""
     seen = set()
@@ -274,17 +306,27 @@ def test_readings_typed_from_a_plain_run_get_full_marks(plain_runs):
 
 def test_edited_records_gain_nothing_and_are_flagged(plain_runs):
     """Does a record edited beyond the curve band (an epoch moved, another network's curves,
-    another seed's), with readings typed from the edit, lose the readings that depend on the edit
-    and carry the "curves differ" flag, while the same run unedited (s101) gets full marks?"""
-    _, typed, sheet, *_ = plain_runs
+    another seed's), with readings typed from the edit, carry the "curves differ" flag and gain
+    nothing: it loses exactly when a reading typed from the edit is wrong on the grader's own
+    curves (another seed's readings can still lie within a version's tolerances), while the same
+    run unedited (s101) gets full marks?"""
+    recorded, typed, sheet, *_ = plain_runs
     assert float(sheet.loc["s101", "percent_correct"]) == pytest.approx(1.0)
+    params = catalog.published(SLUG)[VERSION]["params"]
     assert EDITED
+    lost_somewhere = False
     for student, what in EDITED.items():
         row = sheet.loc[student]
         assert row["grading_status"] == "Completed", (student, row["reason"])
         assert "differ from the grader's own training" in row["flags"], (student, what, row["flags"])
         assert typed[student] != typed["s101"], (student, what)
-        assert float(row["percent_correct"]) < 1.0, (student, what, typed[student], row.to_dict())
+        wrong = rejected_on(typed[student], recorded["s101"], params)  # s101's run is the grader's
+        full = float(row["percent_correct"]) == pytest.approx(1.0)
+        print(f"{student} ({what}): readings wrong on the grader's curves: {wrong or 'none'}; "
+              f"{row['total_points_earned']} of 24")
+        assert full == (not wrong), (student, what, wrong, typed[student], row.to_dict())
+        lost_somewhere |= bool(wrong)
+    assert lost_somewhere  # the premise: at least one edit moves a reading the rules can see
 
 
 def test_colab_checks_report_and_the_hand_in_downloads_the_notebook(plain_runs):
