@@ -181,3 +181,13 @@ def test_a_second_grading_waits_for_a_training_under_way_instead_of_doing_it_aga
         found = cache.get(fp)
     t.join()
     assert found is not None and found.cached and time.monotonic() - t0 >= 0.2
+
+
+def test_an_autograder_without_the_kits_parameters_replays_nothing(tmp_path: Path):
+    """The replay stage of a zip with no kit_params.json (another otter assignment): nothing to
+    train, an empty result, exit 0 (the clean check then believes no history)."""
+    (tmp_path / "art").mkdir()
+    (tmp_path / "art" / "env.json").write_text(json.dumps({"model": {"kind": "model", "config": CONFIG}}))
+    args = [str(tmp_path / "art"), str(tmp_path / "missing.json"), "1", str(tmp_path / "out")]
+    assert replay.main(args) == 0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text()) == {}
