@@ -165,6 +165,18 @@ def test_variant_students_have_different_seeds_and_curves(lms_batch):
         b["good_epoch"], b["good_val_accuracy"], b["final_gap"])
 
 
+def _grade_alone(nb: dict, name: str, tmp_path, secret) -> pd.Series:
+    """Grade one 2027 notebook on its own (with the course secret); its row of the grade sheet."""
+    sub = tmp_path / "in" / name
+    sub.parent.mkdir()
+    sub.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+    code = cli.main(["grade", str(sub.parent), "--out", str(tmp_path / "out"), "--version",
+                     VARIANT_VERSION, "--secret-file", str(secret), "--timeout", str(TIMEOUT)])
+    assert code == 0
+    return pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str},
+                       keep_default_na=False).iloc[1]
+
+
 def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
     """s009 hands in their own notebook with s008's readings typed in: graded with s009's seed,
     the copied epoch and accuracy are checked against s009's curves and fail."""
@@ -178,13 +190,7 @@ def test_readings_copied_from_another_student_fail(lms_batch, tmp_path):
     nb = samples.replace_once(nb, samples.EPOCH_LINE, f"good_epoch_bigger = {int(a['good_epoch'])}")
     nb = samples.replace_once(nb, samples.VAL_ACC_LINE,
                               f"val_acc_bigger = {float(a['good_val_accuracy'])}")
-    sub = tmp_path / "in" / "s009_copy.ipynb"
-    sub.parent.mkdir()
-    sub.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
-    code = cli.main(["grade", str(sub.parent), "--out", str(tmp_path / "out"), "--version",
-                     VARIANT_VERSION, "--secret-file", str(tmp / "secret.txt"), "--timeout", str(TIMEOUT)])
-    assert code == 0
-    row = pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str}).iloc[1]
+    row = _grade_alone(nb, "s009_copy.ipynb", tmp_path, tmp / "secret.txt")
     assert row["student_id"] == "s009" and row["status"] == "graded"
     lost = 4 - float(row["q2a_epoch"]) - float(row["q2b_val_accuracy"])
     print(f"copied readings: epoch {a['good_epoch']} (own {b['good_epoch']}), accuracy "
@@ -211,14 +217,7 @@ def test_another_students_seed_written_in_a_cell_is_caught(lms_batch, tmp_path):
     assert len(seeded) == 2
     for cell in seeded:
         cell["source"] = f"SEED = {other}\n" + "".join(cell["source"])
-    sub = tmp_path / "in" / "s009_seed.ipynb"
-    sub.parent.mkdir()
-    sub.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
-    code = cli.main(["grade", str(sub.parent), "--out", str(tmp_path / "out"), "--version",
-                     VARIANT_VERSION, "--secret-file", str(tmp / "secret.txt"), "--timeout", str(TIMEOUT)])
-    assert code == 0
-    row = pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str},
-                      keep_default_na=False).iloc[1]
+    row = _grade_alone(nb, "s009_seed.ipynb", tmp_path, tmp / "secret.txt")
     assert row["student_id"] == "s009" and row["status"] == "graded"
     assert "the notebook's own training in the grading run differs from the grader's" in row["flags"]
     assert "model: the exported network is not the one the grader trained from the seed" in row["flags"]

@@ -316,9 +316,8 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def build(config: Any, weights: Path) -> NumpyModel:
-    """Rebuild a Sequential network of known layers; ``Unsupported`` for anything else,
-    ``ValueError`` for weights that do not fit the config."""
+def _unweighted(config: Any) -> NumpyModel:
+    """The network of ``config`` with its layers built and no weights set yet."""
     name, input_shape, specs = _layers_of(config)
     layers = []
     for spec in specs:
@@ -326,7 +325,14 @@ def build(config: Any, weights: Path) -> NumpyModel:
         if cls not in LAYERS:
             raise Unsupported(f"layer {str(cls)[:60]}")
         layers.append(LAYERS[cls](spec["config"]))
-    model = NumpyModel(name, input_shape, layers)
+    return NumpyModel(name, input_shape, layers)
+
+
+def build(config: Any, weights: Path) -> NumpyModel:
+    """Rebuild a Sequential network of known layers; ``Unsupported`` for anything else,
+    ``ValueError`` for weights that do not fit the config."""
+    model = _unweighted(config)
+    layers = model.layers
     # Keras 3 names a layer's group in the weights file after its class, numbered in order
     # (dense, dense_1, ...), not after the layer's own name.
     used: dict[str, int] = {}
@@ -382,14 +388,8 @@ def keras_view() -> Iterator[None]:
 
 def build_from_arrays(config: Any, arrays: list[np.ndarray]) -> NumpyModel:
     """``build`` from weights already in memory (the grader's own training), in layer order."""
-    name, input_shape, specs = _layers_of(config)
-    layers = []
-    for spec in specs:
-        cls = spec.get("class_name")
-        if cls not in LAYERS:
-            raise Unsupported(f"layer {str(cls)[:60]}")
-        layers.append(LAYERS[cls](spec["config"]))
-    model = NumpyModel(name, input_shape, layers)
+    model = _unweighted(config)
+    layers = model.layers
     rest = list(arrays)
     for layer in layers:
         if layer.weights_count:

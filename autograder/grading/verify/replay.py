@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from autograder.data import sha256_of
+
 #: Part 1's network (``model``) and the six networks of Parts 2-3, each with the offset the
 #: notebook's given code adds to the seed for it (``NETWORK_SEEDS`` in the notebook).
 SEED_OFFSETS: dict[str, int] = {"model": 0, "smaller": 1, "baseline": 2, "bigger": 3,
@@ -226,7 +228,7 @@ def write_trained(folder: Path, stem: str, trained: Trained, meta: dict[str, Any
     with os.fdopen(fd, "wb") as f:  # a file object: savez would add ".npz" to a name
         np.savez(f, *trained.weights)
     os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from the clean check's sandbox user
-    digest = _sha256(Path(tmp))
+    digest = sha256_of(Path(tmp))
     os.replace(tmp, folder / f"{stem}.npz")
     record = {"format": FORMAT, "history": trained.history, "weights_sha256": digest,
               "n_weights": len(trained.weights), "seconds": round(trained.seconds, 2), **meta}
@@ -249,7 +251,7 @@ def read_trained(folder: Path, stem: str, fingerprint: str | None = None) -> Tra
             return None
         if fingerprint is not None and record.get("fingerprint") != fingerprint:
             return None
-        if _sha256(npz_path) != record.get("weights_sha256"):
+        if sha256_of(npz_path) != record.get("weights_sha256"):
             return None
         with np.load(npz_path, allow_pickle=False) as z:
             weights = [z[f"arr_{i}"] for i in range(int(record["n_weights"]))]
@@ -260,14 +262,6 @@ def read_trained(folder: Path, stem: str, fingerprint: str | None = None) -> Tra
     config = spec.get("config") if isinstance(spec, dict) else None
     return Trained(history, weights, float(record.get("seconds", 0.0)), cached=True,
                    config=config if isinstance(config, dict) else None)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class TrainingCache:
