@@ -88,6 +88,7 @@ MODULES = (
     "autograder.grading.verify.curve_summary", "autograder.grading.verify.kernel_export",
     "autograder.grading.verify.numpy_net", "autograder.grading.verify.recorded",
     "autograder.grading.verify.replay", "autograder.grading.verify.trusted",
+    "autograder.grading.verify.served", "autograder.grading.verify.trainings",
 )
 
 

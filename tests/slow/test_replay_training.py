@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from autograder import data
-from autograder.grading.verify import replay
+from autograder.grading.verify import replay, trainings
 
 PARAMS = {"n_train": 300, "n_val": 200, "epochs": 2, "batch_size": 32, "epochs_part1": 1}
 
@@ -102,7 +102,7 @@ def test_the_replay_is_bit_identical_to_the_student_s_training_and_cached(studen
         assert set(summary) == {"augment", "dropout", "l2"}
         assert all(s["cached"] == (attempt == "second") for s in summary.values()), summary
         for name, theirs in mine.items():
-            t = replay.read_trained(out, name)
+            t = trainings.read_trained(out, name)
             assert t is not None and t.history == theirs["history"], name
             for a, b in zip(t.weights, theirs["weights"], strict=True):
                 np.testing.assert_array_equal(a, np.asarray(b))
@@ -113,5 +113,5 @@ def test_another_seed_trains_other_curves(student):
     """Is the seed really what the replay trains with (the seed a copier would change)?"""
     tmp, mine = student
     run_replay(tmp / "artifacts", tmp / "params.json", 2027, tmp / "other", tmp / "cache")
-    t = replay.read_trained(tmp / "other", "l2")
+    t = trainings.read_trained(tmp / "other", "l2")
     assert t is not None and t.history["val_loss"] != mine["l2"]["history"]["val_loss"]

@@ -13,7 +13,7 @@ import pytest
 from kit_constants import SLUG
 
 from autograder import paths
-from autograder.grading.verify import replay
+from autograder.grading.verify import replay, trainings
 from autograder.notebook import cell_source
 
 DENSE = {"module": "keras.layers", "class_name": "Dense",
@@ -90,20 +90,21 @@ def test_an_architecture_the_exercise_does_not_use_is_refused_with_its_reason(ed
     assert specs == {} and why in refused["bigger"]
 
 
-def trained(seed: float = 0.0) -> replay.Trained:
-    return replay.Trained({"loss": [1.0, 0.5 + seed], "val_loss": [1.1, 0.9]},
+def trained(seed: float = 0.0) -> trainings.Trained:
+    return trainings.Trained({"loss": [1.0, 0.5 + seed], "val_loss": [1.1, 0.9]},
                           [np.full((3, 2), seed), np.arange(2.0)], 1.5)
 
 
 def test_a_verified_training_comes_back_whole(tmp_path: Path):
     """Does the cache give back the history and weights it was given, marked as cached?"""
-    cache = replay.TrainingCache(tmp_path)
+    cache = trainings.TrainingCache(tmp_path)
     assert cache.get("ab" * 32) is None
     cache.put("ab" * 32, trained(0.25))
     got = cache.get("ab" * 32)
     assert got is not None and got.cached and got.history == trained(0.25).history
-    # readable by the clean check's sandbox user (not mkstemp's 0600)
-    assert all(p.stat().st_mode & 0o777 == 0o644 for p in tmp_path.iterdir()), list(tmp_path.iterdir())
+    # readable by the clean check's sandbox user (not mkstemp's 0600); the signing key by no one else
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes.pop(trainings.KEY_FILE) == 0o600 and set(modes.values()) == {0o644}, modes
     np.testing.assert_array_equal(got.weights[0], np.full((3, 2), 0.25))
 
 
@@ -112,7 +113,7 @@ def test_a_tampered_cache_entry_is_discarded_never_believed(tmp_path: Path, tamp
     """Is an entry whose weights, record or name were changed (or that is a planted link)
     thrown away and reported missing, so that the network is trained again?"""
     fp, other = "cd" * 32, "ef" * 32
-    cache = replay.TrainingCache(tmp_path)
+    cache = trainings.TrainingCache(tmp_path)
     cache.put(fp, trained(0.5))
     cache.put(other, trained(0.75))
     meta, npz = tmp_path / f"{fp}.json", tmp_path / f"{fp}.npz"
@@ -140,7 +141,7 @@ def test_an_unwritable_cache_never_fails_the_grading(tmp_path: Path):
     """A cache folder that cannot be written: the training is kept nowhere, and nothing raises."""
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    cache = replay.TrainingCache(blocker / "cache")
+    cache = trainings.TrainingCache(blocker / "cache")
     cache.put("ab" * 32, trained())
     assert cache.get("ab" * 32) is None
 
@@ -164,7 +165,7 @@ def test_a_second_grading_waits_for_a_training_under_way_instead_of_doing_it_aga
     import threading
     import time
 
-    cache, fp, order = replay.TrainingCache(tmp_path), "12" * 32, []
+    cache, fp, order = trainings.TrainingCache(tmp_path), "12" * 32, []
 
     def first() -> None:
         with cache.lock(fp):

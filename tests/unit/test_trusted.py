@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.grading.verify import replay, trusted
+from autograder.grading.verify import trusted
 from autograder.grading.verify.numpy_net import NumpyModel
+from autograder.grading.verify.trainings import Trained
 
 REPLAYED = {"accuracy": [0.5, 0.7, 0.9], "loss": [1.0, 0.6, 0.3],
             "val_accuracy": [0.5, 0.62, 0.6], "val_loss": [1.0, 0.7, 0.75]}
@@ -18,10 +19,10 @@ CONFIG = {"class_name": "Sequential", "config": {"name": "replay", "layers": [
 WEIGHTS = [np.arange(12.0).reshape(4, 3) / 10, np.zeros(3)]
 
 
-def trainings(**kw) -> dict[str, replay.Trained]:
-    out = {name: replay.Trained({k: list(v) for k, v in REPLAYED.items()}, [], cached=True)
+def trainings(**kw) -> dict[str, Trained]:
+    out = {name: Trained({k: list(v) for k, v in REPLAYED.items()}, [], cached=True)
            for name in ("smaller", "bigger")}
-    out["model"] = replay.Trained({"loss": [0.5] * 5, "accuracy": [0.8] * 5}, WEIGHTS, config=CONFIG)
+    out["model"] = Trained({"loss": [0.5] * 5, "accuracy": [0.8] * 5}, WEIGHTS, config=CONFIG)
     return {**out, **kw}
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import untrusted
-from autograder.grading.verify import clean_check, kernel_export, replay
+from autograder.grading.verify import clean_check, kernel_export, replay, served
 from autograder.grading.verify.clean_check import CLEAN_RESULT
 from autograder.grading.verify.recorded import STUDENT_CURVES
 from autograder.notebook import recorded_curves
@@ -92,6 +92,22 @@ def prepare(lay: Layout) -> None:
 def export_cell_source(private: Path) -> str:
     """The cell appended after the student's: it exports every value a test takes."""
     return kernel_export.export_cell(kernel_export.required_names(private / "tests"))
+
+
+def kernel_cells(cells: list[dict], private: Path, serve: Path | None) -> list[dict]:
+    """The notebook's cells as the kernel runs them: the kit's serving cell first when verified
+    trainings are served from ``serve`` (``served``), the student's, then the export cell."""
+    def code(source: str) -> dict:
+        return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+
+    first = [code(served.cell_source(serve))] if serve is not None else []
+    return [*first, *cells, code(export_cell_source(private))]
+
+
+def served_dir(workdir: Path) -> Path:
+    """Where the verified trainings served to the kernel of the grading in ``workdir`` are: a
+    sibling of the work folder, shown read-only in its sandbox."""
+    return workdir.with_name(workdir.name + served.SERVED_SUFFIX)
 
 
 def own_file(root: Path, path: Path) -> bool:

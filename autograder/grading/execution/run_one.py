@@ -41,7 +41,8 @@ from autograder.grading.execution.supervise import (
     remove_tree,
     run_stage,
 )
-from autograder.grading.verify import kernel_export
+from autograder.grading.verify import kernel_export, served
+from autograder.grading.verify.trainings import TrainingCache
 from autograder.results import QuestionResult, Record, Status
 
 #: The figures a graded notebook draws, kept with its result for the feedback page.
@@ -89,12 +90,13 @@ _PREPARE_LOCK = threading.Lock()
 
 
 def prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path,
-            seed: int | None = None) -> Path:
+            seed: int | None = None, serve: bool = False) -> Path:
     with _PREPARE_LOCK:
-        return _prepare(submission, nb, autograder_zip, workdir, seed)
+        return _prepare(submission, nb, autograder_zip, workdir, seed, serve)
 
 
-def _prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path, seed: int | None) -> Path:
+def _prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path, seed: int | None,
+             serve: bool) -> Path:
     """Lay out otter's folder for one submission (public tests only); return the folder.
 
     ``pipeline.PREPARE`` keeps the full tests, the release's parameters and the curves recorded
@@ -102,7 +104,7 @@ def _prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path, se
     appended after the student's cells.
     """
     private = private_dir(workdir)
-    for d in (workdir, private, pipeline.replay_dir(workdir)):
+    for d in (workdir, private, pipeline.replay_dir(workdir), pipeline.served_dir(workdir)):
         if d.exists():
             remove_tree(d)
     for sub in ("source", "submission", "results"):
@@ -117,10 +119,8 @@ def _prepare(submission: Path, nb: dict, autograder_zip: Path, workdir: Path, se
     add_plugin(source / "otter_config.json", seed)
     nb.setdefault("metadata", {})["kernelspec"] = {
         "name": paths.KERNEL_NAME, "display_name": "Python 3 (fmnist-kit)", "language": "python"}
-    cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
-    cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                  "source": pipeline.export_cell_source(private)})
-    nb["cells"] = cells
+    nb["cells"] = pipeline.kernel_cells([c for c in nb.get("cells", []) if isinstance(c, dict)], private,
+                                        pipeline.served_dir(workdir) if serve else None)
     (workdir / "submission" / "submission.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     return workdir
 
@@ -182,7 +182,9 @@ class _Grading:
 
     @property
     def readonly(self) -> list[Path]:
-        return [data.source_dir().resolve()]
+        """What the kernel's sandbox shows read-only: the data set, the trainings served to it."""
+        serve = pipeline.served_dir(self.workdir)
+        return [data.source_dir().resolve(), *([serve] if serve.is_dir() else [])]
 
     def record(self, status: Status, reason: str = "", **kw) -> Record:
         """The grading's ``Record``; the figures the notebook drew are kept whatever the status
@@ -238,8 +240,10 @@ def grade_one(
     g = _Grading(workdir, run_env, timeout, memory_limit, stop, sandboxed, start,
                  training_cache=Path(training_cache).resolve() if training_cache else None)
     with clock("prepare"):
-        prepare(submission, nb, autograder_zip, workdir, seed=seed)
-    g.seed = seed if seed is not None else pipeline.autograder_seed(workdir / "source")
+        prepare(submission, nb, autograder_zip, workdir, seed=seed, serve=g.training_cache is not None)
+        g.seed = seed if seed is not None else pipeline.autograder_seed(workdir / "source")
+        if g.training_cache is not None and g.seed is not None:  # what its kernel need not train
+            served.build(TrainingCache(g.training_cache), g.seed, pipeline.served_dir(workdir))
     with clock("otter"):
         ended = kernel_stage(g)
     if ended is not None:

@@ -22,23 +22,18 @@ The clean check compares the student's curves and weights with these results.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
-import zipfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autograder.data import sha256_of
+from autograder.grading.verify.trainings import FORMAT, Trained, TrainingCache, start_of, write_trained
 
 #: Part 1's network (``model``) and the six networks of Parts 2-3, each with the offset the
 #: notebook's given code adds to the seed for it (``NETWORK_SEEDS`` in the notebook).
@@ -62,7 +57,6 @@ REFUSED_FILE = "refused.json"
 MAX_CONFIG_BYTES = 200_000
 MAX_ENV_BYTES = 20 * 2**20
 MAX_UNITS = 4096  # per Dense layer: far above the exercise's 256, far below a memory bomb
-FORMAT = 1
 
 
 class NotReplayable(ValueError):
@@ -176,22 +170,21 @@ def keras_setup() -> Any:
 
 
 def versions() -> dict[str, str]:
-    """The library versions a training depends on (part of its fingerprint)."""
-    import keras
-    import tensorflow as tf
+    """The library versions a training depends on (part of its fingerprint), from the installed
+    packages' metadata: a replay whose trainings all come from the cache never imports TensorFlow."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"tensorflow": tf.__version__, "keras": keras.__version__}
-
-
-@dataclass(frozen=True)
-class Trained:
-    """One replayed training: its history (one list per metric) and final weights."""
-
-    history: dict[str, list[float]]
-    weights: list[np.ndarray]
-    seconds: float = 0.0
-    cached: bool = False
-    config: dict | None = None  # the architecture trained (the spec's), when read back
+    out = {}
+    for key, dists in (("tensorflow", ("tensorflow", "tensorflow-cpu", "tf-nightly")), ("keras", ("keras",))):
+        for dist in dists:
+            try:
+                out[key] = version(dist)
+                break
+            except PackageNotFoundError:
+                continue
+        else:
+            out[key] = "missing"
+    return out
 
 
 def train(spec: FitSpec, images: np.ndarray, labels: np.ndarray) -> Trained:
@@ -208,109 +201,21 @@ def train(spec: FitSpec, images: np.ndarray, labels: np.ndarray) -> Trained:
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                   steps_per_execution=STEPS_PER_EXECUTION)
     if spec.n_train:
-        val = (x[-spec.n_val:], labels[-spec.n_val:])
-        history = model.fit(x[:spec.n_train], labels[:spec.n_train], epochs=spec.epochs,
-                            batch_size=spec.batch_size, validation_data=val,
+        data = {"x": x[:spec.n_train], "y": labels[:spec.n_train], "val_x": x[-spec.n_val:],
+                "val_y": labels[-spec.n_val:]}
+    else:
+        data = {"x": x, "y": labels}
+    began = start_of(spec.seed, model.get_weights(), model.get_compile_config(), data, spec.epochs,
+                     spec.batch_size, VALIDATION_BATCH_SIZE if spec.n_train else None)
+    if spec.n_train:
+        history = model.fit(data["x"], data["y"], epochs=spec.epochs, batch_size=spec.batch_size,
+                            validation_data=(data["val_x"], data["val_y"]),
                             validation_batch_size=VALIDATION_BATCH_SIZE, verbose=0)
     else:
         history = model.fit(x, labels, epochs=spec.epochs, batch_size=spec.batch_size, verbose=0)
     hist = {str(k): [float(v) for v in vals] for k, vals in history.history.items()}
-    return Trained(hist, [np.asarray(w) for w in model.get_weights()], time.process_time() - start)
-
-
-# --------------------------------------------------------------------------- results and cache
-
-
-def write_trained(folder: Path, stem: str, trained: Trained, meta: dict[str, Any]) -> None:
-    """``stem.json`` (history, meta, the weights' hash) and ``stem.npz``, each written atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
-    with os.fdopen(fd, "wb") as f:  # a file object: savez would add ".npz" to a name
-        np.savez(f, *trained.weights)
-    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from the clean check's sandbox user
-    digest = sha256_of(Path(tmp))
-    os.replace(tmp, folder / f"{stem}.npz")
-    record = {"format": FORMAT, "history": trained.history, "weights_sha256": digest,
-              "n_weights": len(trained.weights), "seconds": round(trained.seconds, 2), **meta}
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(record, f)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, folder / f"{stem}.json")
-
-
-def read_trained(folder: Path, stem: str, fingerprint: str | None = None) -> Trained | None:
-    """A result written by ``write_trained``, or None when it is missing, corrupt or not for
-    ``fingerprint`` (never believed half-way)."""
-    meta_path, npz_path = folder / f"{stem}.json", folder / f"{stem}.npz"
-    try:
-        if meta_path.is_symlink() or npz_path.is_symlink() or meta_path.stat().st_size > 5_000_000:
-            return None
-        record = json.loads(meta_path.read_text(encoding="utf-8"))
-        if not isinstance(record, dict) or record.get("format") != FORMAT:
-            return None
-        if fingerprint is not None and record.get("fingerprint") != fingerprint:
-            return None
-        if sha256_of(npz_path) != record.get("weights_sha256"):
-            return None
-        with np.load(npz_path, allow_pickle=False) as z:
-            weights = [z[f"arr_{i}"] for i in range(int(record["n_weights"]))]
-        history = {str(k): [float(x) for x in v] for k, v in dict(record["history"]).items()}
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
-        return None
-    spec = record.get("spec")
-    config = spec.get("config") if isinstance(spec, dict) else None
-    return Trained(history, weights, float(record.get("seconds", 0.0)), cached=True,
-                   config=config if isinstance(config, dict) else None)
-
-
-class TrainingCache:
-    """Verified trainings by fingerprint, in a folder only the grader's replay writes.
-
-    An entry is believed only whole: its record names its fingerprint and the hash of its weights;
-    anything else (a corrupt, foreign or planted entry) is discarded and trained again.
-    """
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-
-    def get(self, fingerprint: str) -> Trained | None:
-        if self.folder is None:
-            return None
-        found = read_trained(self.folder, fingerprint, fingerprint)
-        if found is None:
-            for suffix in (".json", ".npz"):
-                try:
-                    (self.folder / f"{fingerprint}{suffix}").unlink(missing_ok=True)
-                except OSError:
-                    pass
-        return found
-
-    @contextlib.contextmanager
-    def lock(self, fingerprint: str) -> Iterator[None]:
-        """Hold ``fingerprint``'s entry while it is looked up and, if missing, trained: a second
-        grading that needs the same training waits for it instead of training it again."""
-        if self.folder is None:
-            yield
-            return
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.folder / f"{fingerprint}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:  # an unwritable cache: train without it
-            yield
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
-            yield
-        finally:
-            os.close(fd)
-
-    def put(self, fingerprint: str, trained: Trained) -> None:
-        if self.folder is not None:
-            try:
-                write_trained(self.folder, fingerprint, trained, {"fingerprint": fingerprint})
-            except OSError:
-                pass  # a full or read-only cache slows the next grading, it never fails this one
+    return Trained(hist, [np.asarray(w) for w in model.get_weights()], time.process_time() - start,
+                   optimizer=[np.asarray(v) for v in model.optimizer.variables], start=began)
 
 
 def _say(line: str) -> None:
@@ -333,7 +238,7 @@ def replay_all(specs: dict[str, FitSpec], out: Path, cache: TrainingCache,
                 if ds is None:
                     ds = data.load()
                 trained = train(spec, ds.train_images, ds.train_labels)
-                cache.put(fp, trained)
+                cache.put(fp, trained, {"spec": asdict(spec)})
         write_trained(out, name, trained, {"fingerprint": fp, "spec": asdict(spec), "cached": trained.cached})
         summary[name] = {"cached": trained.cached, "seconds": round(trained.seconds, 2)}
         log(f"replay {name}: {'from the cache of verified trainings' if trained.cached else 'trained'} "

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from autograder.grading.verify import recorded as recorded_mod
-from autograder.grading.verify.replay import PART1, REFUSED_FILE, SEED_OFFSETS, Trained, read_trained
+from autograder.grading.verify.replay import PART1, REFUSED_FILE, SEED_OFFSETS
+from autograder.grading.verify.trainings import Trained, read_trained
 
 SUMMARIES = ("train_images", "test_images")
 
