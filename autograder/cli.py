@@ -207,6 +207,10 @@ _BENCH_MODES: tuple[tuple[str, dict, str], ...] = (
     ("--gradescope", {"action": "store_true"},
      "instead: grade the solution in otter's Gradescope layout under Gradescope's default limits "
      "(0.5 CPU, 768 MB) and larger ones: time, peak memory, score"),
+    ("--class", {"type": int, "default": 0, "metavar": "N", "dest": "class_size"},
+     "instead: a class of N (mostly the solution, some other sizes, hostile, blank) graded without the "
+     "cache of verified trainings and, after `prepare`, with it: CPU and wall ratios, minutes for 300"),
+    ("--class-version", {"metavar": "V"}, "with --class: the version (default: the newest published)"),
     ("--fairness", {"action": "store_true"},
      "instead: run the solution per seed and thread setting, cross-check readings"),
 )
@@ -258,6 +262,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                           hint="e.g. python -m autograder bench --overhead 5 --side-by-side --calibrate")
     if args.fairness:
         return fairness.fairness(args.seeds, args.threads)
+    if args.class_size:
+        from autograder.tools import class_bench
+
+        class_bench.bench_class(args.class_size, args.class_version)
+        return 0
     if args.cross_machine:
         from autograder.tools import cross_machine
 
@@ -304,8 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (add_data, add_publish, add_versions, cli_grading.add_grade, cli_grading.add_worker,
-                cli_grading.add_demo, cli_export.add_export, add_bench):
+    for add in (add_data, add_publish, add_versions, cli_grading.add_grade, cli_grading.add_prepare,
+                cli_grading.add_worker, cli_grading.add_demo, cli_export.add_export, add_bench):
         add(sub)
     return p
 

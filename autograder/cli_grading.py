@@ -1,9 +1,7 @@
-"""The grading commands of the CLI: ``grade``, ``worker`` and ``demo`` (a TA's side of ``cli``).
+"""The grading commands of the CLI: ``grade``, ``prepare``, ``worker`` and ``demo`` (a TA's side).
 
-Thin: each command's arguments stand beside its handler, which calls the stage modules
-(``grading``, ``report``, ``tools.demo``) and prints where the results are. After every run the
-output folder's whole class is written again (``engine.class_view``), so a late file or a single
-regrade never shrinks the sheet.
+Each command's arguments stand beside its handler, which calls the stage modules and prints where
+the results are. After every run the whole class is written again (``engine.class_view``).
 """
 
 from __future__ import annotations
@@ -11,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from autograder.catalog import SLUG
@@ -203,6 +202,53 @@ def cluster_spec(args: argparse.Namespace):
                        options=tuple(opts))
 
 
+def add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prepare", help="before a deadline: train ahead the networks the class's grading will need",
+        description="Train the published solution's graded networks, for the version's seed or every "
+        "student's on the roster, into the class's cache of verified trainings: at the deadline the "
+        "gradings take them from there instead of training (a fit that differs still trains).")
+    p.add_argument("--out", default="grading-out", help="the class folder to grade (default: %(default)s)")
+    p.add_argument("--slug", default=SLUG, help="assignment (default: %(default)s)")
+    p.add_argument("--version", metavar="V", help="the version to prepare (default: the newest published)")
+    p.add_argument("--roster", help="CSV of the class: a per-student version's trainings for each student")
+    p.add_argument("--secret-file", help="course secret, for versions with per-student variants")
+    p.add_argument("--trainings", metavar="DIR", default=os.environ.get(TRAININGS_ENV),
+                   help=f"the cache to fill (default: ${TRAININGS_ENV} if set, else OUT/trainings)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true", help="grade the solution without the sandbox")
+    p.set_defaults(func=cmd_prepare)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from autograder.errors import GradingError
+    from autograder.grading.batch import warm
+    from autograder.grading.cluster.task import TRAININGS
+    from autograder.grading.execution import preflight
+    from autograder.grading.intake import identity, targets
+
+    resolver = resolver_for(args.slug, [args.version] if args.version else None, args.secret_file)
+    info = resolver.infos[args.version or resolver.default]
+    out = Path(args.out)
+    if not info.variants:
+        seeds = [warm.zip_seed(info.path)]
+    else:
+        roster = identity.class_roster(out, args.roster)
+        if roster is None or resolver.secret is None:
+            raise GradingError(f"version {info.version} gives each student a seed: its trainings are "
+                               "prepared per student", hint="add --roster CLASS.csv --secret-file FILE")
+        seeds = [targets.derive_seed(resolver.secret, s.student_id, info.version) for s in roster.students]
+    ready = preflight.require(args.unsafe_no_sandbox)
+    cache = Path(args.trainings) if args.trainings else out / TRAININGS
+    print(f"preparing the trainings of version {info.version} for {len(seeds)} seed(s) in {cache}",
+          flush=True)
+    done = warm.warm(info, args.slug, seeds, cache.resolve(), (out / "work" / "prepare").resolve(),
+                     sandboxed=ready.sandboxed, keras_home=ready.keras_home)
+    print(f"done in {done.seconds:.0f} s: {done.trained + done.cached} training(s) for {done.seeds} seed(s), "
+          f"{done.trained} done now, {done.cached} already there; grade into {out} (or with --trainings "
+          f"{cache}) and each matching fit is served instead of trained")
+    return 0
+
+
 def add_worker(sub: argparse._SubParsersAction) -> None:
     w = sub.add_parser("worker", help="serve as a grading worker of a Dask cluster (after a preflight)",
                        description="Check that this machine can grade (the data set, the kernel, the "
@@ -307,7 +353,8 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
                     help="submissions graded at once (default: %(default)s)")
     dm.add_argument("--timeout", type=float, default=DEMO_TIMEOUT,
                     help="seconds one submission may take (default: %(default)s)")
-    dm.add_argument("--regrade", action="store_true", help="grade again even what the ledger has")
+    dm.add_argument("--keep-results", action="store_true",
+                    help="take the results the ledger has instead of grading the class again")
     dm.add_argument("--unsafe-no-sandbox", action="store_true",
                     help="run student code WITHOUT the bubblewrap sandbox (trusted notebooks only)")
     dm.set_defaults(func=cmd_demo)
@@ -338,9 +385,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     info = autograder_info(ag_zip)
     roster = identity.class_roster(out, str(demo.write_roster(out / "roster-demo.csv", subs)))
     intake = inputs.collect([out / "submissions"], out / "staging", roster=roster)
-    cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout,
-                             regrade=args.regrade, keras_home=ready.keras_home, sandboxed=ready.sandboxed)
+    cfg = engine.BatchConfig(info, out, workers=args.workers, timeout=args.timeout, sandboxed=ready.sandboxed,
+                             regrade=not args.keep_results, keras_home=ready.keras_home)
+    print(demo.trainings_note(cfg.training_cache), flush=True)
+    start = time.monotonic()
     code = run_and_report(intake, cfg, info, roster)
+    if code == 0 and not args.keep_results:
+        print(demo.record_run(out, time.monotonic() - start))
     if code == 0:  # the made-up roster's LMS (demo.EXPORT_TARGETS): its assignment out of the kit's points
         from autograder.cli_export import export_class
 

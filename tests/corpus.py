@@ -485,6 +485,29 @@ def fabricated_curves_around_real_last_epoch(ctx: Context) -> dict:
     return nb
 
 
+@case(GRADED, 22.0, trains=True, questions={
+    "q1_accuracy": 3.0, "q1_model": 3.0, "q1_predict": 2.0, "q1_scale": 1.0, "q1_train": 1.0,
+    "q2_networks": 2.0, "q2a_epoch": 2.0, "q2c_overfitting": 2.0, "q2d_compare": 2.0, "q3_dropout": 2.0,
+    "q3_readings": 2.0})
+def served_history_edited_after_the_fit(ctx: Context) -> dict:
+    """The whole solution, its fits served from the cache of verified trainings (the corpus is
+    graded after ``prepare``), then Bigger's validation accuracy raised by 0.05 after the fit and
+    the reported accuracy read from the edited curve.
+
+    A served history is data in the student's kernel like any other: the reading is graded against
+    the curve the notebook recorded (the grader's own training agrees with it), so q2b's 2 points
+    are lost, and the row is flagged (the kernel's Bigger is not the grader's). 22 points.
+    """
+    nb = samples.solution(ctx.slug)
+    cells = nb["cells"]
+    last = max(i for i, c in enumerate(cells) if "grader.export(" in _src(c))
+    cells[last:last] = [code("""hist_bigger = hist_bigger.copy()
+hist_bigger['val_accuracy'] = hist_bigger['val_accuracy'] + 0.05
+val_acc_bigger = float(hist_bigger['val_accuracy'][good_epoch_bigger])
+""")]
+    return nb
+
+
 def _worst_technique(slug: str) -> str:
     """The technique whose final gap is the largest on the default version's seed (the gate's
     record), so far from the smallest that 'it eased overfitting most' cannot be accepted."""

@@ -32,6 +32,9 @@ from autograder.grading.execution import run_one, supervise
 from autograder.grading.execution.otter_plugin import EXECUTED_NOTEBOOK
 from autograder.grading.intake import inputs
 from autograder.grading.intake.autograder_zip import autograder_info
+from autograder.grading.verify.replay import CACHE_ENV, SEED_OFFSETS
+from autograder.grading.verify.served import SERVED_LINE
+from autograder.grading.verify.trainings import TrainingCache, read_record
 from autograder.results import Status
 
 TIMEOUT = 120
@@ -65,6 +68,8 @@ class CorpusRun:
     wall: float
     before: dict[str, str]
     after: dict[str, str]
+    #: The cache entry a hostile hand rewrote before the batch: (its path, the history it planted).
+    planted: tuple[Path, dict]
 
     def workdir(self, name: str) -> Path:
         return self.out / "work" / str(self.sheet.loc[name, "sha256"])[:20]
@@ -89,6 +94,10 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> CorpusRun:
     ctx = corpus.Context(SLUG, marker, secret, forbidden=(
         str(paths.solution_dir(SLUG, VERSION)), str(out / "work" / "*.kit"), str(out / "staging"), str(host)))
     files = corpus.write_corpus(ctx, tmp / "in")
+    # the deadline as a TA meets it: the class's trainings prepared ahead (the solution's fits are
+    # served), and one of them rewritten in the cache folder by a hostile hand
+    assert cli.main(["prepare", "--out", str(out), "--version", VERSION]) == 0
+    planted = _plant_hostile_entry(Path(os.environ[CACHE_ENV]))
     ag_zip = tmp / "autograder.zip"
     ag_zip.write_bytes(paths.autograder_zip(SLUG, VERSION).read_bytes())
     data.provide_keras_cache()
@@ -106,7 +115,23 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> CorpusRun:
     by_id = {p.name.split("_", 1)[0]: name for name, p in files.items()}
     rows.index = [by_id[s] for s in rows["student_id"]]
     print(f"\ncorpus: {len(files)} cases graded in {wall:.0f} s")
-    return CorpusRun(tmp, out, ctx, files, rows, wall, before, after)
+    return CorpusRun(tmp, out, ctx, files, rows, wall, before, after, planted)
+
+
+def _plant_hostile_entry(cache: Path) -> tuple[Path, dict]:
+    """Rewrite the cached training of Bigger (the version's seed): a flat made-up validation loss,
+    everything else as it was (the arrays' hash still right), the signature left as it was."""
+    from autograder import catalog
+
+    seed = int(catalog.published(SLUG)[VERSION]["params"]["seed"])
+    for fp, record in TrainingCache(cache).records():
+        spec = record.get("spec") or {}
+        if spec.get("name") == "bigger" and spec.get("seed") == seed + SEED_OFFSETS["bigger"]:
+            record["history"]["val_loss"] = [0.01] * len(record["history"]["val_loss"])
+            path = cache / f"{fp}.json"
+            path.write_text(json.dumps(record), encoding="utf-8")
+            return path, record["history"]
+    raise AssertionError("prepare left no training of Bigger in the cache")
 
 
 def _xfail_known(name: str):
@@ -120,6 +145,19 @@ def _xfail_known(name: str):
 QUESTION_COLUMNS = ("q1_accuracy", "q1_model", "q1_predict", "q1_scale", "q1_train", "q2_networks",
                     "q2a_epoch", "q2b_val_accuracy", "q2c_overfitting", "q2d_compare", "q3_dropout",
                     "q3_readings")
+
+
+@pytest.mark.e2e
+def test_fits_were_served_and_the_planted_cache_entry_was_never_believed(corpus_run: CorpusRun):
+    """Were the solution's fits served to the kernel from the prepared cache (the case that edits a
+    history after a served fit really had served fits), and was the entry a hostile hand rewrote
+    discarded and trained again, never served nor believed (the cases graded from it score exactly)?"""
+    executed = corpus_run.workdir("served-history-edited-after-the-fit") / "results" / EXECUTED_NOTEBOOK
+    served_line = SERVED_LINE.split("(")[0]
+    assert executed.read_text(encoding="utf-8").count(served_line) >= 6
+    path, forged = corpus_run.planted
+    record = read_record(path)
+    assert record is None or record["history"]["val_loss"] != forged["val_loss"]
 
 
 @pytest.mark.parametrize("name", [_xfail_known(n) for n in corpus.CASES])

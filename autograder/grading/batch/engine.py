@@ -83,6 +83,8 @@ class BatchConfig:
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
     #: The cache of verified trainings the gradings on this machine share (default: OUT/trainings).
     trainings: Path | None = None
+    #: False: grade without any cache of verified trainings (as before it; ``bench --class``'s baseline).
+    use_trainings: bool = True
 
     @property
     def training_cache(self) -> Path:
@@ -293,7 +295,8 @@ def _grade_all(intake: Intake, todo: dict[str, list[int]], targets: dict[str, Ta
                     work_root=str((cfg.out / "work").resolve()) if embedded else None,
                     ag_path=str(ag.path.resolve()) if embedded else None,
                     keras_home=str(cfg.keras_home) if embedded and cfg.keras_home else None, env=env,
-                    training_cache=str(cfg.training_cache) if embedded else None)
+                    training_cache=str(cfg.training_cache) if embedded else None,
+                    use_trainings=cfg.use_trainings)
                 submit(job)
             _collect(dict(futures), submit, session, intake, todo, targets, ledger, outcomes, progress)
             return False

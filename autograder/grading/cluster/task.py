@@ -49,6 +49,8 @@ class TaskSpec:
     #: The class folder's cache of verified trainings when on the same machine (embedded); None:
     #: the worker's own (``TRAININGS`` in its folder).
     training_cache: str | None = None
+    #: False: no cache at all (every network trained in the kernel and again by the replay).
+    use_trainings: bool = True
 
     @property
     def local(self) -> bool:
@@ -189,8 +191,8 @@ def grade_task(spec: TaskSpec, notebook: bytes, autograder: bytes) -> Record | N
                                 keras_home=Path(spec.keras_home) if spec.keras_home else None,
                                 memory_limit=spec.memory_limit, stop=stop, env=env,
                                 sandboxed=spec.sandboxed, seed=spec.seed,
-                                training_cache=Path(spec.training_cache) if spec.training_cache
-                                else root / TRAININGS)
+                                training_cache=None if not spec.use_trainings
+                                else Path(spec.training_cache) if spec.training_cache else root / TRAININGS)
         if res.status == Status.INTERRUPTED:
             if not spec.local:
                 print(f"fmnist-kit: stopped {spec.job[:20]} (the coordinator stopped or no longer "
