@@ -66,10 +66,20 @@ $(STAMPS)/apt-slurm:
 	--no-install-recommends $(SLURM_PACKAGES); fi
 	@touch $@
 
-test: setup setup-cross
+# PHP's command line, for the tests that check with PHP's own strtotime the dates the Moodle
+# worksheet export writes (tests/unit/test_lms_export.py).
+TEST_PACKAGES := php-cli
+$(STAMPS)/apt-test:
+	@mkdir -p $(STAMPS)
+	@if dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1; then echo "apt package present: $(TEST_PACKAGES)"; \
+	else $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	--no-install-recommends $(TEST_PACKAGES); fi
+	@touch $@
+
+test: setup setup-cross $(STAMPS)/apt-test
 	$(PY) -m pytest
 
-test-fast: setup
+test-fast: setup $(STAMPS)/apt-test
 	$(PY) -m pytest -m unit
 
 bench: setup

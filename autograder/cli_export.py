@@ -61,6 +61,8 @@ def export_class(out: Path, targets: list[str], dest: Path, roster, *, points=No
 
     done = lms.export(out, targets, dest, roster=roster, points=points, worksheet=worksheet,
                       language=language, assignment=assignment, assignment_id=assignment_id)
+    for note in done.notes:
+        print(f"NOTE {note}")
     for f in done.files:
         print(f"export: {f}")
     left: dict[str, list[tuple[str, str]]] = {}

@@ -35,6 +35,7 @@ from autograder.report.lms_csv import Exported, score_text, write_csv
 from autograder.report.moodle import (
     LANGUAGES,
     MOODLE_COLUMNS,
+    MOODLE_FILES,
     MOODLE_STRINGS,
     gradebook,
     moodle,
@@ -152,7 +153,7 @@ def export(out: Path, targets: list[str], dest: Path, *, roster: Roster | None =
                 lms_maximum(kit, points=points, sheet_max=None, where="csv")
             plans.append((to, None, kit))
     dest.mkdir(parents=True, exist_ok=True)
-    done = Exported([])
+    done = Exported([], notes=moodle_notes(plans, dest, language))
     for to, sheet, top in plans:
         if to == "moodle":
             part = moodle(rows, out / "feedback", dest, top, sheet, language or "en")
@@ -166,6 +167,24 @@ def export(out: Path, targets: list[str], dest: Path, *, roster: Roster | None =
         done.left_out += part.left_out
     done.not_exported = write_not_exported(rows, done.left_out, dest)
     return done
+
+
+def moodle_notes(plans: list, dest: Path, language: str | None) -> list[str]:
+    """What to know before uploading the Moodle files: their order, and a re-upload without the
+    worksheet's dates (Moodle keeps the grades it holds: a blank date counts as older)."""
+    sheets = [sheet for to, sheet, _ in plans if to == "moodle"]
+    if not sheets:
+        return []
+    notes = [f"Moodle: upload {MOODLE_FILES[0]} first (View all submissions → Grading action → Upload "
+             f"grading worksheet), then {MOODLE_FILES[1]} (Upload multiple feedback files in a zip): the zip "
+             "first creates empty grades, and the worksheet after it changes nothing"]
+    if sheets[0] is None and (dest / MOODLE_FILES[0]).is_file():
+        notes.append(f"Moodle: this class was exported to {dest} before, and a --language {language} file "
+                     "carries no grade dates: Moodle will NOT change a grade it already holds (it takes a "
+                     "blank date as older than its grade). Download the grading worksheet again and "
+                     "export with --worksheet FILE, or tick 'Ignore modified' (上書きを無視) on Moodle's "
+                     "upload form")
+    return notes
 
 
 # ---- Canvas and plain ---------------------------------------------------------------------------

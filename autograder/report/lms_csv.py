@@ -16,6 +16,8 @@ class Exported:
     #: (student ID, target, why it carries no number there)
     left_out: list[tuple[str, str, str]] = field(default_factory=list)
     not_exported: Path | None = None
+    #: What the uploader must know (the upload order, a re-upload Moodle would skip), said first.
+    notes: list[str] = field(default_factory=list)
 
 
 def score_text(row: ClassRow) -> str:

@@ -60,6 +60,8 @@ MOODLE_KEYS = ["recordid", "fullname", "email", "status", "grade", "maxgrade", "
 #: The English worksheet's header (what a Moodle in English writes and reads).
 MOODLE_COLUMNS = [MOODLE_STRINGS["en"][k] for k in MOODLE_KEYS]
 GRADEBOOK_COLUMNS = ["ID number", "Email address", "Full name"]
+#: The worksheet and the feedback zip, in the order they are uploaded.
+MOODLE_FILES = ("moodle-grades.csv", "moodle-feedback.zip")
 
 
 @dataclass
@@ -145,8 +147,8 @@ def moodle(rows: list[ClassRow], feedback: Path, dest: Path, top: float, sheet: 
         for r in graded:
             table.append([f"{s['hiddenuser']}{r.lms_id}", r.name, r.email, s["submitted"], score_text(r),
                           f"{top:g}", "", "", comment(r, top)])
-    sheet_path = write_csv(dest / "moodle-grades.csv", table)
-    bundle = dest / "moodle-feedback.zip"
+    sheet_path = write_csv(dest / MOODLE_FILES[0], table)
+    bundle = dest / MOODLE_FILES[1]
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as zf:
         sent = {r.student_id for r in graded}
         for r in rows:  # a page for everyone with a result (an error explained too), never a doubt
@@ -187,10 +189,39 @@ def fill_worksheet(sheet: Worksheet, graded: list[ClassRow],
                                                  f"is {theirs!r}, the kit's row names {r.name!r}"))
             continue
         row[sheet.col["grade"]] = score_text(r)
+        if "lastmodifiedgrade" in sheet.col:  # the same instant, in a form Moodle's strtotime reads
+            cell = sheet.col["lastmodifiedgrade"]
+            row[cell] = strtotime_form(row[cell])
         if "feedbackcomments" in sheet.col:
             row[sheet.col["feedbackcomments"]] = comment(r, top)
         written.append(r)
     return written, left
+
+
+_EN_DATE = re.compile(r"(?:\w+,\s*)?(\d{1,2})\s+([A-Za-z]+)\s+(\d{4}),\s*(\d{1,2}):(\d{2})\s*([AaPp][Mm])?")
+_JA_DATE = re.compile(r"(\d{4})年\s*(\d{1,2})月\s*(\d{1,2})日\s*(?:\([^)]*\))?\s*(\d{1,2}):(\d{2})")
+_MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july",
+                                       "august", "september", "october", "november", "december"), 1)}
+
+
+def strtotime_form(cell: str) -> str:
+    """A worksheet's "Last modified (grade)" as ``YYYY-MM-DD HH:MM``, the same instant in a form PHP's
+    ``strtotime`` reads (Moodle's upload compares it with the grade it holds and skips the row when
+    it is older; the date Moodle writes in Japanese, ``2026年 12月 7日(月曜日) 17:59``, reads as no date
+    at all, that is very old). A cell without a date (``-``: no grade yet) or in another form is kept."""
+    text = cell.strip()
+    m = _JA_DATE.fullmatch(text)
+    if m:
+        year, month, day, hour, minute = (int(g) for g in m.groups())
+    else:
+        m = _EN_DATE.fullmatch(text)
+        if not m or m.group(2).lower() not in _MONTHS:
+            return cell
+        day, year, hour, minute = int(m.group(1)), int(m.group(3)), int(m.group(4)), int(m.group(5))
+        month = _MONTHS[m.group(2).lower()]
+        if m.group(6):  # 12:05 AM is 00:05, 12:05 PM is 12:05
+            hour = hour % 12 + (12 if m.group(6).lower() == "pm" else 0)
+    return f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}"
 
 
 def moodle_name(name: str) -> str:

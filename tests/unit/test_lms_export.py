@@ -251,3 +251,89 @@ def test_the_demo_export_prints_what_it_leaves_out(class_folder: Path, tmp_path:
     assert "B003 [moodle, canvas, csv]: timeout: why timeout" in printed
     assert "B004 [moodle, canvas, csv]: invalid: why invalid" in printed
     assert read(dest / "moodle-grades.csv")[0][0] == "ID"  # the Japanese worksheet's header
+
+
+# ---- a second upload: the worksheet's grade dates in a form Moodle's PHP reads (issue 36) ---------
+
+GRADED_AT = 1796666382  # 2026-12-07 17:59:42 UTC: when Moodle took the grades it holds
+_DAYS = {"en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+         "ja": ("月曜日", "火曜日", "水曜日", "木曜日", "金曜日", "土曜日", "日曜日")}
+
+
+def moodle_date(epoch: int, lang: str) -> str:
+    """A time as Moodle 4.5's ``userdate`` writes it in the worksheet (strftimedatetime, to the minute)."""
+    import datetime as dt
+
+    t = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    if lang == "ja":  # '%Y年 %m月 %d日(%A) %H:%M', leading zeros dropped
+        return f"{t.year}年 {t.month}月 {t.day}日({_DAYS['ja'][t.weekday()]}) {t:%H:%M}"
+    hour = t.hour % 12 or 12  # '%A, %d %B %Y, %I:%M %p'
+    return f"{_DAYS['en'][t.weekday()]}, {t.day} {t:%B} {t.year}, {hour}:{t:%M} {t:%p}"
+
+
+def php_strtotime(cells: list[str]) -> list[int | None]:
+    """PHP's own ``strtotime`` of each cell (what Moodle's import computes), in UTC; None for false."""
+    import json
+    import shutil
+    import subprocess
+
+    if shutil.which("php") is None:
+        pytest.fail("php is not installed: `make test` installs php-cli (apt) to check the worksheet dates")
+    code = ('foreach (json_decode(file_get_contents("php://stdin")) as $c) '
+            '{ echo json_encode(strtotime($c)), "\\n"; }')
+    out = subprocess.run(["php", "-d", "date.timezone=UTC", "-r", code], input=json.dumps(cells),
+                         capture_output=True, text=True, check=True).stdout.split()
+    return [None if v == "false" else int(v) for v in out]
+
+
+def moodle_takes(cell: str, held_since: int | None) -> bool:
+    """Moodle 4.5's rule (mod/assign/feedback/offline/locallib.php): a row is skipped when the grade it
+    holds was modified more than 60 s after the worksheet's date (a date PHP cannot read is 0)."""
+    (modified,) = php_strtotime([cell])
+    return held_since is None or held_since <= (modified or 0) + 60
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("moment", ["regrade", "after-feedback-zip"])
+def test_a_second_upload_carries_dates_moodle_accepts(class_folder: Path, tmp_path: Path, lang: str,
+                                                      moment: str):
+    """The worksheet downloaded after a first upload (grades held since GRADED_AT: B001 at 7 before
+    its regrade to 16) or after the feedback zip was uploaded (empty grades held since then): every
+    row the kit fills in carries a date PHP's strtotime reads as the same minute, so Moodle takes it.
+    Moodle's own Japanese date would not be taken (PHP reads it as no date): the check can fail."""
+    ws = tmp_path / "ws.csv"
+    rows = worksheet(ws, lang)
+    s = lms.MOODLE_STRINGS[lang]
+    date, grade = rows[0].index(s["lastmodifiedgrade"]), rows[0].index(s["grade"])
+    for r in rows[1:]:
+        r[date] = moodle_date(GRADED_AT, lang)
+        if moment == "regrade" and r[0].endswith("100001"):
+            r[grade] = "7.00"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    ws.write_bytes(BOM + buf.getvalue().encode("utf-8"))
+    dest = tmp_path / "x"
+    assert export(class_folder, dest, "--to", "moodle", "--worksheet", str(ws)) == 0
+    after = read(dest / "moodle-grades.csv")
+    filled = [r for r in after[1:] if r[grade] and r[grade] != "7.00"]
+    assert {r[0][len(s["hiddenuser"]):] for r in filled} == {"100001", "100010"}
+    for r in filled:
+        assert moodle_takes(r[date], GRADED_AT), (r[date], lang)
+        assert php_strtotime([r[date]]) == [GRADED_AT - GRADED_AT % 60]  # the same minute
+    assert moodle_takes(moodle_date(GRADED_AT, "en"), GRADED_AT)  # Moodle's English date: taken
+    assert not moodle_takes(moodle_date(GRADED_AT, "ja"), GRADED_AT)  # its Japanese one: skipped
+
+
+def test_the_export_names_the_upload_order_and_warns_before_a_dateless_reupload(
+        class_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    """Does the export say to upload the worksheet before the feedback zip, and, when the class was
+    exported before and no worksheet is given, that Moodle will keep the grades it holds?"""
+    dest = tmp_path / "x"
+    assert export(class_folder, dest, "--to", "moodle", "--language", "ja", "--points", "24") == 0
+    first = capsys.readouterr().out
+    assert "moodle-grades.csv first" in first and "then moodle-feedback.zip" in first
+    assert "Ignore modified" not in first
+    assert export(class_folder, dest, "--to", "moodle", "--language", "ja", "--points", "24") == 0
+    second = capsys.readouterr().out
+    assert "will NOT change a grade it already holds" in second and "上書きを無視" in second
+    assert second.index("NOTE") < second.index("export: ")
