@@ -112,7 +112,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                             id_pattern=args.id_pattern or inputs.DEFAULT_ID_PATTERN, exclude=out, lms=lms,
                             roster=roster)
     if resolver is not None:  # before anything is graded: every stamped version can be graded here
-        check_gradable(intake, resolver)
+        resolver.check_batch(intake.chosen, roster, {sub.key for sub, _ in intake.unmatched})
     if where.embedded:  # this machine grades: it needs the kernel, the sandbox and the data
         ready = preflight.require(args.unsafe_no_sandbox)
         sandboxed, keras_home = ready.sandboxed, ready.keras_home
@@ -138,42 +138,6 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(f"versions graded: {', '.join(resolver.accepted)} (no stamp -> {resolver.default}); "
               f"published: {', '.join(resolver.infos)}", flush=True)
     return run_and_report(intake, cfg, info, roster)
-
-
-def check_gradable(intake, resolver) -> None:
-    """Refuse a batch holding a notebook this run cannot grade for want of an argument: a stamped
-    (or default) version with per-student variants and no course secret. Checked before anything
-    is graded, so the TA is told at once instead of getting a class of ``error`` rows."""
-    from autograder import untrusted
-    from autograder.errors import GradingError
-    from autograder.notebook import stamp_of
-
-    if resolver.secret is not None:
-        return
-    needing: dict[str, list[str]] = {}
-    for sub in intake.chosen:
-        if sub.status or not sub.is_notebook:
-            continue
-        try:
-            nb = untrusted.read(sub.path, max_bytes=untrusted.MAX_NOTEBOOK_BYTES)
-            stamp = stamp_of(nb) if isinstance(nb, dict) else {}
-        except (OSError, ValueError):
-            continue  # a broken notebook gets its own status when it is graded
-        if stamp.get("assignment") not in (None, resolver.slug):
-            continue
-        version = stamp.get("version") or resolver.default
-        if isinstance(version, str) and version in resolver.accepted and resolver.infos[version].variants:
-            needing.setdefault(version, []).append(sub.student_id)
-    if needing:
-        which = "; ".join(f"version {v}: {len(ids)} notebook(s) ({', '.join(sorted(ids)[:5])}"
-                          + (", ..." if len(ids) > 5 else "") + ")" for v, ids in sorted(needing.items()))
-        others = [v for v in resolver.accepted if v not in needing]
-        raise GradingError(f"this batch holds notebooks of a version with per-student variants ({which}); "
-                           "the grader needs the course secret to re-derive each student's seed, and "
-                           "nothing has been graded",
-                           hint="add --secret-file FILE (the file used when the variants were published)"
-                                + (f", or grade only version {', '.join(others)} with --version"
-                                   if others else ""))
 
 
 def cluster_spec(args: argparse.Namespace):

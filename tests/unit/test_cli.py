@@ -140,3 +140,28 @@ def test_grade_hands_the_batch_what_it_was_given(tmp_path: Path, tiny_zip: Path,
     assert code == 0 and [s.student_id for s in seen["intake"].chosen] == ["s1"]
     assert (cfg.timeout, cfg.memory_limit, cfg.workers, cfg.sandboxed) == (42.0, int(1.5 * 2**30), 3, False)
     assert cfg.retry == {Status.TIMEOUT, Status.ERROR} and cfg.keras_home == tmp_path
+
+
+def test_a_per_student_version_from_an_lms_download_needs_the_roster(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]):
+    """A Moodle download names participant IDs: a per-student version's notebooks from it are refused
+    before anything is graded, without a roster or when the roster ties none of them to a student,
+    saying what to pass (the seed comes from the student ID, never from a participant ID)."""
+    from autograder import paths
+
+    folder = tmp_path / "dl" / "花子 佐藤_5_assignsubmission_file"
+    folder.mkdir(parents=True)
+    (folder / "3-2-overfitting.ipynb").write_bytes(
+        (paths.student_dir("3-2-overfitting", "2027") / "3-2-overfitting.ipynb").read_bytes())
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a course secret of the test, long enough\n")
+    args = ["grade", str(tmp_path / "dl"), "--version", "2027", "--secret-file", str(secret)]
+    code = cli.main([*args, "--out", str(tmp_path / "o1")])
+    err = capsys.readouterr().err
+    assert code == 7 and "--roster" in err and "participants (5)" in err and "no --roster" in err
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,name,lms_id\ns001,Taro Yamada,6\n", encoding="utf-8")
+    code = cli.main([*args, "--out", str(tmp_path / "o2"), "--roster", str(roster)])
+    err = capsys.readouterr().err
+    assert code == 7 and "the roster matches none of them" in err and "lms_id" in err
+    assert not (tmp_path / "o2" / "ledger.sqlite").exists()

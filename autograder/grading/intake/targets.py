@@ -135,6 +135,61 @@ class VersionResolver:
         return Target(autograder=info, version=version, seed=seed, flags=tuple(flags))
 
 
+    def check_batch(self, chosen: list[Submission], roster: object | None, unmatched: set[str]) -> None:
+        """Refuse, before anything is graded, a batch holding notebooks of a per-student version that
+        this run cannot seed: without the course secret, or handed in through an LMS download (which
+        names participant IDs) whose participants the roster does not tie to student IDs. The seed
+        comes from the student ID; a participant ID would give every row the wrong seed."""
+        variant = [(sub, v) for sub in chosen if (v := self._variant_version(sub))]
+        if not variant:
+            return
+        by_version: dict[str, list[str]] = {}
+        for sub, v in variant:
+            by_version.setdefault(v, []).append(sub.student_id)
+        others = [v for v in self.accepted if v not in by_version]
+        elsewise = f", or grade only version {', '.join(others)} with --version" if others else ""
+        if self.secret is None:
+            raise GradingError(f"this batch holds notebooks of a version with per-student variants "
+                               f"({_listed(by_version)}); the grader needs the course secret to re-derive "
+                               "each student's seed, and nothing has been graded",
+                               hint="add --secret-file FILE (the file used when the variants were "
+                                    "published)" + elsewise)
+        untied = sorted(sub.lms_id for sub, _ in variant
+                        if sub.lms_id and (roster is None or sub.key in unmatched))
+        if untied:
+            why = "no --roster was given" if roster is None else "the roster matches none of them"
+            raise GradingError(
+                f"{len(untied)} notebook(s) of a per-student version come from an LMS download, which names "
+                f"participants ({', '.join(untied[:5])}{', ...' if len(untied) > 5 else ''}), not student "
+                f"IDs, and {why}: each student's seed is derived from the student ID, so nothing has "
+                "been graded",
+                hint="add --roster CLASS.csv with the columns student_id and lms_id (the LMS's participant "
+                     "or user ID) for every student" + elsewise)
+
+    def _variant_version(self, sub: Submission) -> str:
+        """The per-student version a handed-in notebook will be graded as ("" for any other)."""
+        from autograder import untrusted
+        from autograder.notebook import stamp_of
+
+        if sub.status or not sub.is_notebook:
+            return ""
+        try:
+            nb = untrusted.read(sub.path, max_bytes=untrusted.MAX_NOTEBOOK_BYTES)
+            stamp = stamp_of(nb) if isinstance(nb, dict) else {}
+        except (OSError, ValueError):
+            return ""  # a broken notebook gets its own status when it is graded
+        if stamp.get("assignment") not in (None, self.slug):
+            return ""
+        version = stamp.get("version") or self.default
+        ok = isinstance(version, str) and version in self.accepted and self.infos[version].variants
+        return version if ok else ""
+
+
+def _listed(by_version: dict[str, list[str]]) -> str:
+    return "; ".join(f"version {v}: {len(ids)} notebook(s) ({', '.join(sorted(ids)[:5])}"
+                     + (", ..." if len(ids) > 5 else "") + ")" for v, ids in sorted(by_version.items()))
+
+
 def load_published(slug: str, root: Path | None = None) -> dict[str, AutograderInfo]:
     """Version -> autograder of every published version of ``slug``."""
     from autograder import paths
