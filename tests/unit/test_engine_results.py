@@ -93,3 +93,23 @@ def test_task_keys_differ_only_when_submitted_again():
     assert engine.task_key(spec, "res") == engine.task_key(other_run, "res")  # a resumed run joins
     keys = {engine.task_key(spec, "res", again) for again in range(3)}
     assert len(keys) == 3
+
+
+def test_the_same_file_from_two_students_flags_both_rows_naming_each_other():
+    """Byte-identical notebooks that earned points, handed in by two students: both rows flagged,
+    each naming the other; a third student's own file and two untouched handouts (0 points) not."""
+    from autograder.grading.batch.copies import flag_copies
+
+    def outcome(sid: str, sha: str, points: float) -> engine.Outcome:
+        sub = Submission(f"{sid}.ipynb", "", sid, Path(), sha, 0.0, True)
+        rec = Record(sub_sha=sha, ag_sha="ag", status=Status.GRADED,
+                     questions=[QuestionResult(name="q1", score=points, possible=24.0)])
+        return engine.Outcome(sub, rec)
+
+    rows = [outcome("s1", "a" * 64, 20), outcome("s2", "a" * 64, 20), outcome("s3", "b" * 64, 20),
+            outcome("s4", "c" * 64, 0), outcome("s5", "c" * 64, 0)]
+    flag_copies(rows)
+    flags = {o.submission.student_id: o.flags for o in rows}
+    assert len(flags["s1"]) == 1 and "as s2 handed in" in flags["s1"][0]
+    assert len(flags["s2"]) == 1 and "as s1 handed in" in flags["s2"][0]
+    assert flags["s3"] == flags["s4"] == flags["s5"] == ()

@@ -30,6 +30,7 @@ from typing import TextIO
 
 from autograder import __version__ as KIT_VERSION
 from autograder.errors import GradingError
+from autograder.grading.batch.copies import flag_copies
 from autograder.grading.batch.ledger import Ledger, folder_lock
 from autograder.grading.batch.progress import Progress
 from autograder.grading.cluster.coordinator import ClusterSpec, Session, connect
@@ -206,6 +207,7 @@ def class_view(batch: BatchResult, out: Path) -> BatchResult:
     known = {o.submission.student_id for o in outcomes}
     outcomes += [o for o in batch.outcomes if o.record is None and o.submission.student_id not in known]
     outcomes.sort(key=lambda o: o.submission.student_id)
+    flag_copies(outcomes)
     return replace(batch, outcomes=outcomes)
 
 
