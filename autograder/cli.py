@@ -314,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for add in (add_data, add_publish, add_versions, cli_grading.add_grade, cli_grading.add_prepare,
-                cli_grading.add_worker, cli_grading.add_demo, cli_export.add_export, add_bench):
+                cli_grading.add_worker, cli_grading.add_demo, cli_export.add_export, cli_export.add_adjust,
+                add_bench):
         add(sub)
     return p
 

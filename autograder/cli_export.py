@@ -1,7 +1,7 @@
-"""The ``export`` command: the class's grades for an LMS (Moodle, Canvas, plain CSV).
+"""The ``export`` and ``adjust`` commands: the class's grades for an LMS, a TA's change by hand.
 
-Thin: its arguments stand beside its handler, which calls ``report.lms`` and prints what went
-where and which students carry no number (and why).
+Thin: their arguments stand beside their handlers, which call ``report.lms`` / ``report.adjust``
+and print what went where, which students carry no number (and why), what was adjusted.
 """
 
 from __future__ import annotations
@@ -76,3 +76,30 @@ def export_class(out: Path, targets: list[str], dest: Path, roster, *, points=No
             print(f"  {sid} [{', '.join(t for t, _ in items)}]: {' | '.join(whys)}")
     else:
         print(f"every student carries a grade; {done.not_exported} is empty")
+
+
+def add_adjust(sub: argparse._SubParsersAction) -> None:
+    a = sub.add_parser("adjust", help="change one student's score by hand, with a reason (kept through "
+                       "every regrade, shown in the feedback and every export)",
+                       description="Set one question's score (--question Q) or the total of a graded "
+                       "student to --points N, with --reason; --remove takes it back. The class's grade "
+                       "sheet, feedback and report are written again; export again for the LMS.")
+    a.add_argument("out", help="the class folder (grade's --out)")
+    a.add_argument("student_id", help="the student, as grades.csv names them")
+    a.add_argument("--question", default="", help="the question whose score this sets (default: the total)")
+    what = a.add_mutually_exclusive_group(required=True)
+    what.add_argument("--points", type=float, help="the score it gets")
+    what.add_argument("--remove", action="store_true", help="take the adjustment back")
+    a.add_argument("--reason", default="", help="why (needed with --points): the student reads it")
+    a.add_argument("--slug", default=SLUG, help="assignment (default: %(default)s)")
+    a.set_defaults(func=cmd_adjust)
+
+
+def cmd_adjust(args: argparse.Namespace) -> int:
+    from autograder.report.adjust import adjust
+
+    done = adjust(Path(args.out), args.slug, args.student_id, args.question, args.points, args.reason,
+                  remove=args.remove)
+    print(f"{done}; grades.csv, feedback and report.html written again in {args.out} "
+          "(export again to send it to the LMS)")
+    return 0

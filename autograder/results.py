@@ -123,6 +123,33 @@ class ClassEntry:
                                                                   other.mtime)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Adjustment:
+    """A TA's change of one student's score (``fmnist-kit adjust``), kept in the ledger beside the
+    grading, never inside it: every regrade keeps it. ``question`` names the question whose score
+    becomes ``points``; ``""`` sets the total."""
+
+    student_id: str
+    question: str
+    points: float
+    reason: str
+    at: float = 0.0
+
+    def describe(self) -> str:
+        return f"{self.question or 'total'} = {self.points:g} ({self.reason})"
+
+
+def adjusted(scores: dict[str, float], adjustments: tuple[Adjustment, ...] | list[Adjustment]
+             ) -> tuple[dict[str, float], float]:
+    """The per-question scores and the total after the TA's adjustments (a total set by hand wins)."""
+    out = dict(scores)
+    for a in adjustments:
+        if a.question:
+            out[a.question] = a.points
+    total = next((a.points for a in adjustments if not a.question), sum(out.values()))
+    return out, total
+
+
 @dataclass(frozen=True)
 class ClassRow:
     """One student's line of the class, as the grade sheet and the LMS exports write it."""
@@ -138,6 +165,7 @@ class ClassRow:
     reason: str = ""
     late: bool = False
     doubt: str = ""  # why who handed it in is in doubt (``IDENTITY_DOUBT``): never exported
+    adjusted: str = ""  # the TA's adjustments and their reasons (``Adjustment.describe``)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))

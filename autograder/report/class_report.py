@@ -209,6 +209,17 @@ def _twins(c: _Class) -> list[str]:
             + [f"<li>{e(', '.join(ids))}</li>" for ids in twins] + ["</ul>"])
 
 
+def _adjusted(c: _Class) -> list[str]:
+    rows = [(o.submission.student_id, a) for o in c.outs for a in getattr(o, "adjustments", ())]
+    if not rows:
+        return []
+    return (["<h2>TA による調整 / Adjusted by the TA</h2><p class='muted'>fmnist-kit adjust: grades.csv, the "
+             "feedback and the exports include them</p><table><tr><th>ID</th><th>問題 / question</th>"
+             "<th>得点 / points</th><th>理由 / reason</th></tr>"]
+            + [f"<tr><td>{e(sid)}</td><td>{e(a.question or 'total')}</td><td>{a.points:g}</td>"
+               f"<td>{e(a.reason)}</td></tr>" for sid, a in rows] + ["</table>"])
+
+
 def _superseded(c: _Class) -> list[str]:
     if not c.batch.intake.superseded:
         return []
@@ -252,4 +263,4 @@ def _unmatched(c: _Class) -> list[str]:
 
 #: The report's sections, in order; each returns its HTML lines (none when it has nothing to say).
 SECTIONS = (_summary, _flagged, _statuses, _scores, _pass_rates, _test_accuracy, _slowest, _not_graded,
-            _twins, _superseded, _late, _missing, _unmatched)
+            _adjusted, _twins, _superseded, _late, _missing, _unmatched)

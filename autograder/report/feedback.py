@@ -9,7 +9,7 @@ from pathlib import Path
 
 from autograder.grading.batch.engine import Outcome
 from autograder.report.style import CSS, STATUS_TEXT
-from autograder.results import Status
+from autograder.results import Status, adjusted
 
 
 def safe_name(student_id: str) -> str:
@@ -66,16 +66,23 @@ def feedback_html(o: Outcome, figures: list[str]) -> str:
              f"状態 / Status: <b>{e(ja)} / {e(en)}</b></p>"]
     if rec and rec.reason:
         parts.append(f"<p>理由 / Reason: {e(rec.reason)}</p>")
+    adjusted_scores, adjusted_total = adjusted({q.name: q.score for q in rec.questions} if rec else {},
+                                               o.adjustments if status == Status.GRADED else ())
+    if rec and rec.questions and status == Status.GRADED and o.adjustments:
+        items = "".join(f"<li>{e(a.question or '合計 / total')}: {a.points:g} — {e(a.reason)}</li>"
+                        for a in o.adjustments)
+        parts.append(f"<h2>TA による調整 / Adjusted by the TA</h2><ul>{items}</ul>")
     if rec and rec.questions:
-        pct = 100 * rec.total / rec.possible if rec.possible else 0.0
-        parts.append(f"<h2>得点 / Score: {rec.total:g} / {rec.possible:g} ({pct:.0f}%)</h2>")
+        pct = 100 * adjusted_total / rec.possible if rec.possible else 0.0
+        parts.append(f"<h2>得点 / Score: {adjusted_total:g} / {rec.possible:g} ({pct:.0f}%)</h2>")
         parts.append("<table><tr><th>問題 / Question</th><th>得点 / Points</th>"
                      "<th>結果 / Result</th><th>メッセージ / Message</th></tr>")
         for q in rec.questions:
             mark = ("<span class='ok'>✔ 合格 / passed</span>" if q.passed
                     else "<span class='ng'>✘ 不合格 / not passed</span>")
             msg = "" if q.passed else f"<pre>{e(student_message(q.output))}</pre>"
-            parts.append(f"<tr><td>{e(q.name)}</td><td>{q.score:g} / {q.possible:g}</td>"
+            score = adjusted_scores.get(q.name, q.score)
+            parts.append(f"<tr><td>{e(q.name)}</td><td>{score:g} / {q.possible:g}</td>"
                          f"<td>{mark}</td><td>{msg}</td></tr>")
         parts.append("</table>")
     elif status != Status.PENDING:

@@ -51,7 +51,7 @@ TARGETS = ("moodle", "moodle-gradebook", "canvas", "csv")
 POINTS_ROW = "points-per-question"
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-PLAIN_COLUMNS = ["student_id", "name", "score", "max_score", "percent", "status", "late"]
+PLAIN_COLUMNS = ["student_id", "name", "score", "max_score", "percent", "status", "late", "adjusted"]
 NOT_EXPORTED_COLUMNS = ["student_id", "name", "lms_id", "status", "late", "left_out_of", "reason"]
 
 
@@ -80,7 +80,8 @@ def class_rows(out: Path, roster: Roster | None = None) -> list[ClassRow]:
         rows.append(ClassRow(r["student_id"], r.get("name") or (st.name if st else ""),
                              st.email if st else "", r.get("lms_id") or (st.lms_id if st else ""),
                              st.section if st else "", r["status"], float(r["total_points_earned"] or 0),
-                             possible, reason=r.get("reason") or "", late=late, doubt=doubt))
+                             possible, reason=r.get("reason") or "", late=late, doubt=doubt,
+                             adjusted=r.get("adjusted") or ""))
     return rows
 
 
@@ -212,7 +213,7 @@ def plain(rows: list[ClassRow], dest: Path) -> Exported:
         ok = not r.why_not
         pct = f"{round(100 * r.points / r.possible, 1):g}" if ok and r.possible else ""
         table.append([r.student_id, r.name, score_text(r) if ok else "", f"{r.possible:g}", pct, r.status,
-                      "yes" if r.late else ""])
+                      "yes" if r.late else "", r.adjusted if ok else ""])
     left = [(r.student_id, "csv", r.why_not) for r in rows if r.why_not]
     return Exported([write_csv(dest / "grades-plain.csv", table)], left)
 

@@ -25,7 +25,8 @@ def score_text(row: ClassRow) -> str:
 
 
 def comment(row: ClassRow, top: float) -> str:
-    return (f"{score_text(row)} / {top:g} 点 / points "
+    adjusted = f"; TA による調整 / adjusted by the TA: {row.adjusted}" if row.adjusted else ""
+    return (f"{score_text(row)} / {top:g} 点 / points{adjusted} "
             "(詳細はフィードバックファイル / details in the feedback file)")
 
 

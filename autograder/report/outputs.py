@@ -8,7 +8,8 @@ writing outputs again after a re-run gives the same files.
   first row ``points-per-question``), plus ``student_id``, ``name``, ``lms_id``, ``late`` (``yes``:
   the LMS's download marked it late, Canvas's ``LATE``), ``status``,
   ``flags`` (what the TA should look at, `` | ``-separated; the row's score stands), ``reason``,
-  ``seconds``, ``sha256``, ``version`` (the release the row was graded against). The sheet is the
+  ``seconds``, ``sha256``, ``version`` (the release the row was graded against), ``adjusted`` (the
+  TA's adjustments, each with its reason: the scores already include them). The sheet is the
   whole class kept in the folder (``engine.class_view``), and with a roster every student who
   handed nothing in has a row with status ``missing``.
 - Every CSV here is UTF-8 with a BOM: the TA opens them in Excel (Japanese names).
@@ -34,7 +35,7 @@ from autograder.grading.batch.engine import BatchResult
 from autograder.grading.intake.identity import Roster, late_in
 from autograder.report import class_report
 from autograder.report.feedback import safe_name, write_feedback
-from autograder.results import Status
+from autograder.results import Status, adjusted
 from autograder.target import AutograderInfo
 
 #: curves.csv: one row per student and network, the clean check's ``curve_summary``.
@@ -68,14 +69,15 @@ def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None
         **{q: possible.get(q, 0.0) for q in questions},
         "total_points_earned": total_possible, "percent_correct": 1.0, "grading_status": "--",
         "name": "", "lms_id": "", "late": "", "status": "--", "flags": "", "reason": "", "seconds": "",
-        "sha256": "", "version": "",
+        "sha256": "", "version": "", "adjusted": "",
     }]
     names = {s.student_id: s for s in roster.students} if roster else {}
     for o in sorted(batch.outcomes, key=lambda o: o.submission.student_id):
         rec = o.record
         status = rec.status if rec else Status.PENDING
         scores = {q.name: q.score for q in rec.questions} if rec else {}
-        total = sum(scores.values())
+        adjustments = o.adjustments if status == Status.GRADED else ()  # (a result, then a change by hand)
+        scores, total = adjusted(scores, adjustments)
         reason = rec.reason if rec else "the batch was interrupted; run the same command again"
         flags = o.all_flags
         if o.flags and status == Status.GRADED:  # (the grading's own flags are in its reason already)
@@ -94,6 +96,7 @@ def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None
             "seconds": round(rec.seconds, 1) if rec else "",
             "sha256": o.submission.sha256,
             "version": o.version,
+            "adjusted": "; ".join(a.describe() for a in adjustments),
         })
     handed_in = {o.submission.student_id for o in batch.outcomes}
     for st in roster.students if roster else []:
@@ -102,7 +105,8 @@ def grades_frame(batch: BatchResult, info: AutograderInfo, roster: Roster | None
                          "total_points_earned": 0.0, "percent_correct": 0.0,
                          "grading_status": f"{Status.MISSING}: nothing handed in", "name": st.name,
                          "lms_id": st.lms_id, "late": "", "status": Status.MISSING, "flags": "",
-                         "reason": "nothing handed in", "seconds": "", "sha256": "", "version": ""})
+                         "reason": "nothing handed in", "seconds": "", "sha256": "", "version": "",
+                         "adjusted": ""})
     return pd.DataFrame(rows)
 
 

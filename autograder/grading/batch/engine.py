@@ -38,7 +38,7 @@ from autograder.grading.cluster.task import TRAININGS, TaskSpec, grade_task, thr
 from autograder.grading.execution import run_one, supervise
 from autograder.grading.intake.autograder_zip import check_assignment
 from autograder.grading.intake.inputs import Intake, Submission
-from autograder.results import ClassEntry, Record, Status
+from autograder.results import Adjustment, ClassEntry, Record, Status
 from autograder.target import AutograderInfo, Target
 
 #: ``--retry`` words and the statuses they grade again.
@@ -103,6 +103,8 @@ class Outcome:
     #: About the submission and its target (a stamp naming another student, no stamp, not on the
     #: roster, ...); the grading's own flags are ``record.flags``.
     flags: tuple[str, ...] = ()
+    #: The TA's adjustments of this student's score (``fmnist-kit adjust``), from the ledger.
+    adjustments: tuple[Adjustment, ...] = ()
 
     @property
     def all_flags(self) -> list[str]:
@@ -200,10 +202,12 @@ def class_view(batch: BatchResult, out: Path) -> BatchResult:
     with this run's ungraded rows (``pending``) for students the class does not have yet."""
     with Ledger(out) as ledger:
         outcomes = []
+        adjustments = ledger.adjustments()
         for e in ledger.entries():
             rec = (ledger.get(e.sub_sha, e.ag_key) if e.sub_sha and e.ag_key else None) or Record(
                 sub_sha=e.sub_sha, ag_sha=e.ag_key, status=e.status, reason=e.reason)
-            outcomes.append(Outcome(_submission_of(e), rec, version=e.version, flags=e.flags))
+            outcomes.append(Outcome(_submission_of(e), rec, version=e.version, flags=e.flags,
+                                    adjustments=adjustments.get(e.student_id, ())))
     known = {o.submission.student_id for o in outcomes}
     outcomes += [o for o in batch.outcomes if o.record is None and o.submission.student_id not in known]
     outcomes.sort(key=lambda o: o.submission.student_id)

@@ -25,7 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from autograder.errors import GradingError
-from autograder.results import ClassEntry, QuestionResult, Record
+from autograder.results import Adjustment, ClassEntry, QuestionResult, Record
 
 FILENAME = "ledger.sqlite"
 #: 2: column ``curves``; 3: ``flags``, ``time_limit``, ``kit`` and the ``students`` table; 4: ``notes``
@@ -59,6 +59,14 @@ CREATE TABLE IF NOT EXISTS students (
     student_id TEXT PRIMARY KEY,
     entry TEXT NOT NULL,
     updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS adjustments (
+    student_id TEXT NOT NULL,
+    question TEXT NOT NULL,
+    points REAL NOT NULL,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (student_id, question)
 );
 CREATE TABLE IF NOT EXISTS figures (
     sub_sha TEXT NOT NULL,
@@ -150,6 +158,27 @@ class Ledger:
     def entries(self) -> list[ClassEntry]:
         """The class: every student graded in this folder, the submission that counts, by ID."""
         return [_entry(r[0]) for r in self.db.execute("SELECT entry FROM students ORDER BY student_id")]
+
+    def adjust(self, adj: Adjustment) -> None:
+        """Keep a TA's adjustment (replacing one of the same student and question)."""
+        self.db.execute("INSERT OR REPLACE INTO adjustments VALUES (?,?,?,?,?)",
+                        (adj.student_id, adj.question, float(adj.points), adj.reason, adj.at or time.time()))
+
+    def unadjust(self, student_id: str, question: str) -> bool:
+        """Remove an adjustment; whether there was one."""
+        cur = self.db.execute("DELETE FROM adjustments WHERE student_id=? AND question=?",
+                              (student_id, question))
+        return cur.rowcount > 0
+
+    def adjustments(self) -> dict[str, tuple[Adjustment, ...]]:
+        """Every student's adjustments, by student ID."""
+        out: dict[str, list[Adjustment]] = {}
+        query = ("SELECT student_id, question, points, reason, at FROM adjustments "
+                 "ORDER BY student_id, question")
+        for sid, q, pts, why, at in self.db.execute(query):
+            out.setdefault(sid, []).append(Adjustment(student_id=sid, question=q, points=pts, reason=why,
+                                                      at=at))
+        return {k: tuple(v) for k, v in out.items()}
 
     def count(self, ag_sha: str | None = None) -> int:
         if ag_sha is None:
