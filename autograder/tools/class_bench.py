@@ -7,8 +7,8 @@ in ten blank. A per-student version gets a roster, a course secret and each stud
 
 (a) **without the cache**: every network trained in the kernel and again by the replay, as before
 the cache; (b) **prepared, then graded**: ``warm`` (what ``fmnist-kit prepare`` runs before the
-deadline) fills a fresh cache, then the same class is graded with it. CPU is the process tree's
-(``RUSAGE_CHILDREN`` plus this process), wall is the batch's. Every grade must be the same both ways.
+deadline) fills a fresh cache, then the same class is graded with it. CPU is the whole process tree's
+(a control group, ``overhead.CpuMeter``), wall is the batch's. Every grade must be the same both ways.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import resource
 import secrets
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 from autograder import data
 from autograder.catalog import SLUG, default_version
 from autograder.grading.batch import engine, warm
-from autograder.grading.execution import run_one
+from autograder.grading.execution import run_one, supervise
 from autograder.grading.intake import identity, inputs, targets
 from autograder.release import variants
 from autograder.tools import samples
@@ -34,9 +33,9 @@ CLASS_SIZE = 300
 DEADLINE_MINUTES = 30
 
 
-def _cpu() -> float:
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+#: The CPU clock of this process's whole tree (``overhead.CpuMeter``: a control group, which also
+#: counts what the sandboxes' own inits reap; ``getrusage`` would miss the kernels' training).
+_cpu = supervise.cpu_seconds
 
 
 def make_class(slug: str, version: str, n: int, folder: Path, secret: bytes | None) -> dict[str, str]:
@@ -86,6 +85,18 @@ def _grade(tmp: Path, name: str, resolver, roster, workers: int, home: Path, **c
 
 def bench_class(n: int, version: str | None = None, slug: str = SLUG, workers: int | None = None) -> dict:
     """Grade a class of ``n`` without and with the cache; print and return the figures."""
+    from autograder.tools.overhead import CpuMeter
+
+    global _cpu
+    with CpuMeter("class") as meter:
+        if meter.group is None:
+            print("bench --class: no control group here (root and a cgroup file system are needed): the CPU "
+                  "figures miss what the sandboxes' inits reap", flush=True)
+        _cpu = meter
+        return _bench_class(n, version, slug, workers)
+
+
+def _bench_class(n: int, version: str | None, slug: str, workers: int | None) -> dict:
     version = version or default_version(slug)
     workers = workers or engine.default_workers()
     tmp = Path(tempfile.mkdtemp(prefix="fmnist-class-bench-"))

@@ -90,3 +90,17 @@ def test_the_start_of_a_training_names_everything_that_changes_it(change: str):
     edited = {**args, **edits[change]}
     assert trainings.serve_key(CONFIG, trainings.start_of(**edited)) != base
     assert trainings.serve_key(CONFIG, trainings.start_of(**args)) == base
+
+
+def test_the_optimizers_name_is_no_part_of_the_start():
+    """Keras names a process's optimizers adam, adam_1, adam_6, ...: the same training started from a
+    notebook's sixth compile must be served the entry the replay's first compile wrote."""
+    def start(name: str) -> dict:
+        optimizer = {"class_name": "Adam", "config": {"name": name, "learning_rate": 0.001}}
+        compile_config = {"optimizer": optimizer, "loss": "sparse_categorical_crossentropy"}
+        return trainings.start_of(1, [np.zeros(3)], compile_config, {"x": np.arange(3.0)}, 15, 32, 1000)
+
+    assert trainings.serve_key(CONFIG, start("adam_1")) == trainings.serve_key(CONFIG, start("adam_6"))
+    other = start("adam_1")
+    other["compile"]["optimizer"]["config"]["learning_rate"] = 0.01
+    assert trainings.serve_key(CONFIG, other) != trainings.serve_key(CONFIG, start("adam_1"))

@@ -205,6 +205,7 @@ def grade_task(spec: TaskSpec, notebook: bytes, autograder: bytes) -> Record | N
             shutil.rmtree(workdir, ignore_errors=True)
             shutil.rmtree(run_one.private_dir(workdir), ignore_errors=True)
             shutil.rmtree(pipeline.replay_dir(workdir), ignore_errors=True)
+            shutil.rmtree(pipeline.served_dir(workdir), ignore_errors=True)
 
 
 def _autograder_copy(root: Path, sha256: str, autograder: bytes) -> Path:

@@ -61,7 +61,14 @@ def start_of(seed: Any, weights: list[Any], compile_config: Any, data: dict[str,
 
 
 def serve_key(config: dict[str, Any], start: dict[str, Any]) -> str:
-    """The name a verified training is served under: its canonical architecture and its start."""
+    """The name a verified training is served under: its canonical architecture and its start.
+
+    The optimizer's name (``adam_6``: Keras counts the optimizers a process made) changes nothing
+    in a training, so it is left out, as layer names are left out of the architecture."""
+    start = json.loads(json.dumps(start))
+    optimizer = (start.get("compile") or {}).get("optimizer")
+    if isinstance(optimizer, dict) and isinstance(optimizer.get("config"), dict):
+        optimizer["config"].pop("name", None)
     blob = json.dumps({"config": config, "start": start, "format": FORMAT}, sort_keys=True,
                       separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
