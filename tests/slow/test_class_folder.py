@@ -178,7 +178,7 @@ def test_moodle_feedback_bundle_has_one_folder_per_participant(moodle_class):
 
 def test_canvas_and_plain_exports_parse_back_column_by_column(moodle_class):
     """Canvas: Student, ID, SIS User ID, SIS Login ID, Section, 'Name (id)', the Points Possible
-    row; plain: student_id, name, score, max_score, percent, status."""
+    row; plain: student_id, name, score, max_score, percent, status, late, adjusted (none here)."""
     _, out = moodle_class
     assert cli.main(["export", str(out), "--to", "canvas", "--to", "csv", "--assignment", "3-2 overfitting",
                      "--assignment-id", "4242", "--points", "3"]) == 0
@@ -193,8 +193,8 @@ def test_canvas_and_plain_exports_parse_back_column_by_column(moodle_class):
     with (out / "export" / "grades-plain.csv").open(encoding="utf-8-sig", newline="") as f:
         plain = list(csv.reader(f))
     assert plain[0] == lms.PLAIN_COLUMNS
-    assert plain[1:] == [["777777", "Someone Else", "2", "3", "66.7", "graded", ""],
-                         ["B001", "Taro Yamada", "3", "3", "100", "graded", ""],
-                         ["B002", "Taro Yamada", "2", "3", "66.7", "graded", ""],
-                         ["B003", "Hanako Suzuki", "", "3", "", "missing", ""]]
+    assert plain[1:] == [["777777", "Someone Else", "2", "3", "66.7", "graded", "", ""],
+                         ["B001", "Taro Yamada", "3", "3", "100", "graded", "", ""],
+                         ["B002", "Taro Yamada", "2", "3", "66.7", "graded", "", ""],
+                         ["B003", "Hanako Suzuki", "", "3", "", "missing", "", ""]]
     assert read_roster(out / "roster.csv").by_id["B003"].section == "A"  # the class kept its roster
