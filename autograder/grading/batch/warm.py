@@ -60,9 +60,9 @@ def warm(info: AutograderInfo, slug: str, seeds: list[int], cache: Path, work: P
                                 f"{info.version}")
     artifacts = pipeline.artifacts_of(work / "solution" / "submission", work / "solution",
                                       run_one.private_dir(work / "solution"))
-    params = _params(run_one.private_dir(work / "solution") / PARAMS_FILE)
+    params = _json_object(run_one.private_dir(work / "solution") / PARAMS_FILE)
     configs = replay.exported_configs(artifacts)
-    first = _params(pipeline.replay_dir(work / "solution") / "summary.json")
+    first = _json_object(pipeline.replay_dir(work / "solution") / "summary.json")
     trained = sum(not s.get("cached") for s in first.values())
     cached = len(first) - trained
     for i, seed in enumerate(seeds[1:], 2):
@@ -94,7 +94,7 @@ def zip_seed(ag_zip: Path) -> int:
     return seed
 
 
-def _params(path: Path) -> dict:
+def _json_object(path: Path) -> dict:
     """A JSON object the kit wrote (the release's parameters, the replay's summary)."""
     import json
 
